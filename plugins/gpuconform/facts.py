@@ -1,0 +1,235 @@
+"""The Facts tree: everything the probes observed about a host, as frozen dataclasses.
+
+Facts are versioned and JSON-serialisable so that a run can be recorded
+(`reports/facts.json`) and replayed (`--host-facts FILE`). Probes fill them and
+never judge; suites compare them with expectations.
+
+A probe that could not observe something records why in a `ProbeError`
+instead of guessing: "could not check" must never look like "absent".
+
+The JSON form is documented by `schemas/facts.schema.json`, generated from
+these classes by `gpuconform.facts_schema` and guarded by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+#: Bump when a field is renamed or removed; adding an optional field keeps it.
+FACTS_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    """Why a probe could not observe something (it never means "absent")."""
+
+    probe: str
+    kind: str  # e.g. "NVMLError_DriverNotLoaded", "timeout", "signal", "missing", "unreadable"
+    message: str
+
+
+# ---- platform -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformFacts:
+    """The interpreter, operating system, C library and container around the suite."""
+
+    python_version: str
+    python_implementation: str
+    system: str  # platform.system(): "Linux", ...
+    kernel_release: str
+    machine: str  # "x86_64", "aarch64"
+    distro: str | None = None  # PRETTY_NAME from /etc/os-release
+    libc: str | None = None  # "glibc", "musl"
+    libc_version: str | None = None
+    container: str | None = None  # "docker", "podman", "kubernetes", "lxc", ...
+    container_evidence: tuple[str, ...] = ()
+    wsl: bool = False
+    environment: tuple[tuple[str, str], ...] = ()  # allowlisted variables only
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """One installed Python distribution, read from its metadata (never imported)."""
+
+    name: str
+    version: str
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class PackagesFacts:
+    """ML-relevant distributions installed in the environment under test."""
+
+    tensorflow: PackageInfo | None = None  # tensorflow, tensorflow-cpu, tf-nightly, ...
+    keras: PackageInfo | None = None
+    tf_keras: PackageInfo | None = None
+    keras_preprocessing: PackageInfo | None = None
+    nvidia: tuple[PackageInfo, ...] = ()  # nvidia-*-cu11/cu12/cu13 wheels
+    others: tuple[PackageInfo, ...] = ()  # numpy, pillow, ...
+
+
+# ---- driver -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PciDevice:
+    """A display or 3D controller found under /sys/bus/pci/devices."""
+
+    address: str  # "0000:00:04.0"
+    vendor_id: int  # 0x10de
+    device_id: int  # 0x1eb8
+    class_code: int  # full 24-bit class, e.g. 0x030200
+    bound_driver: str | None  # "nvidia", "nouveau", "vfio-pci", None when unbound
+    subsystem_vendor_id: int | None = None
+    subsystem_device_id: int | None = None
+    numa_node: int | None = None
+    current_link_speed: str | None = None  # sysfs text, e.g. "8.0 GT/s PCIe"
+    current_link_width: int | None = None
+    max_link_speed: str | None = None
+    max_link_width: int | None = None
+
+
+@dataclass(frozen=True)
+class KernelModule:
+    """A loaded kernel module from /proc/modules."""
+
+    name: str
+    size: int | None = None
+    refcount: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceNode:
+    """A /dev/nvidia* node as seen from this process."""
+
+    path: str  # the host path ("/dev/nvidia0"), even when re-rooted
+    exists: bool
+    is_char_device: bool = False
+    readable: bool = False
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    """One GPU as NVML reports it."""
+
+    index: int
+    name: str
+    uuid: str | None = None
+    pci_bus_id: str | None = None
+    pci_device_id: int | None = None  # 16-bit device id (upper half of NVML pciDeviceId)
+    minor_number: int | None = None
+    compute_capability: tuple[int, int] | None = None
+    memory_total_mib: int | None = None
+    memory_used_mib: int | None = None
+    persistence_mode: bool | None = None
+    ecc_enabled: bool | None = None
+    ecc_pending: bool | None = None
+    retired_pages_pending: bool | None = None
+    remapped_rows_pending: bool | None = None
+    remapped_rows_failure: bool | None = None
+    mig_enabled: bool | None = None
+    pcie_gen_current: int | None = None
+    pcie_gen_max: int | None = None
+    pcie_width_current: int | None = None
+    pcie_width_max: int | None = None
+    errors: tuple[ProbeError, ...] = ()  # per-field query failures (not supported, ...)
+
+
+@dataclass(frozen=True)
+class NvmlFacts:
+    """What NVML said, or why it could not be asked."""
+
+    library_path: str | None = None  # the libnvidia-ml.so.1 that answered
+    init_error: ProbeError | None = None  # set when nvmlInit failed (then nothing else is)
+    driver_version: str | None = None  # "550.54.15"
+    cuda_driver_version: int | None = None  # 12040 (1000*major + 10*minor)
+    nvml_version: str | None = None
+    device_count: int | None = None
+    gpus: tuple[GpuFacts, ...] = ()
+
+
+@dataclass(frozen=True)
+class DriverFacts:
+    """Everything between the PCI bus and NVML."""
+
+    pci_devices: tuple[PciDevice, ...] = ()
+    pci_error: ProbeError | None = None
+    proc_version_text: str | None = None  # /proc/driver/nvidia/version, verbatim
+    kernel_module_version: str | None = None  # parsed from that text
+    modules: tuple[KernelModule, ...] = ()  # only nvidia*, nouveau, vfio* entries
+    modules_error: ProbeError | None = None
+    device_nodes: tuple[DeviceNode, ...] = ()
+    nvml: NvmlFacts = field(default_factory=NvmlFacts)
+
+
+# ---- libraries ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LibraryCandidate:
+    """One file that TF's search order would reach for a soname."""
+
+    path: str
+    origin: str  # "pip", "LD_LIBRARY_PATH", "conda", "ldcache", "cuda_home", "system"
+    realpath: str | None = None
+
+
+@dataclass(frozen=True)
+class LibraryLoad:
+    """The result of loading one candidate in a child process and asking its version."""
+
+    path: str
+    loaded: bool
+    version: str | None = None  # decoded, e.g. "12.5", "9.3.0"
+    raw_version: int | None = None  # as returned by the library
+    error: ProbeError | None = None  # dlerror text, signal, timeout
+
+
+@dataclass(frozen=True)
+class LibraryFacts:
+    """One CUDA user-space library TF would dlopen."""
+
+    name: str  # "cudart", "cublas", "cudnn", ...
+    soname: str  # "libcudart.so.12"
+    required: bool  # TF skips GPU registration without it
+    candidates: tuple[LibraryCandidate, ...] = ()
+    loads: tuple[LibraryLoad, ...] = ()
+
+
+@dataclass(frozen=True)
+class LibrariesFacts:
+    """The CUDA libraries the installed TF (or the newest matrix row) would load."""
+
+    basis: str  # "tensorflow 2.21.0", or "no TensorFlow: sonames of CUDA 12 / cuDNN 9"
+    libraries: tuple[LibraryFacts, ...] = ()
+    search_path: tuple[str, ...] = ()  # directories, in TF's order
+    error: ProbeError | None = None
+
+
+# ---- the whole tree -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostIdentity:
+    """Which host and which run the facts describe."""
+
+    hostname: str
+    collected_at: str  # ISO 8601, UTC
+    source: str = "probe"  # "probe", or "replay:<path>"
+    host_root: str | None = None  # set when probes were re-rooted with --host-root
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The root of the Facts tree."""
+
+    host: HostIdentity
+    platform: PlatformFacts
+    packages: PackagesFacts = field(default_factory=PackagesFacts)
+    driver: DriverFacts = field(default_factory=DriverFacts)
+    libraries: LibrariesFacts | None = None
+    schema_version: int = FACTS_SCHEMA_VERSION
