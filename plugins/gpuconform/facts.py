@@ -150,6 +150,9 @@ class NvmlFacts:
     nvml_version: str | None = None
     device_count: int | None = None
     gpus: tuple[GpuFacts, ...] = ()
+    # System-level query failures after a good init (driver version, device count, ...);
+    # per-GPU failures live in GpuFacts.errors.
+    errors: tuple[ProbeError, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,9 @@ class DriverFacts:
     modules_error: ProbeError | None = None
     device_nodes: tuple[DeviceNode, ...] = ()
     nvml: NvmlFacts = field(default_factory=NvmlFacts)
+    # Set when /proc/driver/nvidia/version exists but cannot be read: a None
+    # proc_version_text alone then means "the nvidia module is not loaded".
+    proc_version_error: ProbeError | None = None
 
 
 # ---- libraries ----------------------------------------------------------------------
