@@ -193,6 +193,9 @@ class LibraryLoad:
     version: str | None = None  # decoded, e.g. "12.5", "9.3.0"
     raw_version: int | None = None  # as returned by the library
     error: ProbeError | None = None  # dlerror text, signal, timeout
+    # The CUDA major the library says it was built for (cuDNN: cudnnGetCudartVersion() // 1000),
+    # so the suite can catch a cuDNN for CUDA 11 beside a cudart 12.
+    cuda_major: int | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,11 @@ class LibraryFacts:
     required: bool  # TF skips GPU registration without it
     candidates: tuple[LibraryCandidate, ...] = ()
     loads: tuple[LibraryLoad, ...] = ()
+    # Files of the same library under another soname (libcudnn.so.8 where TF wants .so.9),
+    # found in the same search path and loaded the same way. TF never opens them; they explain
+    # "cuDNN 8 is installed but TF needs 9" and what a host without TF could run.
+    other_candidates: tuple[LibraryCandidate, ...] = ()
+    other_loads: tuple[LibraryLoad, ...] = ()
 
 
 @dataclass(frozen=True)
