@@ -1,0 +1,184 @@
+"""The gpuconform pytest plugin: options, host facts, fixtures, verdict and reports.
+
+Importing this module is cheap and side-effect free: no TensorFlow, no pynvml,
+no probing and no `reports/`. The plugin does its work only in a conformance
+run: when a `--host-*` option is given, or the run collects the suites.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+
+from gpuconform import settings as opts
+from gpuconform.verdict import LAYER_HELP
+from gpuconform.verdict import LAYERS
+
+if TYPE_CHECKING:
+    from gpuconform.expectations import Expectations
+    from gpuconform.facts import Facts
+    from gpuconform.matrix import Matrices
+    from gpuconform.profiles import Profile
+    from gpuconform.session import HostSession
+
+session_key = pytest.StashKey["HostSession"]()
+
+WORKER_FACTS = "gpuconform_facts"
+
+
+# ---- initialization -----------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    opts.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    for layer in LAYERS:
+        config.addinivalue_line("markers", f"{layer}: gpuconform layer '{layer}': {LAYER_HELP[layer]}")
+    config.addinivalue_line(
+        "markers",
+        "depends_on(*check_ids): skip this check as blocked when any of these checks "
+        "(e.g. 'driver::nvml_initialises') failed or was blocked",
+    )
+    if not is_conformance_run(config):
+        return
+    from gpuconform.session import start_session
+
+    session = start_session(config)  # raises UsageError (exit 4) for bad input
+    config.stash[session_key] = session
+    config.pluginmanager.register(session, "gpuconform-session")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(), "gpuconform-xdist")
+    if config.pluginmanager.hasplugin("html"):
+        from gpuconform.html import HtmlHooks
+
+        config.pluginmanager.register(HtmlHooks(session), "gpuconform-html")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(session_key, None)
+    if session is not None:
+        config.pluginmanager.unregister(session)
+        del config.stash[session_key]
+
+
+def is_conformance_run(config: pytest.Config) -> bool:
+    """Whether this run checks a host: a --host-* option was given or the suites are collected."""
+    if opts.given_on_command_line(config):
+        return True
+    if hasattr(config, "workerinput") and WORKER_FACTS in config.workerinput:
+        return True
+    suites = suites_dir()
+    base = config.invocation_params.dir
+    for arg in config.args:
+        if arg.startswith("gpuconform.suites"):
+            return True
+        path = (base / arg.split("::")[0]).resolve()
+        if path == suites or suites in path.parents:
+            return True
+    return False
+
+
+def suites_dir() -> Path:
+    """The directory of the conformance suites (the checkout's suites/ or the installed copy)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gpuconform.suites")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    return (Path(__file__).resolve().parents[2] / "suites").resolve()
+
+
+class XdistHooks:
+    """Hooks for pytest-xdist only: probe once on the controller, hand the facts to workers."""
+
+    def pytest_configure_node(self, node: Any) -> None:
+        session = node.config.stash.get(session_key, None)
+        if session is not None:
+            node.workerinput[WORKER_FACTS] = session.facts_text
+
+
+# ---- fixtures -----------------------------------------------------------------------
+
+
+def _session(request: pytest.FixtureRequest) -> HostSession:
+    session = request.config.stash.get(session_key, None)
+    if session is None:
+        raise pytest.UsageError(
+            "gpuconform is not active in this run: pass --host-profile (or run the suites/ directory)"
+        )
+    return session
+
+
+@pytest.fixture(scope="session")
+def host_facts(request: pytest.FixtureRequest) -> Facts:
+    """The Facts of the host under test (probed once per run, or replayed with --host-facts)."""
+    return _session(request).facts
+
+
+@pytest.fixture(scope="session")
+def host_profile(request: pytest.FixtureRequest) -> Profile:
+    """The host profile this run checks against (--host-profile)."""
+    return _session(request).profile
+
+
+@pytest.fixture(scope="session")
+def host_matrices(request: pytest.FixtureRequest) -> Matrices:
+    """The compatibility matrices (matrices/*.toml)."""
+    return _session(request).matrices
+
+
+@pytest.fixture(scope="session")
+def host_expect(request: pytest.FixtureRequest) -> Expectations:
+    """What the host should be, from the profile, the matrices and the facts."""
+    return _session(request).expectations
+
+
+@pytest.fixture
+def host_warn(request: pytest.FixtureRequest) -> Any:
+    """Record a warning on the current check: ``host_warn(summary, fix=...)``.
+
+    The check still passes; the warning is shown in the summary and the reports,
+    and fails the verdict under --host-strict.
+    """
+    from gpuconform.check import Finding
+
+    def warn(summary: str, **parts: str) -> None:
+        _session(request).add_warning(request.node.nodeid, Finding(summary, **parts))
+
+    return warn
+
+
+@pytest.fixture(scope="session")
+def host_replayed(request: pytest.FixtureRequest) -> bool:
+    """True when facts are replayed from a file, so live-only checks must skip."""
+    return _session(request).settings.facts_file is not None
+
+
+# ---- running ------------------------------------------------------------------------
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    session = item.config.stash.get(session_key, None)
+    if session is not None:
+        session.annotate(item, call, report)
+    return report
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    session = config.stash.get(session_key, None)
+    return session.header_lines() if session is not None else None
+
+
+def env_flag(name: str) -> bool:
+    """Read a boolean environment variable the way the settings do."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,142 @@
+"""Probe the interpreter, OS, C library, container and installed ML packages.
+
+Nothing here imports TensorFlow: packages are read from their metadata.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from gpuconform.facts import PackageInfo
+from gpuconform.facts import PackagesFacts
+from gpuconform.facts import PlatformFacts
+
+#: Environment variables worth reporting: they change how CUDA, TF and Keras behave.
+ENV_PREFIXES = ("CUDA_", "NVIDIA_", "TF_", "XLA_", "NCCL_", "CUDNN_", "KERAS_", "GPUCONFORM_")
+ENV_NAMES = (
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "PATH",
+    "PYTHONPATH",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "VIRTUAL_ENV",
+    "OMP_NUM_THREADS",
+)
+#: A name with any of these parts is a secret even when its prefix is allowed (TF_API_TOKEN).
+SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "COOKIE")
+REDACTED = "<redacted>"
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+
+TF_DISTRIBUTIONS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tf-nightly-cpu", "tensorflow-intel", "intel-tensorflow")
+OTHER_DISTRIBUTIONS = ("numpy", "pillow", "werkzeug", "protobuf", "ml-dtypes", "h5py", "jax", "torch")
+
+
+def probe_platform(root: Path = Path("/"), env: Mapping[str, str] | None = None) -> PlatformFacts:
+    """Describe the interpreter, kernel, distribution, libc and container."""
+    env = os.environ if env is None else env
+    libc, libc_version = platform.libc_ver()
+    container, evidence = detect_container(root, env)
+    proc_version = _read(root / "proc/version") or ""
+    return PlatformFacts(
+        python_version=platform.python_version(),
+        python_implementation=platform.python_implementation(),
+        system=platform.system(),
+        kernel_release=platform.release(),
+        machine=platform.machine(),
+        distro=_os_release(root),
+        libc=libc or None,
+        libc_version=libc_version or None,
+        container=container,
+        container_evidence=tuple(evidence),
+        wsl="microsoft" in proc_version.lower(),
+        environment=reported_environment(env),
+    )
+
+
+def reported_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The allowlisted variables, with secrets and URL credentials redacted."""
+    kept = []
+    for name in sorted(env):
+        if not (name in ENV_NAMES or name.startswith(ENV_PREFIXES)):
+            continue
+        value = env[name]
+        if any(part in name.upper() for part in SECRET_PARTS):
+            value = REDACTED
+        else:
+            value = _URL_USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", value)
+        kept.append((name, value))
+    return tuple(kept)
+
+
+def detect_container(root: Path, env: Mapping[str, str]) -> tuple[str | None, list[str]]:
+    """Guess the container runtime from the usual marks, returning it and the evidence."""
+    evidence: list[str] = []
+    kind: str | None = None
+    for mark, name in ((".dockerenv", "docker"), ("run/.containerenv", "podman")):
+        if (root / mark).exists():
+            kind = name
+            evidence.append(f"/{mark} exists")
+    if env.get("KUBERNETES_SERVICE_HOST"):
+        kind = "kubernetes"
+        evidence.append("KUBERNETES_SERVICE_HOST is set")
+    if env.get("container"):
+        kind = kind or env["container"]
+        evidence.append(f"container={env['container']!r} in the environment")
+    cgroup = _read(root / "proc/1/cgroup") or ""
+    for mark, name in (("kubepods", "kubernetes"), ("docker", "docker"), ("containerd", "containerd"), ("lxc", "lxc")):
+        if mark in cgroup:
+            kind = kind or name
+            evidence.append(f"/proc/1/cgroup mentions {mark}")
+            break
+    return kind, evidence
+
+
+def probe_packages(path: list[str] | None = None) -> PackagesFacts:
+    """Read the installed TensorFlow, Keras and NVIDIA wheel distributions from metadata."""
+    found: dict[str, PackageInfo] = {}
+    nvidia: list[PackageInfo] = []
+    for dist in importlib.metadata.distributions(path=path if path is not None else sys.path):
+        name = _canonical(dist.metadata.get("Name") or "")
+        if not name or name in found:
+            continue  # the first on sys.path wins, as it does for import
+        info = PackageInfo(name=name, version=dist.version, location=str(dist.locate_file("")))
+        if name.startswith("nvidia-"):
+            nvidia.append(info)
+        found[name] = info
+    tensorflow = next((found[n] for n in TF_DISTRIBUTIONS if n in found), None)
+    return PackagesFacts(
+        tensorflow=tensorflow,
+        keras=found.get("keras"),
+        tf_keras=found.get("tf-keras"),
+        keras_preprocessing=found.get("keras-preprocessing"),
+        nvidia=tuple(sorted(nvidia, key=lambda p: p.name)),
+        others=tuple(found[n] for n in OTHER_DISTRIBUTIONS if n in found),
+    )
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _os_release(root: Path) -> str | None:
+    for candidate in ("etc/os-release", "usr/lib/os-release"):
+        text = _read(root / candidate)
+        if text:
+            for line in text.splitlines():
+                if line.startswith("PRETTY_NAME="):
+                    return line.partition("=")[2].strip().strip('"') or None
+    return None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return None

@@ -1,0 +1,234 @@
+"""The state of one conformance run, registered as a plugin object while the run lasts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import pytest
+
+from gpuconform import settings as opts
+from gpuconform.check import Finding
+from gpuconform.check import NonConformance
+from gpuconform.check import blocked
+from gpuconform.errors import DataError
+from gpuconform.expectations import Expectations
+from gpuconform.expectations import build_expectations
+from gpuconform.facts import Facts
+from gpuconform.matrix import Matrices
+from gpuconform.profiles import Profile
+from gpuconform.settings import Settings
+from gpuconform.verdict import LAYERS
+from gpuconform.verdict import CheckOutcome
+from gpuconform.verdict import Verdict
+from gpuconform.verdict import compute_verdict
+
+#: user_properties keys that carry a check's parts across xdist to the controller.
+PROP_SUMMARY = "gpuconform.summary"
+PROP_FIX = "gpuconform.fix"
+PROP_WARNING = "gpuconform.warning"
+
+
+@dataclass
+class HostSession:
+    """Settings, facts, profile and outcomes of a run; hooks that record and report them."""
+
+    config: pytest.Config
+    settings: Settings
+    matrices: Matrices
+    facts: Facts
+    profile: Profile
+    expectations: Expectations
+    facts_text: str
+    outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
+    pending_warnings: dict[str, list[Finding]] = field(default_factory=dict)
+    verdict: Verdict | None = None
+    report_errors: list[str] = field(default_factory=list)
+
+    # ---- collection ---------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            if layer_of(item) is None and _in_suites(item):
+                item.add_marker(pytest.mark.platform)  # pragma: no cover - every suite file sets one
+
+    # ---- running ------------------------------------------------------------------
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        for mark in item.iter_markers("depends_on"):
+            for dep in mark.args:
+                outcome = self.outcomes.get(dep)
+                if outcome is not None and (outcome.is_problem or outcome.skip_kind == "blocked"):
+                    blocked(dep, outcome.summary or outcome.skip_reason or outcome.outcome)
+
+    def annotate(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        """Attach the check's summary, fix and warnings to its report (they travel with xdist)."""
+        if call.excinfo is not None and isinstance(call.excinfo.value, NonConformance):
+            finding = call.excinfo.value.finding
+            report.longrepr = finding.render()
+            report.user_properties.append((PROP_SUMMARY, finding.summary))
+            if finding.fix:
+                report.user_properties.append((PROP_FIX, finding.fix))
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            for warning in self.pending_warnings.pop(item.nodeid, []):
+                report.user_properties.append((PROP_WARNING, warning.render()))
+
+    def add_warning(self, nodeid: str, finding: Finding) -> None:
+        self.pending_warnings.setdefault(nodeid, []).append(finding)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        layer = next((k for k in report.keywords if k in LAYERS), None)
+        if layer is None:
+            return
+        check_id = check_id_of(report.nodeid, layer)
+        outcome = self.outcomes.setdefault(check_id, CheckOutcome(check_id, layer))
+        outcome.duration += report.duration
+        props = dict(report.user_properties)
+        outcome.warnings += [v for k, v in report.user_properties if k == PROP_WARNING]
+        if report.when == "call" or report.outcome != "passed":
+            outcome.outcome = _classify(report, outcome.outcome)
+        if report.outcome == "skipped":
+            outcome.skip_reason = _skip_reason(report)
+        if report.failed:
+            outcome.summary = outcome.summary or str(props.get(PROP_SUMMARY) or _first_line(report))
+            outcome.message = outcome.message or str(report.longreprtext)
+            outcome.fix = outcome.fix or str(props.get(PROP_FIX, ""))
+
+    # ---- reporting ----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        # Before the other plugins finish: pytest-html renders the verdict in its own
+        # (trylast) sessionfinish. After them: junitxml has written the file we annotate.
+        self.verdict = compute_verdict(self.outcomes.values(), self.profile.name, self.settings.strict)
+        if self.verdict.status == "FAIL" and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # strict-mode warnings fail too
+        try:
+            yield
+        finally:
+            if not hasattr(self.config, "workerinput"):  # the controller writes the reports
+                from gpuconform.reports import write_reports
+
+                self.report_errors = write_reports(self)
+                if self.report_errors and session.exitstatus == 0:
+                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        yield
+        if self.verdict is None:
+            return
+        tr = terminalreporter
+        warnings = [o for o in self.outcomes.values() if o.warnings]
+        if warnings:
+            tr.section("host warnings", sep="-", yellow=True)
+            for o in warnings:
+                for w in o.warnings:
+                    tr.line(f"{o.check_id}: {w}")
+        for error in self.report_errors:
+            tr.line(f"gpuconform: {error}", red=True)
+        if self.verdict.fix:
+            tr.line(f"fix: {self.verdict.fix}")
+        tr.line(self.verdict.line(), bold=True, red=self.verdict.status == "FAIL", green=self.verdict.status == "PASS")
+
+    def header_lines(self) -> list[str]:
+        s = self.settings
+        source = f"replayed from {s.facts_file}" if s.facts_file else f"probed below {s.root}"
+        lines = [
+            f"gpuconform: profile {self.profile.name} ({self.profile.description})",
+            f"gpuconform: facts {source}; reports: {s.reports_dir or 'off'}",
+        ]
+        if self.profile.chosen_by:
+            lines.append(f"gpuconform: {self.profile.chosen_by}")
+        lines += [f"gpuconform: note: {n}" for n in self.expectations.notes]
+        return lines
+
+
+def start_session(config: pytest.Config) -> HostSession:
+    """Resolve settings, load data, gather facts and pick the profile; bad input is a UsageError."""
+    from gpuconform.host import facts_json
+    from gpuconform.host import probe_host
+    from gpuconform.host import replay_facts
+    from gpuconform.matrix import load_matrices
+    from gpuconform.profiles import resolve_profile
+    from gpuconform.serde import load
+
+    settings = opts.resolve(config)
+    try:
+        matrices = load_matrices()
+        workerinput = getattr(config, "workerinput", {})
+        if "gpuconform_facts" in workerinput:
+            facts = load(Facts, json.loads(workerinput["gpuconform_facts"]), "controller facts")
+        elif settings.facts_file is not None:
+            facts = replay_facts(settings.facts_file)
+        else:
+            facts = probe_host(matrices, settings.root, settings.probe_timeout)
+        profile = resolve_profile(settings.profile, facts, matrices, config.invocation_params.dir)
+    except DataError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if settings.reports_dir is not None and not hasattr(config, "workerinput"):
+        _default_report_paths(config, settings)
+    return HostSession(
+        config=config,
+        settings=settings,
+        matrices=matrices,
+        facts=facts,
+        profile=profile,
+        expectations=build_expectations(profile, facts, matrices),
+        facts_text=facts_json(facts),
+    )
+
+
+def _default_report_paths(config: pytest.Config, settings: Settings) -> None:
+    # Set before junitxml and pytest-html configure themselves (we run tryfirst);
+    # a user's own --junitxml / --html wins.
+    assert settings.reports_dir is not None
+    if "junit" in settings.report_formats and not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(settings.reports_dir / "junit.xml")
+    if "html" in settings.report_formats and hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+        config.option.htmlpath = str(settings.reports_dir / "report.html")
+        config.option.self_contained_html = True
+
+
+def layer_of(item: pytest.Item) -> str | None:
+    """The layer marker of an item, if it has one."""
+    return next((m.name for m in item.iter_markers() if m.name in LAYERS), None)
+
+
+def check_id_of(nodeid: str, layer: str) -> str:
+    """A stable check id: ``layer::name`` where name is the test name without ``test_``."""
+    name = nodeid.rpartition("::")[2]
+    return f"{layer}::{name.removeprefix('test_')}"
+
+
+def _in_suites(item: pytest.Item) -> bool:
+    from gpuconform.plugin import suites_dir
+
+    return suites_dir() in item.path.resolve().parents
+
+
+def _classify(report: pytest.TestReport, previous: str) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    if report.skipped:
+        return "skipped"
+    return previous if previous in ("failed", "error") else "passed"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longreprtext)
+    return (text.strip().splitlines() or [""])[0][:300]
