@@ -64,12 +64,16 @@ def _load(tp: Any, value: Any, source: str, path: str, depth: int) -> Any:
         raise DataError(source, path, f"nested deeper than {MAX_DEPTH} levels")
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arg in typing.get_args(tp):
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None and len(arms) < len(typing.get_args(tp)):
+            return None
+        if len(arms) == 1:  # X | None with a value: X's own message is the precise one
+            return _load(arms[0], value, source, path, depth)
+        for arg in arms:
             try:
                 return _load(arg, value, source, path, depth)
-            except DataError as exc:
-                errors.append(exc)
+            except DataError:
+                continue
         raise DataError(source, path, f"expected {_describe(tp)}, got {_kind(value)}")
     if tp is type(None):
         if value is None:

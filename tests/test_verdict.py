@@ -1,0 +1,54 @@
+"""The host verdict is the first broken layer, lowest first, with its reason."""
+
+from __future__ import annotations
+
+from gpuconform.verdict import CheckOutcome
+from gpuconform.verdict import compute_verdict
+
+
+def outcome(check_id: str, result: str = "passed", **kw: object) -> CheckOutcome:
+    layer = check_id.split("::")[0]
+    return CheckOutcome(check_id, layer, result, **kw)  # type: ignore[arg-type]
+
+
+def test_all_passing_checks_give_a_pass_line_naming_the_profile() -> None:
+    v = compute_verdict([outcome("platform::a"), outcome("driver::b")], "t4")
+    assert v.line() == "host verdict: PASS (profile t4)"
+
+
+def test_the_lowest_failing_layer_wins_regardless_of_order() -> None:
+    outcomes = [
+        outcome("libraries::x", "failed", summary="cuDNN 8 found"),
+        outcome("driver::y", "failed", summary="no GPU on the PCI bus"),
+    ]
+    assert compute_verdict(outcomes, "t4").line() == "host verdict: FAIL at driver: no GPU on the PCI bus"
+
+
+def test_an_error_fails_the_host_as_could_not_check() -> None:
+    v = compute_verdict([outcome("driver::nvml", "error", summary="probe timed out")], "t4")
+    assert v.status == "FAIL"
+    assert v.reason == "could not check driver::nvml: probe timed out"
+
+
+def test_not_applicable_and_blocked_skips_do_not_fail_a_host() -> None:
+    outcomes = [
+        outcome("platform::a"),
+        outcome("driver::b", "skipped", skip_reason="not applicable: profile 'cpu' expects no GPU"),
+    ]
+    assert compute_verdict(outcomes, "cpu").status == "PASS"
+
+
+def test_warnings_pass_unless_strict() -> None:
+    outcomes = [outcome("driver::w", warnings=["driver between floor and toolkit driver"])]
+    assert compute_verdict(outcomes, "t4").line() == "host verdict: PASS (profile t4, 1 warning(s))"
+    strict = compute_verdict(outcomes, "t4", strict=True)
+    assert strict.line().startswith("host verdict: FAIL at driver: warning treated as failure (--host-strict)")
+
+
+def test_an_unexpected_pass_of_a_known_regression_fails_with_update_the_matrix() -> None:
+    v = compute_verdict([outcome("preprocessing::r", "xpassed")], "cpu")
+    assert "update the matrix or pin" in v.reason
+
+
+def test_no_checks_is_not_a_pass() -> None:
+    assert compute_verdict([], "t4").status == "NONE"
