@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import reprlib
 import types
 import typing
 from typing import Any
@@ -152,5 +153,7 @@ def _kind(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    # reprlib bounds depth and length: hostile input must not blow up the error message.
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 3, 57, 57
+    return short.repr(value)
