@@ -1,4 +1,8 @@
-"""Layer `driver`: is an NVIDIA GPU present, bound to the nvidia kernel module and reachable?"""
+"""Layer `driver`: is an NVIDIA GPU present, bound to the nvidia module, reachable, and new enough?
+
+Checks run lowest first; a check whose prerequisite failed is skipped as
+"blocked by" it, so the verdict names the root cause once.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,47 @@ import pytest
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
 from gpuconform.expectations import Expectations
+from gpuconform.facts import DeviceNode
 from gpuconform.facts import Facts
+from gpuconform.facts import GpuFacts
+from gpuconform.facts import NvmlFacts
+from gpuconform.facts import PciDevice
+from gpuconform.matrix import Matrices
+from gpuconform.versions import driver_branch
+from gpuconform.versions import format_cc
+from gpuconform.versions import parse_cc
+from gpuconform.versions import parse_driver_version
 
 pytestmark = pytest.mark.driver
 
 PCI = "/sys/bus/pci/devices (vendor 0x10de, class 0x0300/0x0302)"
+PROC_VERSION = "/proc/driver/nvidia/version"
+MODULES = "/proc/modules"
+NVML = "NVML (libnvidia-ml.so.1)"
+
+BLACKLIST_NOUVEAU = (
+    "printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | sudo tee /etc/modprobe.d/blacklist-nouveau.conf"
+    " && sudo update-initramfs -u && sudo reboot   (RHEL/CentOS: sudo dracut --force)"
+)
+INSTALL_DRIVER = "install the NVIDIA driver (Ubuntu: sudo ubuntu-drivers install, or sudo apt install nvidia-driver-<branch>)"
 
 
-def _gpu_profile(host_expect: Expectations) -> None:
-    if not host_expect.profile.expects_gpu:
-        not_applicable(f"profile {host_expect.profile.name!r} expects no GPU")
+def _model_label(host_expect: Expectations) -> str:
+    return host_expect.gpu_model.names[0] if host_expect.gpu_model else "NVIDIA GPU"
 
 
-def test_nvidia_gpu_is_on_the_pci_bus(host_expect: Expectations, host_facts: Facts) -> None:
-    _gpu_profile(host_expect)
-    want = host_expect.profile.gpus.count
-    found = [d for d in host_facts.driver.pci_devices if d.vendor_id == 0x10DE]
-    if host_facts.driver.pci_error is not None and not found:
+def _in_container(host_facts: Facts) -> str | None:
+    return host_facts.platform.container
+
+
+# ---- the bus and the kernel module --------------------------------------------------
+
+
+def test_nvidia_gpu_is_on_the_pci_bus(
+    host_facts: Facts, gpu_profile: Expectations, pci_gpus: tuple[PciDevice, ...]
+) -> None:
+    want = gpu_profile.profile.gpus.count
+    if host_facts.driver.pci_error is not None and not pci_gpus:
         fail(
             "the PCI bus could not be read",
             expected=f"{want} NVIDIA GPU(s) on the PCI bus",
@@ -32,15 +60,412 @@ def test_nvidia_gpu_is_on_the_pci_bus(host_expect: Expectations, host_facts: Fac
             why="without sysfs no GPU can be seen; a container may hide /sys",
             fix="run on the host, or mount /sys read-only into the container",
         )
-    if len(found) < want:
-        model = host_expect.gpu_model.names[0] if host_expect.gpu_model else "NVIDIA GPU"
-        listed = ", ".join(f"{d.address} (0x{d.device_id:04x})" for d in found) or "none"
+    if len(pci_gpus) < want:
+        listed = ", ".join(f"{d.address} (0x{d.device_id:04x})" for d in pci_gpus) or "none"
         fail(
-            f"expected {want} {model} on the PCI bus, found {len(found)}",
-            expected=f"{want} x {model} (profile {host_expect.profile.name!r})",
-            found=f"{len(found)} NVIDIA display/3D controller(s): {listed}",
+            f"expected {want} {_model_label(gpu_profile)} on the PCI bus, found {len(pci_gpus)}",
+            expected=f"{want} x {_model_label(gpu_profile)} (profile {gpu_profile.profile.name!r})",
+            found=f"{len(pci_gpus)} NVIDIA display/3D controller(s): {listed}",
             source=PCI,
             why="a GPU that is not on the bus cannot be used by any driver or framework",
             fix="check the card is seated and powered, the VM/instance type has a GPU attached, "
             "and `lspci -nn | grep -i nvidia` lists it",
         )
+
+
+@pytest.mark.depends_on("driver::nvidia_gpu_is_on_the_pci_bus")
+def test_every_gpu_is_bound_to_the_nvidia_driver(pci_gpus: tuple[PciDevice, ...]) -> None:
+    wrong = [d for d in pci_gpus if d.bound_driver != "nvidia"]
+    if not wrong:
+        return
+    d = wrong[0]
+    found = ", ".join(f"{x.address} bound to {x.bound_driver or 'no driver'}" for x in wrong)
+    if d.bound_driver == "nouveau":
+        summary, why, fix = (
+            f"GPU {d.address} is driven by nouveau, not the NVIDIA driver",
+            "nouveau (the open-source driver) offers no CUDA; it also blocks the nvidia module from binding",
+            BLACKLIST_NOUVEAU + "; then " + INSTALL_DRIVER,
+        )
+    elif d.bound_driver and d.bound_driver.startswith("vfio"):
+        summary, why, fix = (
+            f"GPU {d.address} is bound to {d.bound_driver} (reserved for a VM), not the NVIDIA driver",
+            "a GPU passed through with vfio-pci is invisible to the host's CUDA",
+            f"release it: sudo driverctl unset-override {d.address} (or remove it from vfio-pci.ids) and reboot",
+        )
+    else:
+        summary, why, fix = (
+            f"GPU {d.address} is on the PCI bus but bound to no driver",
+            "the nvidia kernel module did not claim the device: not installed, not loaded, or failed to probe (see dmesg | grep NVRM)",
+            INSTALL_DRIVER + ", then sudo modprobe nvidia",
+        )
+    fail(summary, expected="every NVIDIA GPU bound to the 'nvidia' driver", found=found, source=f"{PCI}/*/driver", why=why, fix=fix)
+
+
+@pytest.mark.depends_on("driver::nvidia_gpu_is_on_the_pci_bus")
+def test_the_nvidia_kernel_module_is_loaded(host_facts: Facts, gpu_profile: Expectations) -> None:
+    d = host_facts.driver
+    loaded = any(m.name == "nvidia" for m in d.modules)
+    if d.proc_version_text is not None and (loaded or d.modules_error is not None):
+        return
+    found = f"{PROC_VERSION} {'missing' if d.proc_version_text is None else 'present'}; 'nvidia' {'in' if loaded else 'not in'} {MODULES}"
+    container = _in_container(host_facts)
+    fix = "sudo modprobe nvidia (and " + INSTALL_DRIVER + " if that fails)"
+    if container:
+        fix = f"load the driver on the host that runs this {container} container: the container cannot load kernel modules"
+    fail(
+        "the nvidia kernel module is not loaded",
+        expected=f"the nvidia module loaded ({PROC_VERSION} present)",
+        found=found,
+        source=f"{PROC_VERSION}, {MODULES}",
+        why="without the kernel module no process can reach the GPU",
+        fix=fix,
+    )
+
+
+def test_nouveau_is_not_loaded(host_facts: Facts, gpu_profile: Expectations) -> None:
+    if not any(m.name == "nouveau" for m in host_facts.driver.modules):
+        return
+    fail(
+        "the nouveau driver is loaded",
+        expected="nouveau blacklisted and not loaded",
+        found="'nouveau' in " + MODULES,
+        source=MODULES,
+        why="nouveau claims NVIDIA GPUs before the nvidia module can, and the two cannot share a GPU",
+        fix=BLACKLIST_NOUVEAU,
+    )
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
+def test_device_nodes_exist_and_are_accessible(host_facts: Facts, gpu_profile: Expectations) -> None:
+    nodes = {n.path: n for n in host_facts.driver.device_nodes}
+    wanted = ["/dev/nvidiactl", "/dev/nvidia-uvm"] + sorted(
+        p for p in nodes if p.removeprefix("/dev/nvidia").isdigit()
+    )
+    bad: list[DeviceNode | str] = []
+    for path in wanted:
+        node = nodes.get(path)
+        if node is None or not node.exists or not (node.readable and node.writable):
+            bad.append(node or path)
+    if not any(p.removeprefix("/dev/nvidia").isdigit() and nodes[p].exists for p in nodes):
+        bad.append("/dev/nvidia0..N")
+    if not bad:
+        return
+    found = ", ".join(
+        (b if isinstance(b, str) else f"{b.path} {'missing' if not b.exists else 'not read/writable'}") for b in bad
+    )
+    container = _in_container(host_facts)
+    if container:
+        fix = (
+            f"start the {container} container with the NVIDIA container toolkit: docker run --gpus all ... "
+            "(or --runtime=nvidia with NVIDIA_VISIBLE_DEVICES=all); install nvidia-container-toolkit on the host "
+            "and run sudo nvidia-ctk runtime configure --runtime=docker"
+        )
+    elif any(not isinstance(b, str) and b.exists for b in bad):
+        fix = "give this user access: sudo usermod -aG video $USER (then log in again), or check the device cgroup"
+    else:
+        fix = "sudo nvidia-modprobe -u -c=0 (creates /dev/nvidia-uvm and /dev/nvidia0), or sudo modprobe nvidia-uvm"
+    fail(
+        "NVIDIA device nodes are missing or inaccessible",
+        expected="/dev/nvidiactl, /dev/nvidia-uvm and one /dev/nvidiaN per GPU, readable and writable",
+        found=found,
+        source="/dev",
+        why="CUDA opens these nodes; without /dev/nvidia-uvm cuInit fails even when nvidia-smi works",
+        fix=fix,
+    )
+
+
+# ---- NVML -----------------------------------------------------------------------------
+
+NVML_DIAGNOSES = {
+    "NVMLError_DriverNotLoaded": (
+        "NVML reports that the NVIDIA driver is not loaded",
+        "sudo modprobe nvidia, or " + INSTALL_DRIVER,
+    ),
+    "NVMLError_LibraryNotFound": (
+        "libnvidia-ml.so.1 (the driver's user-space library) was not found",
+        "install the driver's user-space libraries (e.g. libnvidia-compute-<branch>), or in a container use --gpus all so the toolkit injects them",
+    ),
+    "NVMLError_LibRmVersionMismatch": (
+        "driver/library version mismatch: the loaded kernel module and libnvidia-ml differ",
+        "reboot (the driver was upgraded without a reboot), or reload the modules: "
+        "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
+    ),
+    "NVMLError_NoPermission": (
+        "NVML has no permission to open the GPU",
+        "sudo usermod -aG video $USER (then log in again), or allow /dev/nvidia* in the container's device cgroup",
+    ),
+    "NVMLError_GpuIsLost": (
+        "a GPU has fallen off the bus (NVML: GPU is lost)",
+        "reset or reboot the host; check power and cooling, and dmesg for Xid 79",
+    ),
+}
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
+def test_nvml_initialises(host_facts: Facts, nvml: NvmlFacts) -> None:
+    error = nvml.init_error
+    if error is None:
+        return
+    summary, fix = NVML_DIAGNOSES.get(error.kind, (f"NVML failed to initialise ({error.kind})", INSTALL_DRIVER))
+    found = f"{error.kind}: {error.message}"
+    if error.kind == "NVMLError_LibRmVersionMismatch":
+        module = host_facts.driver.kernel_module_version
+        found += f" (kernel module {module or 'unknown'} from {PROC_VERSION})"
+    fail(
+        summary,
+        expected="nvmlInit succeeds",
+        found=found,
+        source=NVML,
+        why="NVML is how nvidia-smi, the container toolkit and this suite see the GPUs; CUDA fails the same way",
+        fix=fix,
+    )
+
+
+def _driver_version(host_facts: Facts) -> str | None:
+    return host_facts.driver.nvml.driver_version or host_facts.driver.kernel_module_version
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
+def test_driver_is_new_enough_for_the_tensorflow_cuda(
+    host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices, host_warn: object
+) -> None:
+    requirement = gpu_profile.driver_requirement
+    release = gpu_profile.tf_release
+    if requirement is None or release is None or not gpu_profile.tf_is_gpu_build:
+        not_applicable("no CUDA-enabled TensorFlow in the matrix is installed, so no CUDA requirement applies")
+    text = _driver_version(host_facts)
+    if text is None:
+        not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
+    driver = parse_driver_version(text)
+    tf = f"{gpu_profile.tensorflow.name} {gpu_profile.tensorflow.version}" if gpu_profile.tensorflow else "TensorFlow"
+    floor = requirement.minor_compat or requirement.full
+    source = f"{NVML} driver version; matrices/cuda_drivers.toml ({requirement.toolkit_label})"
+    fix = _driver_fix(requirement.full, host_facts, host_matrices)
+    if driver < floor:
+        fail(
+            f"driver {driver} is too old for {tf} (CUDA {release.cuda}): needs >= {floor}",
+            expected=f"driver >= {requirement.full} for {requirement.toolkit_label}"
+            + (f", or >= {requirement.minor_compat} with CUDA {release.cuda.major}.x minor-version compatibility" if requirement.minor_compat else ""),
+            found=f"driver {driver}",
+            source=source,
+            why="CUDA refuses to initialise with a driver older than the runtime's major version allows; TF then sees no GPU",
+            fix=fix,
+        )
+    if driver < requirement.full:
+        host_warn(  # type: ignore[operator]
+            f"driver {driver} runs CUDA {release.cuda} only through minor-version compatibility "
+            f"(>= {requirement.minor_compat}); {requirement.toolkit_label} ships with >= {requirement.full}. "
+            "PTX JIT of kernels built by the newer toolkit may fail on GPUs without native SASS",
+            fix=fix,
+        )
+
+
+def _driver_fix(full: object, host_facts: Facts, matrices: Matrices) -> str:
+    branch = str(full).split(".")[0]
+    cap = ""
+    for gpu in host_facts.driver.nvml.gpus:
+        model = matrices.gpu_by_name(gpu.name)
+        if model is not None and model.last_driver_branch:
+            cap = f" (R{model.last_driver_branch} is the last branch for {model.architecture} GPUs such as {gpu.name})"
+    return f"install an NVIDIA driver >= {full}: sudo apt install nvidia-driver-{branch} or newer{cap}, then reboot"
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
+def test_driver_version_satisfies_the_profile(host_facts: Facts, gpu_profile: Expectations) -> None:
+    wanted = gpu_profile.profile.driver
+    if wanted.min_version is None and wanted.max_version is None:
+        not_applicable(f"profile {gpu_profile.profile.name!r} puts no constraint on the driver version")
+    text = _driver_version(host_facts)
+    if text is None:
+        not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
+    driver = parse_driver_version(text)
+    low = parse_driver_version(wanted.min_version) if wanted.min_version else None
+    high = parse_driver_version(wanted.max_version) if wanted.max_version else None
+    if (low is None or driver >= low) and (high is None or driver < high):
+        return
+    bounds = " and ".join(x for x in (f">= {low}" if low else "", f"< {high}" if high else "") if x)
+    fail(
+        f"driver {driver} is outside the profile's range ({bounds})",
+        expected=f"driver {bounds} (profile {gpu_profile.profile.name!r}, {gpu_profile.profile.source})",
+        found=f"driver {driver}",
+        source=NVML,
+        why="the profile pins the driver branch this fleet is validated on",
+        fix=f"install a driver {bounds}: sudo apt install nvidia-driver-{driver_branch(low or high)}",
+    )
+
+
+# ---- inventory --------------------------------------------------------------------------
+
+
+@pytest.mark.depends_on("driver::nvml_initialises")
+def test_gpu_count_matches_the_profile(
+    gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], pci_gpus: tuple[PciDevice, ...], host_warn: object
+) -> None:
+    want = gpu_profile.profile.gpus.count
+    have = len(nvml_gpus)
+    if have < want:
+        missing = [d.address for d in pci_gpus if d.address.lower() not in {(g.pci_bus_id or "").lower()[-12:] for g in nvml_gpus}]
+        fail(
+            f"expected {want} GPU(s), NVML sees {have}",
+            expected=f"{want} x {_model_label(gpu_profile)} (profile {gpu_profile.profile.name!r})",
+            found=f"{have}: " + (", ".join(g.name for g in nvml_gpus) or "none")
+            + (f"; on the PCI bus but not in NVML: {', '.join(missing)}" if missing else ""),
+            source=NVML,
+            why="jobs sized for the profile will fail or oversubscribe the GPUs that are left",
+            fix="check `nvidia-smi -L` and dmesg for Xid errors; reseat or replace the missing GPU, or fix the profile",
+        )
+    if have > want:
+        host_warn(f"{have} GPUs present, the profile expects {want}")  # type: ignore[operator]
+
+
+@pytest.mark.depends_on("driver::nvml_initialises")
+def test_gpu_model_and_compute_capability_match_the_profile(
+    gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_matrices: Matrices
+) -> None:
+    profile = gpu_profile.profile
+    want_cc = parse_cc(profile.gpus.compute_capability) if profile.gpus.compute_capability else None
+    for gpu in nvml_gpus:
+        model = host_matrices.gpu_by_name(gpu.name)
+        if profile.gpus.model and (model is None or not _same_family(profile.gpus.model, model.key)):
+            fail(
+                f"GPU {gpu.index} is a {gpu.name}, not a {_model_label(gpu_profile)}",
+                expected=f"{_model_label(gpu_profile)} (profile {profile.name!r}, model {profile.gpus.model!r})",
+                found=f"{gpu.name} (matrix model {model.key if model else 'unknown'})",
+                source=NVML,
+                why="expectations (memory, kernels, driver branch) are per model",
+                fix="use the profile for this GPU (--host-profile auto picks it) or attach the expected GPU",
+            )
+        if want_cc and gpu.compute_capability and tuple(gpu.compute_capability) != want_cc:
+            fail(
+                f"GPU {gpu.index} ({gpu.name}) has compute capability {format_cc(gpu.compute_capability)}, expected {format_cc(want_cc)}",
+                expected=f"compute capability {format_cc(want_cc)}",
+                found=f"{format_cc(gpu.compute_capability)}",
+                source=NVML + " nvmlDeviceGetCudaComputeCapability",
+                why="TensorFlow's kernels are compiled per compute capability",
+                fix="use the profile for this GPU, or attach the expected GPU",
+            )
+
+
+def _same_family(profile_model: str, found: str) -> bool:
+    return found == profile_model or found.startswith(profile_model + "-")
+
+
+@pytest.mark.depends_on("driver::nvml_initialises")
+def test_gpu_memory_meets_the_profile(gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...]) -> None:
+    floor = gpu_profile.profile.gpus.min_memory_mib
+    if floor is None:
+        not_applicable(f"profile {gpu_profile.profile.name!r} sets no minimum GPU memory")
+    small = [g for g in nvml_gpus if g.memory_total_mib is not None and g.memory_total_mib < floor]
+    if small:
+        g = small[0]
+        fail(
+            f"GPU {g.index} ({g.name}) has {g.memory_total_mib} MiB, below the profile's {floor} MiB",
+            expected=f">= {floor} MiB per GPU",
+            found=", ".join(f"GPU {x.index}: {x.memory_total_mib} MiB" for x in small),
+            source=NVML + " nvmlDeviceGetMemoryInfo",
+            why="models sized for the profile will run out of memory",
+            fix="check for a smaller variant of the card, or a vGPU/MIG slice; or lower gpus.min_memory_mib",
+        )
+
+
+@pytest.mark.depends_on("driver::nvml_initialises")
+def test_gpu_health_flags_are_clear(gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_warn: object) -> None:
+    profile = gpu_profile.profile.gpus
+    for g in nvml_gpus:
+        if g.remapped_rows_failure:
+            fail(
+                f"GPU {g.index} ({g.name}) has a row-remapping failure",
+                expected="no row-remapping failure",
+                found="nvmlDeviceGetRemappedRows: failure occurred",
+                source=NVML,
+                why="the GPU's memory has uncorrectable errors it could not remap; results can be corrupt",
+                fix="drain the host and have the GPU replaced (RMA)",
+            )
+        if profile.ecc and g.ecc_enabled is False:
+            fail(
+                f"GPU {g.index} ({g.name}) has ECC disabled",
+                expected="ECC enabled (profile requires it)",
+                found="ECC off",
+                source=NVML + " nvmlDeviceGetEccMode",
+                why="without ECC, memory bit flips go undetected",
+                fix=f"sudo nvidia-smi -i {g.index} -e 1 && sudo reboot",
+            )
+        if profile.persistence_mode and g.persistence_mode is False:
+            fail(
+                f"GPU {g.index} ({g.name}) has persistence mode off",
+                expected="persistence mode on (profile requires it)",
+                found="persistence mode off",
+                source=NVML + " nvmlDeviceGetPersistenceMode",
+                why="without it the driver tears down and re-initialises the GPU for every process",
+                fix="sudo systemctl enable --now nvidia-persistenced (or sudo nvidia-smi -pm 1)",
+            )
+        if g.retired_pages_pending or g.remapped_rows_pending or g.ecc_pending:
+            host_warn(  # type: ignore[operator]
+                f"GPU {g.index} ({g.name}) has a pending page retirement / row remap / ECC mode change",
+                fix=f"reset the GPU (sudo nvidia-smi -r -i {g.index}) or reboot to apply it",
+            )
+        if g.mig_enabled:
+            host_warn(  # type: ignore[operator]
+                f"GPU {g.index} ({g.name}) is in MIG mode: TensorFlow sees only the MIG instance named in CUDA_VISIBLE_DEVICES",
+                fix=f"sudo nvidia-smi -i {g.index} -mig 0 (or set CUDA_VISIBLE_DEVICES=MIG-<uuid>)",
+            )
+
+
+@pytest.mark.depends_on("driver::nvml_initialises")
+def test_pcie_links_run_at_full_width(gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_warn: object) -> None:
+    profile = gpu_profile.profile.gpus
+    for g in nvml_gpus:
+        if profile.min_pcie_gen and g.pcie_gen_max is not None and g.pcie_gen_max < profile.min_pcie_gen:
+            fail(
+                f"GPU {g.index} ({g.name}) links at PCIe gen {g.pcie_gen_max} at most, below the profile's gen {profile.min_pcie_gen}",
+                expected=f"PCIe gen >= {profile.min_pcie_gen}",
+                found=f"max link generation {g.pcie_gen_max}",
+                source=NVML + " nvmlDeviceGetMaxPcieLinkGeneration",
+                why="host-device copies run at a fraction of the expected bandwidth",
+                fix="move the card to a CPU-attached slot of the right generation; check BIOS PCIe settings",
+            )
+        if profile.min_pcie_width and g.pcie_width_max is not None and g.pcie_width_max < profile.min_pcie_width:
+            fail(
+                f"GPU {g.index} ({g.name}) links at x{g.pcie_width_max} at most, below the profile's x{profile.min_pcie_width}",
+                expected=f"PCIe width >= x{profile.min_pcie_width}",
+                found=f"max link width x{g.pcie_width_max}",
+                source=NVML + " nvmlDeviceGetMaxPcieLinkWidth",
+                why="host-device copies run at a fraction of the expected bandwidth",
+                fix="move the card to a full-width slot; check riser cables",
+            )
+        if g.pcie_width_current is not None and g.pcie_width_max is not None and g.pcie_width_current < g.pcie_width_max:
+            host_warn(  # type: ignore[operator]
+                f"GPU {g.index} ({g.name}) link is degraded: x{g.pcie_width_current} of x{g.pcie_width_max}",
+                fix="reseat the card or its riser; check `lspci -vv` LnkSta for the slot",
+            )
+        if g.pcie_gen_current is not None and g.pcie_gen_max is not None and g.pcie_gen_current < g.pcie_gen_max:
+            host_warn(  # type: ignore[operator]
+                f"GPU {g.index} ({g.name}) link runs at gen {g.pcie_gen_current} of {g.pcie_gen_max} "
+                "(normal at idle: GPUs lower the link generation to save power; a problem if it stays low under load)",
+            )
+
+
+@pytest.mark.depends_on("driver::nvml_initialises")
+def test_driver_branch_supports_each_gpu(
+    host_facts: Facts, nvml_gpus: tuple[GpuFacts, ...], host_matrices: Matrices
+) -> None:
+    text = _driver_version(host_facts)
+    if text is None:
+        not_applicable("the driver version is unknown (see the NVML check)")
+    driver = parse_driver_version(text)
+    for g in nvml_gpus:
+        model = host_matrices.gpu_by_name(g.name)
+        if model is None:
+            continue
+        verdict = host_matrices.driver_supports_gpu(driver, model)
+        if verdict is not True:
+            fail(
+                f"driver {driver} does not support GPU {g.index} ({g.name}, {model.architecture})",
+                expected=str(verdict),
+                found=f"driver {driver}",
+                source=f"{NVML}; matrices/gpus.toml",
+                why="NVIDIA drops old architectures from new driver branches; the GPU is ignored or fails to initialise",
+                fix=f"install the last driver branch for {model.architecture}: sudo apt install nvidia-driver-{model.last_driver_branch}"
+                if model.last_driver_branch
+                else "install a newer driver branch",
+            )

@@ -79,3 +79,13 @@ def live_only(reason: str = "replaying recorded facts") -> NoReturn:
     """Skip a check that needs the live host while facts are replayed."""
     __tracebackhide__ = True
     pytest.skip(f"{NOT_APPLICABLE}: needs the live host ({reason})")
+
+
+class CouldNotCheck(Exception):
+    """Raised (in a fixture, so pytest reports an error) when a probe crashed, hung or lied."""
+
+
+def could_not_check(what: str, error: object) -> NoReturn:
+    """Error the current check: the fact it needs could not be observed."""
+    __tracebackhide__ = True
+    raise CouldNotCheck(f"could not check {what}: {error}")

@@ -91,7 +91,8 @@ class Verdict:
 
 def compute_verdict(outcomes: Iterable[CheckOutcome], profile: str, strict: bool = False) -> Verdict:
     """Reduce outcomes to a verdict; in strict mode a warning fails its layer too."""
-    ordered = sorted(outcomes, key=lambda o: (_layer_rank(o.layer), o.check_id))
+    # Stable: within a layer, the order the checks ran (lowest prerequisite first).
+    ordered = sorted(outcomes, key=lambda o: _layer_rank(o.layer))
     warnings = tuple(f"{o.check_id}: {w}" for o in ordered for w in o.warnings)
     for o in ordered:
         if o.is_problem:

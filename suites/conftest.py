@@ -1,0 +1,46 @@
+"""Fixtures shared by the suites: the facts each layer needs, or an error when they could not be observed."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuconform.check import could_not_check
+from gpuconform.check import not_applicable
+from gpuconform.expectations import Expectations
+from gpuconform.facts import Facts
+from gpuconform.facts import GpuFacts
+from gpuconform.facts import NvmlFacts
+from gpuconform.facts import PciDevice
+
+#: Probe failures that mean "the probe itself broke", not "the host said no".
+CRASH_KINDS = ("signal", "timeout", "exit", "invalid-output")
+
+
+@pytest.fixture
+def gpu_profile(host_expect: Expectations) -> Expectations:
+    """The expectations, for a check that applies only when the profile expects GPUs."""
+    if not host_expect.profile.expects_gpu:
+        not_applicable(f"profile {host_expect.profile.name!r} expects no GPU")
+    return host_expect
+
+
+@pytest.fixture
+def pci_gpus(host_facts: Facts, gpu_profile: Expectations) -> tuple[PciDevice, ...]:
+    """The NVIDIA display/3D controllers on the PCI bus."""
+    return tuple(d for d in host_facts.driver.pci_devices if d.vendor_id == 0x10DE)
+
+
+@pytest.fixture
+def nvml(host_facts: Facts, gpu_profile: Expectations) -> NvmlFacts:
+    """NVML's answers; an error (not a failure) when the NVML probe crashed or hung."""
+    facts = host_facts.driver.nvml
+    error = facts.init_error
+    if error is not None and error.kind in CRASH_KINDS:
+        could_not_check("NVML", f"the NVML probe {error.kind}: {error.message}")
+    return facts
+
+
+@pytest.fixture
+def nvml_gpus(nvml: NvmlFacts) -> tuple[GpuFacts, ...]:
+    """The GPUs NVML enumerated (the check is blocked when NVML did not initialise)."""
+    return nvml.gpus
