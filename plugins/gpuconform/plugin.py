@@ -7,7 +7,6 @@ run: when a `--host-*` option is given, or the run collects the suites.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from gpuconform.matrix import Matrices
     from gpuconform.profiles import Profile
     from gpuconform.session import HostSession
+    from gpuconform.tfrun import TfRunner
 
 session_key = pytest.StashKey["HostSession"]()
 
@@ -157,6 +157,15 @@ def host_warn(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
+def host_tf(request: pytest.FixtureRequest) -> TfRunner:
+    """Runs TensorFlow experiments in child processes, each batch once per run.
+
+    Live-only: while facts are replayed (--host-facts), checks that need it skip.
+    """
+    return _session(request).tf_runner
+
+
+@pytest.fixture(scope="session")
 def host_replayed(request: pytest.FixtureRequest) -> bool:
     """True when facts are replayed from a file, so live-only checks must skip."""
     return _session(request).settings.facts_file is not None
@@ -177,8 +186,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     session = config.stash.get(session_key, None)
     return session.header_lines() if session is not None else None
-
-
-def env_flag(name: str) -> bool:
-    """Read a boolean environment variable the way the settings do."""
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -21,6 +21,7 @@ from gpuconform.facts import Facts
 from gpuconform.matrix import Matrices
 from gpuconform.profiles import Profile
 from gpuconform.settings import Settings
+from gpuconform.tfrun import TfRunner
 from gpuconform.verdict import LAYERS
 from gpuconform.verdict import CheckOutcome
 from gpuconform.verdict import Verdict
@@ -43,6 +44,7 @@ class HostSession:
     profile: Profile
     expectations: Expectations
     facts_text: str
+    tf_runner: TfRunner
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
     pending_warnings: dict[str, list[Finding]] = field(default_factory=dict)
     verdict: Verdict | None = None
@@ -180,6 +182,7 @@ def start_session(config: pytest.Config) -> HostSession:
         profile=profile,
         expectations=build_expectations(profile, facts, matrices),
         facts_text=facts_json(facts),
+        tf_runner=TfRunner(timeout=settings.tf_timeout, live=settings.facts_file is None),
     )
 
 

@@ -83,6 +83,14 @@ TIMEOUT = Option(
     "20",
     "SECONDS",
 )
+TF_TIMEOUT = Option(
+    "--host-tf-timeout",
+    "host_tf_timeout",
+    "GPUCONFORM_TF_TIMEOUT",
+    "Seconds a TensorFlow child process may run (first use of a GPU may JIT-compile kernels for minutes)",
+    "300",
+    "SECONDS",
+)
 STRICT = Option(
     "--host-strict",
     "host_strict",
@@ -92,7 +100,7 @@ STRICT = Option(
     is_flag=True,
 )
 
-OPTIONS = (PROFILE, FACTS, ROOT, REPORTS, FORMATS, TIMEOUT, STRICT)
+OPTIONS = (PROFILE, FACTS, ROOT, REPORTS, FORMATS, TIMEOUT, TF_TIMEOUT, STRICT)
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class Settings:
     reports_dir: Path | None  # None: reports are off
     report_formats: frozenset[str]
     probe_timeout: float
+    tf_timeout: float
     strict: bool
     explicit: frozenset[str]  # flags given on the command line
 
@@ -141,6 +150,7 @@ def resolve(config: pytest.Config) -> Settings:
         reports_dir=None if str(reports).lower() in ("off", "none", "") else base / str(reports),
         report_formats=_formats(config),
         probe_timeout=_number(config, TIMEOUT, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]"),
+        tf_timeout=_number(config, TF_TIMEOUT, lambda v: 0 < v <= 86400, "a number of seconds in (0, 86400]"),
         strict=_boolean(config, STRICT),
         explicit=given_on_command_line(config),
     )
