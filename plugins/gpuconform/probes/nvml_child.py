@@ -117,10 +117,12 @@ def _library_path() -> str | None:
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             for line in maps:
-                path = line.split(maxsplit=5)[5].strip() if line.count(" ") >= 5 else ""
+                # "start-end perms offset dev inode path"; anonymous mappings have no path.
+                fields = line.split(maxsplit=5)
+                path = fields[5].strip() if len(fields) == 6 else ""
                 if os.path.basename(path).startswith("libnvidia-ml.so"):
                     return path
-    except (OSError, IndexError):
+    except OSError:
         pass
     return None
 
