@@ -20,6 +20,8 @@ from gpuconform.versions import parse_nvidia_proc_version
 from gpuconform.versions import parse_tf_version
 from gpuconform.versions import release_series
 
+DOTTED = "(expected dot-separated numbers like '550.54.15')"
+
 # --- driver versions ------------------------------------------------------------------------------
 
 
@@ -53,16 +55,16 @@ def test_driver_versions_compare_numerically_not_as_text() -> None:
         ("   ", "driver version is empty"),
         (
             "-550.54",
-            "not a driver version: '-550.54' (expected dot-separated numbers like '550.54.15')",
+            f"not a driver version: '-550.54' {DOTTED}",
         ),
-        ("abc", "not a driver version: 'abc' (expected dot-separated numbers like '550.54.15')"),
+        ("abc", f"not a driver version: 'abc' {DOTTED}"),
         (
             "550..54",
-            "not a driver version: '550..54' (expected dot-separated numbers like '550.54.15')",
+            f"not a driver version: '550..54' {DOTTED}",
         ),
         (
             "550.54.",
-            "not a driver version: '550.54.' (expected dot-separated numbers like '550.54.15')",
+            f"not a driver version: '550.54.' {DOTTED}",
         ),
         ("1.2.3.4.5", "not a driver version: '1.2.3.4.5' has 5 components, at most 4 expected"),
         ("10000.1", "not a driver version: '10000.1' has branch 10000, expected 1 to 9999"),
@@ -70,7 +72,7 @@ def test_driver_versions_compare_numerically_not_as_text() -> None:
         ("550.1234567", "not a driver version: '550.1234567' has an absurdly long component"),
         (
             "550.54.15 beta",
-            "not a driver version: '550.54.15 beta' (expected dot-separated numbers like '550.54.15')",
+            f"not a driver version: '550.54.15 beta' {DOTTED}",
         ),
         ("x" * 300, "driver version is 300 characters long, expected a short version string"),
         (550, "driver version must be text, got int 550"),
