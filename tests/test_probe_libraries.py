@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,16 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 from packaging.version import Version
 
 from gpuconform.errors import DataError
 from gpuconform.facts import LibrariesFacts
 from gpuconform.facts import LibraryFacts
+from gpuconform.probes.libraries import _decode
 from gpuconform.probes.libraries import probe_libraries
 from gpuconform.probes.sonames import default_path
 from gpuconform.probes.sonames import load_sonames
 from tests.simhost.cc import build_shared
 from tests.simhost.cc import require_compiler
+from tests.simhost.libshims import encode_version
 from tests.simhost.libshims import library_shim_source
 from tests.simhost.libshims import materialise_libraries
 from tests.simhost.spec import load_spec
@@ -487,6 +494,55 @@ def test_a_cuda_version_without_a_soname_row_is_an_error_not_an_empty_answer(
     assert facts.libraries == ()
     assert facts.error is not None and facts.error.kind == "unknown-cuda"
     assert "9.0" in facts.error.message
+
+
+def test_the_probe_imports_no_tensorflow_in_the_parent_or_the_child(tmp_path: Path) -> None:
+    parent = (
+        "import sys, pathlib\n"
+        "from gpuconform.probes.libraries import probe_libraries\n"
+        "probe_libraries(None, None, 't', root=pathlib.Path(sys.argv[1]), sys_path=[])\n"
+        "assert 'tensorflow' not in sys.modules, 'parent imported tensorflow'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", parent, str(tmp_path)], capture_output=True, text=True, env=_env({})
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    # -X importtime lists every module the child imports, on stderr.
+    child = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "gpuconform.probes.libload_child"],
+        input='{"items": []}',
+        capture_output=True,
+        text=True,
+        env=_env({}),
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "ctypes" in child.stderr
+    assert "tensorflow" not in child.stderr
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(["cudart", "cudnn", "cublasLt", "nccl"]),
+    major=st.integers(1, 30),
+    minor=st.integers(0, 99),
+    patch=st.integers(0, 99),
+)
+def test_every_version_a_shim_encodes_decodes_back_to_itself(
+    name: str, major: int, minor: int, patch: int
+) -> None:
+    if name == "cudnn" and major < 9:
+        minor = minor % 10  # cuDNN <= 8 kept one digit for the minor
+    if name == "cublasLt":
+        major = max(major, 10)  # cuBLASLt began at 10.1; below 10 the two encodings collide
+    if name == "nccl" and major <= 2 and minor <= 8:
+        major = 2  # the short NCCL encoding only ever existed for 2.0 to 2.8
+    version = f"{major}.{minor}.{patch}"
+    raw = encode_version(name, version)
+
+    assert raw is not None
+    expected = f"{major}.{minor}" if name == "cudart" else version
+    assert _decode(name, raw) == expected
 
 
 # ---- the soname table ---------------------------------------------------------------

@@ -35,6 +35,11 @@ Files of the same library under another soname (``libcudnn.so.8`` where TF wants
 never opens them, but they explain the commonest broken host and tell what a
 host without TF could run.
 
+All files load in one process, as in TF: a library whose DT_NEEDED soname is
+already loaded from another directory (libcublas.so.12 needing libcublasLt.so.12)
+gets that copy, so a version is the library's own but its dependencies may not be
+the ones beside it.
+
 Time bound: one child normally. A library that kills its child (SIGSEGV, SIGABRT,
 exit) or hangs is recorded with that error and a fresh child loads the rest, so
 one bad library never hides the others. Every child runs under `timeout`, and the
@@ -118,6 +123,9 @@ def probe_libraries(
     that ``PYTHONPATH`` plus this interpreter's site-packages. `root` re-roots the
     ld cache, the system directories and /usr/local/cuda, not the pip or
     environment paths, which belong to the live process.
+
+    Observations never raise: what could not be observed is a ProbeError in the
+    facts. Only an unusable shipped ``sonames.toml`` raises (DataError).
     """
     deadline = time.monotonic() + BUDGET_TIMEOUTS * timeout
     table = load_sonames()
