@@ -53,9 +53,10 @@ The format, with every key and its default::
     [[library]]                    # zero or more; built by tests/simhost/libshims.py
     name = "cudnn"
     soname = "libcudnn.so.9"
-    version = "9.3.0"
+    version = "9.3.0"              # "+cuda12.5" may follow: the CUDA it was built for
     location = "pip"               # see LIBRARY_LOCATIONS
     fault = "segfault"             # optional, see LIBRARY_FAULTS
+    cuda = "12.5"                  # optional: the CUDA a cuDNN was built for
 """
 
 from __future__ import annotations
@@ -141,8 +142,9 @@ NVML_FUNCTIONS = (
 NVML_FAULTS = ("segfault", "abort", "hang")
 GARBAGE_KINDS = ("count", "name", "memory")
 BOUND_DRIVERS = ("nvidia", "nouveau", "vfio-pci", "")
-LIBRARY_LOCATIONS = ("pip", "ld_library_path", "conda", "ldcache", "cuda_home", "system")
-LIBRARY_FAULTS = ("segfault", "abort", "hang")
+#: Kept in step with tests/simhost/libshims.py, which builds the libraries.
+LIBRARY_LOCATIONS = ("pip", "ld_library_path", "conda", "ldcache", "cuda_home", "system", "driver")
+LIBRARY_FAULTS = ("segfault", "abort", "hang", "missing_symbol")
 PCIE_WIDTHS = (1, 2, 4, 8, 12, 16, 32)
 
 _PCI_ADDRESS = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
@@ -151,7 +153,8 @@ _CC = re.compile(r"(\d{1,2})\.(\d)")
 _MODULE = re.compile(r"[a-z0-9_]+")
 _NODE = re.compile(r"nvidia(?:ctl|-uvm|-uvm-tools|-modeset|\d{1,3})")
 _SONAME = re.compile(r"lib[A-Za-z0-9_+-]+\.so(?:\.\d+)*")
-_LIB_VERSION = re.compile(r"\d+(?:\.\d+){0,3}")
+_LIB_VERSION = re.compile(r"\d+(?:\.\d+){0,3}(?:\+cuda\d+\.\d+)?")
+_CUDA_VERSION = re.compile(r"\d+\.\d+")
 _TF_VERSION = re.compile(r"\d+\.\d+\.\d+(?:(?:rc|a|b|\.dev)\d+)?")
 _UUID_NAMESPACE = uuid.UUID("5b0e6c1c-3a8e-4d7e-9f5e-6b1f3c0d2a11")
 
@@ -252,6 +255,7 @@ class LibrarySpec:
     version: str
     location: str = "pip"
     fault: str | None = None
+    cuda: str | None = None  # the CUDA a cuDNN was built for ("12.5"); default: the cudart's
 
 
 @dataclass(frozen=True)
@@ -553,6 +557,14 @@ def _check_library(lib: LibrarySpec, key: str, source: str) -> None:
         + did_you_mean(lib.location, LIBRARY_LOCATIONS),
         join_choices(LIBRARY_LOCATIONS),
     )
+    if lib.cuda is not None:
+        _require(
+            bool(_CUDA_VERSION.fullmatch(lib.cuda)),
+            source,
+            f"{key}.cuda",
+            f"{lib.cuda!r} is not a CUDA version",
+            'e.g. "12.5"',
+        )
     if lib.fault is not None:
         _require(
             lib.fault in LIBRARY_FAULTS,
