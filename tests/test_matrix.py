@@ -99,13 +99,23 @@ def test_each_tf_release_has_its_tested_build_configuration(
 ) -> None:
     release = m.tf_release(tf).release
     assert release is not None
-    assert release.python_range == python
+    assert str(release.python) == python
     assert (release.cuda, release.cudnn) == (Version(cuda), Version(cudnn))
     assert (release.cudnn_major, release.package, release.keras_major) == (
         cudnn_major,
         package,
         keras,
     )
+
+
+@pytest.mark.parametrize(
+    ("tf", "glibc"), [("2.21.0", "2.27"), ("2.20.0", "2.17"), ("2.9.0", "2.17"), ("2.8.0", "2.12")]
+)
+def test_each_tf_release_records_the_glibc_of_its_manylinux_tag(
+    m: Matrices, tf: str, glibc: str
+) -> None:
+    release = m.tf_release(tf).release
+    assert release is not None and release.glibc == glibc
 
 
 @pytest.mark.parametrize(
@@ -657,7 +667,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             'cuda = "12.5.1"',
             'cdua = "12.5.1"',
             "tensorflow.toml: release[0].cdua: unknown key; did you mean 'cuda'? "
-            "(accepted: cuda, cudnn, keras_major, notes, package, python, version)",
+            "(accepted: cuda, cudnn, glibc, keras_major, notes, package, python, version)",
         ),
         (
             "tensorflow.toml",
@@ -704,6 +714,13 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             'version = "2.21.0"',
             "tensorflow.toml: release[1].version: duplicate series '2.21', already at "
             "release[0].version",
+        ),
+        (
+            "tensorflow.toml",
+            'glibc = "2.27"',
+            'glibc = "2.27+"',
+            "tensorflow.toml: release[0].glibc: '2.27+' is not a version "
+            "(accepted: a version like '2.17')",
         ),
         (
             "tensorflow.toml",

@@ -428,9 +428,9 @@ class Matrices:
         problems: list[tuple[str, str]] = []
         good: list[str] = []
         if python is not None and release.python.contains(python, prereleases=True):
-            good.append(f"Python {python} is in {release.python_range}")
+            good.append(f"Python {python} is in {release.python}")
         elif python is not None:
-            outside = f"Python {python} is outside {release.python_range} of TF {release.version}"
+            outside = f"Python {python} is outside {release.python} of TF {release.version}"
             problems.append(("python-outside-range", outside))
         requirement = self.driver_requirement(release.cuda)
         coverage = _coverage(self.kernels_for(release.version), gpu, "") if gpu else None

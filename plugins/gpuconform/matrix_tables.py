@@ -51,6 +51,19 @@ WHEEL_SUFFIXES = ("cu11", "cu12", "cu13")
 _DIST_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
+class WrittenSpecifierSet(SpecifierSet):
+    """A SpecifierSet that prints as the matrix writes it (">=3.10,<3.14"), not re-sorted."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text
+
+
 # --- rows, as the rest of gpuconform sees them -------------------------------------------------
 
 
@@ -76,6 +89,7 @@ class TfRelease:
     cudnn: Version
     package: str  # "tensorflow", or "tensorflow-gpu" for 2.0.0
     keras_major: int
+    glibc: str | None = None  # the floor of the Linux wheel's manylinux tag, "2.17"
     notes: tuple[str, ...] = ()
 
     @property
@@ -87,12 +101,6 @@ class TfRelease:
     def series(self) -> str:
         """The release series, "2.19" for 2.19.0."""
         return release_series(self.version)
-
-    @property
-    def python_range(self) -> str:
-        """The Python specifier lower bound first, as people write it: ">=3.10,<3.14"."""
-        # SpecifierSet prints its clauses sorted ("<3.14,>=3.10"); ">" sorts after "<".
-        return ",".join(sorted(map(str, self.python), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -202,7 +210,7 @@ _META: Schema = {"title": "string", "as_of": "date", "sources": "strings", "note
 _TF_FILE: Schema = {"meta": "table", "release": "tables"}
 _TF_ROW: Schema = {
     "version": "string", "python": "string", "cuda": "string", "cudnn": "string",
-    "package": "string", "keras_major": "integer", "notes?": "strings",
+    "package": "string", "keras_major": "integer", "glibc?": "string", "notes?": "strings",
 }
 _DRIVERS_FILE: Schema = {
     "meta": "table", "toolkit": "tables", "minor_compat": "tables", "branch": "tables",
@@ -342,7 +350,7 @@ class _Reader:
     def specifier(self, text: str, key: str) -> SpecifierSet:
         accepted = "a PEP 440 specifier like '>=3.9,<3.13'"
         try:
-            spec = SpecifierSet(text)
+            spec = WrittenSpecifierSet(text)
         except InvalidSpecifier:
             raise self.fail(key, f"{text!r} is not a version specifier", accepted) from None
         if not str(spec):
@@ -407,6 +415,8 @@ def load_tensorflow(path: Path) -> tuple[TableMeta, tuple[TfRelease, ...]]:
     meta = r.meta("tensorflow", _TF_FILE)
     releases = []
     for key, row in r.rows("release", _TF_ROW):
+        if "glibc" in row:
+            r.version(row["glibc"], f"{key}.glibc", "2.17")
         releases.append(
             TfRelease(
                 version=r.version(row["version"], f"{key}.version", "2.21.0"),
@@ -415,6 +425,7 @@ def load_tensorflow(path: Path) -> tuple[TableMeta, tuple[TfRelease, ...]]:
                 cudnn=r.version(row["cudnn"], f"{key}.cudnn", "9.3.0"),
                 package=r.choice(row["package"], f"{key}.package", TF_PACKAGES),
                 keras_major=r.int_range(row["keras_major"], f"{key}.keras_major", 2, 3),
+                glibc=row.get("glibc"),
                 notes=_notes(row),
             )
         )
