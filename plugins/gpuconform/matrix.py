@@ -22,16 +22,18 @@ from packaging.version import Version
 from gpuconform.errors import DataError
 from gpuconform.errors import did_you_mean
 from gpuconform.errors import join_choices
+
+# The row types are re-exported (`X as X`) for callers that import them from here.
 from gpuconform.matrix_tables import CC
 from gpuconform.matrix_tables import TABLE_FILES
-from gpuconform.matrix_tables import AndCudaRelease
-from gpuconform.matrix_tables import DriverBranch
-from gpuconform.matrix_tables import GpuModel
-from gpuconform.matrix_tables import KernelRelease
-from gpuconform.matrix_tables import MinorCompat
-from gpuconform.matrix_tables import TableMeta
-from gpuconform.matrix_tables import TfRelease
-from gpuconform.matrix_tables import Toolkit
+from gpuconform.matrix_tables import AndCudaRelease as AndCudaRelease
+from gpuconform.matrix_tables import DriverBranch as DriverBranch
+from gpuconform.matrix_tables import GpuModel as GpuModel
+from gpuconform.matrix_tables import KernelRelease as KernelRelease
+from gpuconform.matrix_tables import MinorCompat as MinorCompat
+from gpuconform.matrix_tables import TableMeta as TableMeta
+from gpuconform.matrix_tables import TfRelease as TfRelease
+from gpuconform.matrix_tables import Toolkit as Toolkit
 from gpuconform.matrix_tables import load_and_cuda
 from gpuconform.matrix_tables import load_cuda_drivers
 from gpuconform.matrix_tables import load_gpus
@@ -44,25 +46,6 @@ from gpuconform.versions import parse_cc
 from gpuconform.versions import parse_driver_version
 from gpuconform.versions import parse_tf_version
 from gpuconform.versions import release_series
-
-__all__ = [
-    "AndCudaRelease",
-    "Coverage",
-    "DriverBranch",
-    "DriverRequirement",
-    "DriverSupport",
-    "GpuModel",
-    "KernelRelease",
-    "Matrices",
-    "MatrixKeyError",
-    "MinorCompat",
-    "ReleaseVerdict",
-    "TableMeta",
-    "TfLookup",
-    "TfRelease",
-    "Toolkit",
-    "load_matrices",
-]
 
 VERDICTS = (
     "runs",
@@ -108,7 +91,7 @@ class DriverRequirement:
     third_party: bool = False  # the toolkit row comes from third-party quotes only
 
     def satisfied_by(self, driver: Version) -> str | None:
-        """ "full", "minor-compat" (only through minor-version compatibility), or None."""
+        """Return "full", "minor-compat" (only through minor-version compatibility), or None."""
         if driver >= self.full:
             return "full"
         if self.minor_compat is not None and driver >= self.minor_compat:
@@ -302,12 +285,9 @@ class Matrices:
 
     def gpu_family(self, name: str) -> GpuModel:
         """A key ("a100-40gb"), or a family ("a100": its first model in gpus.toml)."""
-        for model in self.gpus:
-            if model.key == name:
-                return model
-        for model in self.gpus:
-            if model.family == name:
-                return model
+        found = [m for m in self.gpus if name in (m.key, m.family)]
+        if found:
+            return min(found, key=lambda m: m.key != name)  # an exact key wins
         choices = self.gpu_keys() + sorted({m.family for m in self.gpus} - set(self.gpu_keys()))
         raise MatrixKeyError(
             TABLE_FILES["gpus"],
@@ -602,18 +582,9 @@ def _load_paths(paths: Mapping[str, Path]) -> Matrices:
     gpus_meta, gpus = load_gpus(paths["gpus"])
     kernels_meta, kernels = load_kernels(paths["kernels"])
     and_cuda_meta, and_cuda = load_and_cuda(paths["and_cuda"])
-    metas = (tf_meta, drivers_meta, gpus_meta, kernels_meta, and_cuda_meta)
-    newest_first = tuple(sorted(releases, key=lambda r: r.version, reverse=True))
-    matrices = Matrices(
-        {m.name: m for m in metas},
-        newest_first,
-        toolkits,
-        compat,
-        branches,
-        gpus,
-        kernels,
-        and_cuda,
-    )
+    meta = {m.name: m for m in (tf_meta, drivers_meta, gpus_meta, kernels_meta, and_cuda_meta)}
+    newest = tuple(sorted(releases, key=lambda r: r.version, reverse=True))
+    matrices = Matrices(meta, newest, toolkits, compat, branches, gpus, kernels, and_cuda)
     _check_links(matrices, releases, paths)
     return matrices
 
@@ -650,9 +621,5 @@ def _check_links(m: Matrices, releases: tuple[TfRelease, ...], paths: Mapping[st
     ]
     for table, key, s in listed:
         if s not in series:
-            raise DataError(
-                str(paths[table]),
-                key,
-                f"TensorFlow {s} is not in tensorflow.toml",
-                join_choices(series),
-            )
+            problem = f"TensorFlow {s} is not in tensorflow.toml"
+            raise DataError(str(paths[table]), key, problem, join_choices(series))

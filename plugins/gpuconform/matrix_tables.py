@@ -27,6 +27,7 @@ from gpuconform.errors import did_you_mean
 from gpuconform.errors import join_choices
 from gpuconform.tomlio import read_toml
 from gpuconform.versions import DriverVersion
+from gpuconform.versions import WrittenSpecifierSet
 from gpuconform.versions import format_cc
 from gpuconform.versions import parse_cc
 from gpuconform.versions import parse_driver_version
@@ -49,19 +50,6 @@ TOOLKIT_RELEASES = ("ga", "update", "rc")
 WHEEL_SUFFIXES = ("cu11", "cu12", "cu13")
 # PEP 508 distribution names (the "NAME" production), e.g. "nvidia-cudnn-cu12".
 _DIST_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-
-
-class WrittenSpecifierSet(SpecifierSet):
-    """A SpecifierSet that prints as the matrix writes it (">=3.10,<3.14"), not re-sorted."""
-
-    __slots__ = ("_text",)
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self._text = text
-
-    def __str__(self) -> str:
-        return self._text
 
 
 # --- rows, as the rest of gpuconform sees them -------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
@@ -47,6 +48,19 @@ class DriverVersion(Version):
 
     def __repr__(self) -> str:
         return f"<DriverVersion({self._text!r})>"
+
+
+class WrittenSpecifierSet(SpecifierSet):
+    """A SpecifierSet that prints as the matrix writes it (">=3.10,<3.14"), not re-sorted."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text
 
 
 def _text_arg(text: object, what: str) -> str:
