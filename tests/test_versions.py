@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from gpuconform.versions import DriverVersion
+from gpuconform.versions import WrittenSpecifierSet
 from gpuconform.versions import decode_cuda_int
 from gpuconform.versions import decode_cudnn_int
 from gpuconform.versions import decode_nccl_int
@@ -330,3 +332,12 @@ def test_junk_tf_versions_are_refused(text: object, message: str) -> None:
     with pytest.raises(ValueError) as excinfo:
         parse_tf_version(text)  # type: ignore[arg-type]
     assert str(excinfo.value) == message
+
+
+def test_a_written_specifier_set_prints_as_written_and_matches_like_any_other() -> None:
+    spec = WrittenSpecifierSet(">=3.10,<3.14")
+    assert str(spec) == ">=3.10,<3.14"
+    assert str(SpecifierSet(">=3.10,<3.14")) == "<3.14,>=3.10"  # why the subclass exists
+    assert Version("3.12.1") in spec
+    assert Version("3.14.0") not in spec
+    assert spec == SpecifierSet("<3.14,>=3.10")
