@@ -690,6 +690,12 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
         ),
         (
             "tensorflow.toml",
+            'cuda = "12.5.1"',
+            'cuda = "12.' + "9" * 5000 + '"',  # too long for int(): packaging's plain ValueError
+            "tensorflow.toml: release[0].cuda: '12.999",
+        ),
+        (
+            "tensorflow.toml",
             'python = ">=3.10,<3.14"',
             'python = "3.10-3.13"',
             "tensorflow.toml: release[0].python: '3.10-3.13' is not a version specifier "

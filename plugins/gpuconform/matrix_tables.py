@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 from typing import TypeVar
 
-from packaging.specifiers import InvalidSpecifier
 from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion
 from packaging.version import Version
 
 from gpuconform.errors import DataError
@@ -321,7 +319,7 @@ class _Reader:
     def version(self, text: str, key: str, example: str) -> Version:
         try:
             return Version(text)
-        except InvalidVersion:
+        except ValueError:  # InvalidVersion, or a number too long for int()
             raise self.fail(
                 key, f"{text!r} is not a version", f"a version like {example!r}"
             ) from None
@@ -339,7 +337,7 @@ class _Reader:
         accepted = "a PEP 440 specifier like '>=3.9,<3.13'"
         try:
             spec = WrittenSpecifierSet(text)
-        except InvalidSpecifier:
+        except ValueError:  # InvalidSpecifier, or a number too long for int()
             raise self.fail(key, f"{text!r} is not a version specifier", accepted) from None
         if not str(spec):
             raise self.fail(key, "is empty", accepted)
