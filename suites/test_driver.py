@@ -457,11 +457,11 @@ def test_driver_branch_supports_each_gpu(
         model = host_matrices.gpu_by_name(g.name)
         if model is None:
             continue
-        verdict = host_matrices.driver_supports_gpu(driver, model)
-        if verdict is not True:
+        support = host_matrices.driver_supports_gpu(driver, model)
+        if not support:
             fail(
                 f"driver {driver} does not support GPU {g.index} ({g.name}, {model.architecture})",
-                expected=str(verdict),
+                expected=support.reason,
                 found=f"driver {driver}",
                 source=f"{NVML}; matrices/gpus.toml",
                 why="NVIDIA drops old architectures from new driver branches; the GPU is ignored or fails to initialise",

@@ -134,9 +134,11 @@ def test_library_loads_and_reports_its_version(name: str, libraries: LibrariesFa
             continue
         if error is not None and error.kind == "no-version-symbol":
             continue  # it loads; its version is simply not queryable
-        crashed = error is not None and error.kind in ("signal", "timeout")
+        what = {"signal": "crashes on load", "timeout": "hangs on load", "exit": "kills its process on load"}.get(
+            error.kind if error else "", "cannot be loaded"
+        )
         fail(
-            f"{lib.soname} at {load.path} {'crashes on load: ' + error.message if crashed and error else 'cannot be loaded'}",  # type: ignore[union-attr]
+            f"{lib.soname} at {load.path} {what}" + (f": {error.message}" if error else ""),
             expected=f"{lib.soname} loads and answers its version call",
             found=f"{error.kind}: {error.message}" if error else "dlopen failed",
             source=SOURCE,
