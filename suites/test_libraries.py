@@ -138,7 +138,7 @@ def test_library_loads_and_reports_its_version(name: str, libraries: LibrariesFa
             error.kind if error else "", "cannot be loaded"
         )
         fail(
-            f"{lib.soname} at {load.path} {what}" + (f": {error.message}" if error else ""),
+            f"{lib.soname} at {load.path} {what}" + (f": {error.message.removeprefix(load.path + ': ')}" if error else ""),
             expected=f"{lib.soname} loads and answers its version call",
             found=f"{error.kind}: {error.message}" if error else "dlopen failed",
             source=SOURCE,

@@ -70,7 +70,7 @@ def test_a_bad_profile_file_names_the_file_and_the_key(pytester: pytest.Pytester
     path.write_text(body)
     result = run(pytester, "--host-profile", str(path))
     assert result.ret == 4
-    result.stderr.fnmatch_lines([f"*{path}*", expected])
+    result.stderr.fnmatch_lines([f"ERROR: {path}: {expected.lstrip('*')}"])
     assert "Traceback" not in result.stderr.str()
 
 

@@ -62,11 +62,11 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("LD_LIBRARY_PATH",),
     ),
     "lib_segfault": (
-        "host verdict: FAIL at libraries: libcublas.so.12 at * crashes on load: killed by SIGSEGV*",
+        "host verdict: FAIL at libraries: libcublas.so.12 at * crashes on load: killed by SIGSEGV during dlopen",
         ("SIGSEGV",),
     ),
     "lib_hang": (
-        "host verdict: FAIL at libraries: libcufft.so.11 at * hangs on load: no answer within *",
+        "host verdict: FAIL at libraries: libcufft.so.11 at * hangs on load: no answer during dlopen within 3.0 s",
         ("timeout",),
     ),
     "gpu_count_short": (

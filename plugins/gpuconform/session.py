@@ -102,40 +102,43 @@ class HostSession:
 
     # ---- reporting ----------------------------------------------------------------
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
         # Before the other plugins finish: pytest-html renders the verdict in its own
-        # (trylast) sessionfinish. After them: junitxml has written the file we annotate.
+        # (trylast) sessionfinish. After them: junitxml has written the file we annotate,
+        # and the terminal has printed its stats line, so the verdict is the last line.
         self.verdict = compute_verdict(self.outcomes.values(), self.profile.name, self.settings.strict)
         if self.verdict.status == "FAIL" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # strict-mode warnings fail too
         try:
             yield
         finally:
-            if not hasattr(self.config, "workerinput"):  # the controller writes the reports
+            if not hasattr(self.config, "workerinput"):  # the controller reports
                 from gpuconform.reports import write_reports
 
                 self.report_errors = write_reports(self)
                 if self.report_errors and session.exitstatus == 0:
                     session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                self._print_verdict()
 
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
-        yield
-        if self.verdict is None:
-            return
-        tr = terminalreporter
-        warnings = [o for o in self.outcomes.values() if o.warnings]
-        if warnings:
-            tr.section("host warnings", sep="-", yellow=True)
-            for o in warnings:
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        warned = [o for o in self.outcomes.values() if o.warnings]
+        if warned:
+            terminalreporter.section("host warnings", sep="-", yellow=True)
+            for o in warned:
                 for w in o.warnings:
-                    tr.line(f"{o.check_id}: {w}")
+                    terminalreporter.line(f"{o.check_id}: {w}")
+
+    def _print_verdict(self) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is None or self.verdict is None:
+            return
         for error in self.report_errors:
-            tr.line(f"gpuconform: {error}", red=True)
+            tr.write_line(f"gpuconform: {error}", red=True)
         if self.verdict.fix:
-            tr.line(f"fix: {self.verdict.fix}")
-        tr.line(self.verdict.line(), bold=True, red=self.verdict.status == "FAIL", green=self.verdict.status == "PASS")
+            tr.write_line(f"fix: {self.verdict.fix}")
+        status = self.verdict.status
+        tr.write_line(self.verdict.line(), bold=True, red=status == "FAIL", green=status == "PASS")
 
     def header_lines(self) -> list[str]:
         s = self.settings

@@ -91,6 +91,22 @@ TF_TIMEOUT = Option(
     "300",
     "SECONDS",
 )
+GPU_PER_WORKER = Option(
+    "--host-gpu-per-worker",
+    "host_gpu_per_worker",
+    "GPUCONFORM_GPU_PER_WORKER",
+    "With pytest-xdist on a multi-GPU host, pin each worker to one GPU (CUDA_VISIBLE_DEVICES)",
+    "false",
+    is_flag=True,
+)
+COMPAT = Option(
+    "--host-compat",
+    "host_compat",
+    "GPUCONFORM_COMPAT",
+    "Print and report every TensorFlow release with the verdict it would get on this host",
+    "false",
+    is_flag=True,
+)
 STRICT = Option(
     "--host-strict",
     "host_strict",
@@ -100,7 +116,7 @@ STRICT = Option(
     is_flag=True,
 )
 
-OPTIONS = (PROFILE, FACTS, ROOT, REPORTS, FORMATS, TIMEOUT, TF_TIMEOUT, STRICT)
+OPTIONS = (PROFILE, FACTS, ROOT, REPORTS, FORMATS, TIMEOUT, TF_TIMEOUT, GPU_PER_WORKER, COMPAT, STRICT)
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,8 @@ class Settings:
     probe_timeout: float
     tf_timeout: float
     strict: bool
+    gpu_per_worker: bool
+    compat: bool
     explicit: frozenset[str]  # flags given on the command line
 
 
@@ -152,6 +170,8 @@ def resolve(config: pytest.Config) -> Settings:
         probe_timeout=_number(config, TIMEOUT, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]"),
         tf_timeout=_number(config, TF_TIMEOUT, lambda v: 0 < v <= 86400, "a number of seconds in (0, 86400]"),
         strict=_boolean(config, STRICT),
+        gpu_per_worker=_boolean(config, GPU_PER_WORKER),
+        compat=_boolean(config, COMPAT),
         explicit=given_on_command_line(config),
     )
 
