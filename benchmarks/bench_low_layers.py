@@ -40,8 +40,24 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="gpuconform-bench-"))
     sim = build_host(load_spec(REPO / "tests/simhost/specs/t4_healthy.toml"), work / "t4")
-    suite = [sys.executable, "-m", "pytest", str(REPO / "suites"), "-q", "-p", "no:cacheprovider", "-m", "driver or libraries", "--host-reports", "off"]
-    runs: dict[str, list[float]] = {"import tensorflow": [], "driver+libraries, this host": [], "driver+libraries, simulated T4": []}
+    suite = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(REPO / "suites"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "driver or libraries",
+        "--host-reports",
+        "off",
+    ]
+    runs: dict[str, list[float]] = {
+        "import tensorflow": [],
+        "driver+libraries, this host": [],
+        "driver+libraries, simulated T4": [],
+    }
     for _ in range(args.repeat):
         runs["import tensorflow"].append(timed([sys.executable, "-c", "import tensorflow"]))
         runs["driver+libraries, this host"].append(timed([*suite, "--host-profile", "t4"], cwd=work))

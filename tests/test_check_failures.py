@@ -53,7 +53,9 @@ def without_library(spec: HostSpec, name: str) -> HostSpec:
 
 
 K80 = GpuSpec("Tesla K80", "0000:00:04.0", 0x102D, "3.7", 11441, ecc=True, pcie_gen=(3, 3), pcie_width=(16, 16))
-A100 = GpuSpec("NVIDIA A100-SXM4-40GB", "0000:00:04.0", 0x20B0, "8.0", 40960, ecc=True, pcie_gen=(4, 4), pcie_width=(16, 16))
+A100 = GpuSpec(
+    "NVIDIA A100-SXM4-40GB", "0000:00:04.0", 0x20B0, "8.0", 40960, ecc=True, pcie_gen=(4, 4), pcie_width=(16, 16)
+)
 PROFILE_T4_STRICT = """
 [profile]
 name = "t4-strict"
@@ -73,30 +75,176 @@ min_version = "560.35.03"
 
 # id: (spec builder, profile (None: the spec's), check id, outcome, words in its message)
 SIMULATED: dict[str, tuple[Callable[[], HostSpec], str | None, str, str, str]] = {
-    "vfio": (lambda: gpu(healthy(), bound_driver="vfio-pci"), None, "driver::every_gpu_is_bound_to_the_nvidia_driver", "failed", "is bound to vfio-pci (reserved for a VM)"),
-    "no module": (lambda: driver(healthy(), proc_version=False, modules=()), None, "driver::the_nvidia_kernel_module_is_loaded", "failed", "the nvidia kernel module is not loaded"),
-    "nouveau": (lambda: load_spec(SPECS / "nouveau_loaded.toml"), None, "driver::nouveau_is_not_loaded", "failed", "blacklist nouveau"),
-    "no permission": (lambda: nvml(healthy(), init_error="NO_PERMISSION"), None, "driver::nvml_initialises", "failed", "NVML has no permission to open the GPU"),
-    "gpu lost": (lambda: nvml(healthy(), init_error="GPU_IS_LOST"), None, "driver::nvml_initialises", "failed", "fallen off the bus"),
-    "not loaded": (lambda: nvml(healthy(), init_error="DRIVER_NOT_LOADED"), None, "driver::nvml_initialises", "failed", "NVML reports that the NVIDIA driver is not loaded"),
-    "nvml crash": (lambda: nvml(healthy(), fault="segfault"), None, "driver::nvml_initialises", "error", "could not check NVML: the NVML probe signal"),
-    "nvml hang": (lambda: nvml(healthy(), fault="hang"), None, "driver::nvml_initialises", "error", "could not check NVML: the NVML probe timeout"),
-    "driver below profile": (healthy, PROFILE_T4_STRICT, "driver::driver_version_satisfies_the_profile", "failed", "driver 550.54.15 is outside the profile's range (>= 560.35.03)"),
-    "gpu not in nvml": (lambda: gpu(healthy(), in_nvml=False), None, "driver::gpu_count_matches_the_profile", "failed", "expected 1 GPU(s), NVML sees 0"),
-    "wrong model": (lambda: gpu(healthy(), name="NVIDIA A10G", pci_device_id=0x2237, compute_capability="8.6"), None, "driver::gpu_model_and_compute_capability_match_the_profile", "failed", "is a NVIDIA A10G, not a Tesla T4"),
-    "wrong cc": (lambda: gpu(healthy(), compute_capability="7.0"), None, "driver::gpu_model_and_compute_capability_match_the_profile", "failed", "has compute capability 7.0, expected 7.5"),
-    "small memory": (lambda: gpu(healthy(), memory_mib=8000), None, "driver::gpu_memory_meets_the_profile", "failed", "has 8000 MiB, below the profile's 15000 MiB"),
-    "ecc off": (lambda: gpu(healthy(), ecc=False), PROFILE_T4_STRICT, "driver::gpu_health_flags_are_clear", "failed", "has ECC disabled"),
-    "persistence off": (lambda: gpu(healthy(), persistence_mode=False), PROFILE_T4_STRICT, "driver::gpu_health_flags_are_clear", "failed", "has persistence mode off"),
-    "row remap failure": (lambda: dataclasses.replace(healthy(), gpu=(dataclasses.replace(A100, remapped_rows_failure=True),), profile="a100"), None, "driver::gpu_health_flags_are_clear", "failed", "has a row-remapping failure"),
-    "narrow link": (lambda: gpu(healthy(), pcie_width=(4, 4)), None, "driver::pcie_links_run_at_full_width", "failed", "links at x4 at most, below the profile's x8"),
-    "old link": (lambda: gpu(healthy(), pcie_gen=(2, 2)), None, "driver::pcie_links_run_at_full_width", "failed", "links at PCIe gen 2 at most, below the profile's gen 3"),
-    "legacy gpu": (lambda: dataclasses.replace(healthy(), gpu=(K80,), profile="auto"), None, "driver::driver_branch_supports_each_gpu", "failed", "is supported only up to R470"),
-    "missing cufft": (lambda: without_library(healthy(), "cufft"), None, "libraries::library_is_found[cufft]", "failed", "libcufft.so.11 is missing"),
-    "old cudnn minor": (lambda: library(healthy(), "cudnn", version="9.1.0"), None, "libraries::library_version_matches_the_tensorflow_build[cudnn]", "failed", "libcudnn.so.9 is version 9.1.0, but tensorflow 2.21.0 was built with cudnn 9.3.0"),
-    "cudart of another major": (lambda: library(healthy(), "cudart", version="11.8"), None, "libraries::library_version_matches_the_tensorflow_build[cudart]", "failed", "libcudart.so.12 is version 11.8"),
-    "cudnn for cuda 11": (lambda: library(healthy(), "cudnn", cuda="11.8"), None, "libraries::cudnn_and_cudart_are_built_for_the_same_cuda_major", "failed", "is built for CUDA 11"),
-    "driver api too old": (lambda: driver(healthy(), cuda_driver_version=11040), None, "libraries::the_driver_api_is_new_enough_for_the_runtime", "failed", "the driver supports CUDA up to 11.4, but the CUDA runtime is 12.5"),
+    "vfio": (
+        lambda: gpu(healthy(), bound_driver="vfio-pci"),
+        None,
+        "driver::every_gpu_is_bound_to_the_nvidia_driver",
+        "failed",
+        "is bound to vfio-pci (reserved for a VM)",
+    ),
+    "no module": (
+        lambda: driver(healthy(), proc_version=False, modules=()),
+        None,
+        "driver::the_nvidia_kernel_module_is_loaded",
+        "failed",
+        "the nvidia kernel module is not loaded",
+    ),
+    "nouveau": (
+        lambda: load_spec(SPECS / "nouveau_loaded.toml"),
+        None,
+        "driver::nouveau_is_not_loaded",
+        "failed",
+        "blacklist nouveau",
+    ),
+    "no permission": (
+        lambda: nvml(healthy(), init_error="NO_PERMISSION"),
+        None,
+        "driver::nvml_initialises",
+        "failed",
+        "NVML has no permission to open the GPU",
+    ),
+    "gpu lost": (
+        lambda: nvml(healthy(), init_error="GPU_IS_LOST"),
+        None,
+        "driver::nvml_initialises",
+        "failed",
+        "fallen off the bus",
+    ),
+    "not loaded": (
+        lambda: nvml(healthy(), init_error="DRIVER_NOT_LOADED"),
+        None,
+        "driver::nvml_initialises",
+        "failed",
+        "NVML reports that the NVIDIA driver is not loaded",
+    ),
+    "nvml crash": (
+        lambda: nvml(healthy(), fault="segfault"),
+        None,
+        "driver::nvml_initialises",
+        "error",
+        "could not check NVML: the NVML probe signal",
+    ),
+    "nvml hang": (
+        lambda: nvml(healthy(), fault="hang"),
+        None,
+        "driver::nvml_initialises",
+        "error",
+        "could not check NVML: the NVML probe timeout",
+    ),
+    "driver below profile": (
+        healthy,
+        PROFILE_T4_STRICT,
+        "driver::driver_version_satisfies_the_profile",
+        "failed",
+        "driver 550.54.15 is outside the profile's range (>= 560.35.03)",
+    ),
+    "gpu not in nvml": (
+        lambda: gpu(healthy(), in_nvml=False),
+        None,
+        "driver::gpu_count_matches_the_profile",
+        "failed",
+        "expected 1 GPU(s), NVML sees 0",
+    ),
+    "wrong model": (
+        lambda: gpu(healthy(), name="NVIDIA A10G", pci_device_id=0x2237, compute_capability="8.6"),
+        None,
+        "driver::gpu_model_and_compute_capability_match_the_profile",
+        "failed",
+        "is a NVIDIA A10G, not a Tesla T4",
+    ),
+    "wrong cc": (
+        lambda: gpu(healthy(), compute_capability="7.0"),
+        None,
+        "driver::gpu_model_and_compute_capability_match_the_profile",
+        "failed",
+        "has compute capability 7.0, expected 7.5",
+    ),
+    "small memory": (
+        lambda: gpu(healthy(), memory_mib=8000),
+        None,
+        "driver::gpu_memory_meets_the_profile",
+        "failed",
+        "has 8000 MiB, below the profile's 15000 MiB",
+    ),
+    "ecc off": (
+        lambda: gpu(healthy(), ecc=False),
+        PROFILE_T4_STRICT,
+        "driver::gpu_health_flags_are_clear",
+        "failed",
+        "has ECC disabled",
+    ),
+    "persistence off": (
+        lambda: gpu(healthy(), persistence_mode=False),
+        PROFILE_T4_STRICT,
+        "driver::gpu_health_flags_are_clear",
+        "failed",
+        "has persistence mode off",
+    ),
+    "row remap failure": (
+        lambda: dataclasses.replace(
+            healthy(), gpu=(dataclasses.replace(A100, remapped_rows_failure=True),), profile="a100"
+        ),
+        None,
+        "driver::gpu_health_flags_are_clear",
+        "failed",
+        "has a row-remapping failure",
+    ),
+    "narrow link": (
+        lambda: gpu(healthy(), pcie_width=(4, 4)),
+        None,
+        "driver::pcie_links_run_at_full_width",
+        "failed",
+        "links at x4 at most, below the profile's x8",
+    ),
+    "old link": (
+        lambda: gpu(healthy(), pcie_gen=(2, 2)),
+        None,
+        "driver::pcie_links_run_at_full_width",
+        "failed",
+        "links at PCIe gen 2 at most, below the profile's gen 3",
+    ),
+    "legacy gpu": (
+        lambda: dataclasses.replace(healthy(), gpu=(K80,), profile="auto"),
+        None,
+        "driver::driver_branch_supports_each_gpu",
+        "failed",
+        "is supported only up to R470",
+    ),
+    "missing cufft": (
+        lambda: without_library(healthy(), "cufft"),
+        None,
+        "libraries::library_is_found[cufft]",
+        "failed",
+        "libcufft.so.11 is missing",
+    ),
+    "old cudnn minor": (
+        lambda: library(healthy(), "cudnn", version="9.1.0"),
+        None,
+        "libraries::library_version_matches_the_tensorflow_build[cudnn]",
+        "failed",
+        "libcudnn.so.9 is version 9.1.0, but tensorflow 2.21.0 was built with cudnn 9.3.0",
+    ),
+    "cudart of another major": (
+        lambda: library(healthy(), "cudart", version="11.8"),
+        None,
+        "libraries::library_version_matches_the_tensorflow_build[cudart]",
+        "failed",
+        "libcudart.so.12 is version 11.8",
+    ),
+    "cudnn for cuda 11": (
+        lambda: library(healthy(), "cudnn", cuda="11.8"),
+        None,
+        "libraries::cudnn_and_cudart_are_built_for_the_same_cuda_major",
+        "failed",
+        "is built for CUDA 11",
+    ),
+    "driver api too old": (
+        lambda: driver(healthy(), cuda_driver_version=11040),
+        None,
+        "libraries::the_driver_api_is_new_enough_for_the_runtime",
+        "failed",
+        "the driver supports CUDA up to 11.4, but the CUDA runtime is 12.5",
+    ),
 }
 
 
@@ -177,12 +325,48 @@ def _set(facts: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 PLATFORM: dict[str, tuple[dict[str, Any], str, str, str, str]] = {
-    "no tensorflow": ({"packages.tensorflow": None}, "t4", "platform::tensorflow_is_installed", "failed", "pip install 'tensorflow[and-cuda]'"),
-    "tensorflow 1.x": ({"packages.tensorflow": {"name": "tensorflow-gpu", "version": "1.15.0", "location": None}}, "t4", "platform::tensorflow_release_is_in_the_matrix", "failed", "tensorflow-gpu 1.15.0 is not in the compatibility matrix"),
-    "old python": ({"platform.python_version": "3.8.10"}, "t4", "platform::python_is_inside_the_tensorflow_range", "failed", "Python 3.8.10 is outside the range >=3.10,<3.14"),
-    "windows": ({"platform.system": "Windows"}, "t4", "platform::operating_system_runs_tensorflow_on_the_gpu", "failed", "WSL2"),
-    "musl": ({"platform.libc": "musl", "platform.libc_version": "1.2.4"}, "t4", "platform::libc_is_new_enough_for_the_tensorflow_wheel", "failed", "musl cannot run the tensorflow 2.21.0 wheel"),
-    "old glibc": ({"platform.libc_version": "2.17"}, "t4", "platform::libc_is_new_enough_for_the_tensorflow_wheel", "failed", "glibc 2.17 is older than the 2.27"),
+    "no tensorflow": (
+        {"packages.tensorflow": None},
+        "t4",
+        "platform::tensorflow_is_installed",
+        "failed",
+        "pip install 'tensorflow[and-cuda]'",
+    ),
+    "tensorflow 1.x": (
+        {"packages.tensorflow": {"name": "tensorflow-gpu", "version": "1.15.0", "location": None}},
+        "t4",
+        "platform::tensorflow_release_is_in_the_matrix",
+        "failed",
+        "tensorflow-gpu 1.15.0 is not in the compatibility matrix",
+    ),
+    "old python": (
+        {"platform.python_version": "3.8.10"},
+        "t4",
+        "platform::python_is_inside_the_tensorflow_range",
+        "failed",
+        "Python 3.8.10 is outside the range >=3.10,<3.14",
+    ),
+    "windows": (
+        {"platform.system": "Windows"},
+        "t4",
+        "platform::operating_system_runs_tensorflow_on_the_gpu",
+        "failed",
+        "WSL2",
+    ),
+    "musl": (
+        {"platform.libc": "musl", "platform.libc_version": "1.2.4"},
+        "t4",
+        "platform::libc_is_new_enough_for_the_tensorflow_wheel",
+        "failed",
+        "musl cannot run the tensorflow 2.21.0 wheel",
+    ),
+    "old glibc": (
+        {"platform.libc_version": "2.17"},
+        "t4",
+        "platform::libc_is_new_enough_for_the_tensorflow_wheel",
+        "failed",
+        "glibc 2.17 is older than the 2.27",
+    ),
     "gpus hidden in container": (
         {"platform.container": "docker", "platform.environment": [["NVIDIA_VISIBLE_DEVICES", "void"]]},
         "t4",
@@ -194,7 +378,9 @@ PLATFORM: dict[str, tuple[dict[str, Any], str, str, str, str]] = {
 
 
 @pytest.mark.parametrize("case", sorted(PLATFORM))
-def test_a_platform_check_fails_on_facts_that_break_it(case: str, recorded: dict[str, Any], pytester: pytest.Pytester) -> None:
+def test_a_platform_check_fails_on_facts_that_break_it(
+    case: str, recorded: dict[str, Any], pytester: pytest.Pytester
+) -> None:
     edits, profile, check_id, outcome, words = PLATFORM[case]
     facts = json.loads(json.dumps(recorded))
     for dotted, value in edits.items():
@@ -203,7 +389,16 @@ def test_a_platform_check_fails_on_facts_that_break_it(case: str, recorded: dict
     from gpuconform.plugin import suites_dir
 
     result = pytester.runpytest_subprocess(
-        str(suites_dir()), "-m", "platform", "-p", "no:cacheprovider", "--host-profile", profile, "--host-facts", "facts.json", timeout=300
+        str(suites_dir()),
+        "-m",
+        "platform",
+        "-p",
+        "no:cacheprovider",
+        "--host-profile",
+        profile,
+        "--host-facts",
+        "facts.json",
+        timeout=300,
     )
     checks = _checks(pytester.path / "reports")
     check = checks[check_id]
@@ -218,7 +413,9 @@ def test_a_tensorflow_newer_than_the_matrix_is_a_warning(recorded: dict[str, Any
     (pytester.path / "facts.json").write_text(json.dumps(facts))
     from gpuconform.plugin import suites_dir
 
-    pytester.runpytest_subprocess(str(suites_dir()), "-m", "platform", "--host-profile", "t4", "--host-facts", "facts.json", timeout=300)
+    pytester.runpytest_subprocess(
+        str(suites_dir()), "-m", "platform", "--host-profile", "t4", "--host-facts", "facts.json", timeout=300
+    )
     check = _checks(pytester.path / "reports")["platform::tensorflow_release_is_in_the_matrix"]
     assert check["outcome"] == "passed"
     assert any("TensorFlow 2.22.0 is newer than the matrix" in w for w in check["warnings"])
@@ -229,9 +426,9 @@ def test_a_tensorflow_outside_the_profile_range_fails(recorded: dict[str, Any], 
     (pytester.path / "p.toml").write_text('[profile]\nname="p"\ndescription="d"\n[tensorflow]\nversion=">=2.22"\n')
     from gpuconform.plugin import suites_dir
 
-    pytester.runpytest_subprocess(str(suites_dir()), "-m", "platform", "--host-profile", "p.toml", "--host-facts", "facts.json", timeout=300)
+    pytester.runpytest_subprocess(
+        str(suites_dir()), "-m", "platform", "--host-profile", "p.toml", "--host-facts", "facts.json", timeout=300
+    )
     check = _checks(pytester.path / "reports")["platform::tensorflow_version_satisfies_the_profile"]
     assert check["outcome"] == "failed"
     assert "tensorflow 2.21.0 is outside the profile's range >=2.22" in check["summary"]
-
-

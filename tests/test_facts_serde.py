@@ -24,7 +24,9 @@ from gpuconform.host import replay_facts
 
 SAMPLE = Facts(
     host=HostIdentity(hostname="gpu-01", collected_at="2026-11-23T00:00:00+00:00"),
-    platform=PlatformFacts("3.11.7", "CPython", "Linux", "6.1.0", "x86_64", environment=(("CUDA_VISIBLE_DEVICES", "0"),)),
+    platform=PlatformFacts(
+        "3.11.7", "CPython", "Linux", "6.1.0", "x86_64", environment=(("CUDA_VISIBLE_DEVICES", "0"),)
+    ),
     driver=DriverFacts(
         nvml=NvmlFacts(
             driver_version="550.54.15",
@@ -52,10 +54,19 @@ def test_replayed_facts_say_where_they_came_from(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["driver"]["nvml"]["gpus"][0].update(name=7), "driver.nvml.gpus[0].name: expected string, got integer 7"),
-        (lambda d: d["driver"]["nvml"].update(driver_verison="1"), "driver.nvml.driver_verison: unknown key; did you mean 'driver_version'?"),
+        (
+            lambda d: d["driver"]["nvml"]["gpus"][0].update(name=7),
+            "driver.nvml.gpus[0].name: expected string, got integer 7",
+        ),
+        (
+            lambda d: d["driver"]["nvml"].update(driver_verison="1"),
+            "driver.nvml.driver_verison: unknown key; did you mean 'driver_version'?",
+        ),
         (lambda d: d["platform"].pop("system"), "platform.system: required key is missing"),
-        (lambda d: d["driver"]["nvml"]["gpus"][0].update(compute_capability=[7]), "compute_capability: expected 2 items, got 1"),
+        (
+            lambda d: d["driver"]["nvml"]["gpus"][0].update(compute_capability=[7]),
+            "compute_capability: expected 2 items, got 1",
+        ),
         (lambda d: d.update(driver=[]), "driver: expected a table, got list"),
         (lambda d: d.update(schema_version=99), "schema_version: 99 is newer than this gpuconform understands"),
     ],
@@ -106,15 +117,15 @@ def test_probe_errors_survive_the_round_trip() -> None:
     facts = SAMPLE.__class__(
         host=SAMPLE.host,
         platform=SAMPLE.platform,
-        driver=DriverFacts(nvml=NvmlFacts(init_error=ProbeError("nvml", "NVMLError_DriverNotLoaded", "Driver Not Loaded"))),
+        driver=DriverFacts(
+            nvml=NvmlFacts(init_error=ProbeError("nvml", "NVMLError_DriverNotLoaded", "Driver Not Loaded"))
+        ),
     )
     assert serde.load(Facts, json.loads(facts_json(facts)), "mem") == facts
 
 
 def test_the_committed_schema_matches_the_dataclasses() -> None:
-    assert json.loads(SCHEMA_PATH.read_text()) == facts_schema(), (
-        "regenerate with: python -m gpuconform.facts_schema"
-    )
+    assert json.loads(SCHEMA_PATH.read_text()) == facts_schema(), "regenerate with: python -m gpuconform.facts_schema"
 
 
 def test_dumped_facts_validate_against_the_schema() -> None:

@@ -50,7 +50,9 @@ def test_the_wheel_carries_data_and_suites(wheel: Path) -> None:
 
 def test_an_installed_wheel_finds_its_matrices_profiles_and_suites(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], check=True
+    )
     code = (
         "import gpuconform, gpuconform.plugin as p, gpuconform.profiles as pr\n"
         "from gpuconform.matrix import load_matrices\n"
@@ -61,7 +63,12 @@ def test_an_installed_wheel_finds_its_matrices_profiles_and_suites(wheel: Path, 
         "print(m.tf_release('2.21.0').release.cuda)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", code], env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, cwd=tmp_path, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     module, suites, profiles, cuda = proc.stdout.split()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
@@ -57,12 +56,24 @@ def test_a_near_miss_profile_name_suggests_the_right_one(pytester: pytest.Pytest
     ("body", "expected"),
     [
         ('[profile]\nname="x"\ndescription="y"\n[gpus]\ncout=1\n', "*gpus.cout: unknown key; did you mean 'count'?*"),
-        ('[profile]\nname="x"\ndescription="y"\n[gpus]\ncount="one"\n', "*gpus.count: expected integer, got string 'one'*"),
-        ('[profile]\nname="x"\ndescription="y"\n[gpus]\ncount=1\nmodel="t44"\n', "*gpus.model: unknown GPU model 't44'; did you mean 't4'?*"),
-        ('[profile]\nname="x"\ndescription="y"\n[gpus]\ncount=100000\n', "*gpus.count: 100000 is out of range (accepted: 0 to 64)*"),
+        (
+            '[profile]\nname="x"\ndescription="y"\n[gpus]\ncount="one"\n',
+            "*gpus.count: expected integer, got string 'one'*",
+        ),
+        (
+            '[profile]\nname="x"\ndescription="y"\n[gpus]\ncount=1\nmodel="t44"\n',
+            "*gpus.model: unknown GPU model 't44'; did you mean 't4'?*",
+        ),
+        (
+            '[profile]\nname="x"\ndescription="y"\n[gpus]\ncount=100000\n',
+            "*gpus.count: 100000 is out of range (accepted: 0 to 64)*",
+        ),
         ('[profile]\nname="x"\n', "*profile.description: required key is missing*"),
         ("[profile\n", "*is not valid TOML*"),
-        ('[profile]\nname="x"\ndescription="y"\n[tensorflow]\nversion="2.16+"\n', "*tensorflow.version: '2.16+' is not a version specifier*"),
+        (
+            '[profile]\nname="x"\ndescription="y"\n[tensorflow]\nversion="2.16+"\n',
+            "*tensorflow.version: '2.16+' is not a version specifier*",
+        ),
     ],
 )
 def test_a_bad_profile_file_names_the_file_and_the_key(pytester: pytest.Pytester, body: str, expected: str) -> None:
@@ -84,7 +95,9 @@ def test_a_profile_file_of_ones_own_is_used(pytester: pytest.Pytester) -> None:
 
 def test_the_ini_twin_sets_the_profile(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nhost_profile = t4\n")
-    result = pytester.runpytest_subprocess(SUITES, *LOW, "-c", str(pytester.path / "tox.ini"), "--rootdir", str(pytester.path), timeout=300)
+    result = pytester.runpytest_subprocess(
+        SUITES, *LOW, "-c", str(pytester.path / "tox.ini"), "--rootdir", str(pytester.path), timeout=300
+    )
     assert result.ret == 1
     result.stdout.fnmatch_lines(["host verdict: FAIL at driver:*"])
 
@@ -110,14 +123,29 @@ def test_auto_picks_cpu_on_a_machine_without_an_nvidia_gpu(pytester: pytest.Pyte
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--host-probe-timeout", "-1"), "*option --host-probe-timeout: invalid value '-1'; expected a number of seconds in (0, 3600]*"),
+        (
+            ("--host-probe-timeout", "-1"),
+            "*option --host-probe-timeout: invalid value '-1'; expected a number of seconds in (0, 3600]*",
+        ),
         (("--host-probe-timeout", "soon"), "*option --host-probe-timeout: invalid value 'soon'*"),
-        (("--host-report-formats", "junit,pdf"), "*option --host-report-formats: invalid value 'junit,pdf'; expected a comma-separated subset of junit,html,facts,result*"),
-        (("--host-root", "/no/such/dir"), "*option --host-root: invalid value '/no/such/dir'; expected an existing directory*"),
-        (("--host-facts", "missing.json"), "*option --host-facts: invalid value*missing.json'; expected an existing file*"),
+        (
+            ("--host-report-formats", "junit,pdf"),
+            "*option --host-report-formats: invalid value 'junit,pdf'; "
+            "expected a comma-separated subset of junit,html,facts,result*",
+        ),
+        (
+            ("--host-root", "/no/such/dir"),
+            "*option --host-root: invalid value '/no/such/dir'; expected an existing directory*",
+        ),
+        (
+            ("--host-facts", "missing.json"),
+            "*option --host-facts: invalid value*missing.json'; expected an existing file*",
+        ),
     ],
 )
-def test_bad_option_values_are_usage_errors_naming_the_option(pytester: pytest.Pytester, args: tuple[str, ...], expected: str) -> None:
+def test_bad_option_values_are_usage_errors_naming_the_option(
+    pytester: pytest.Pytester, args: tuple[str, ...], expected: str
+) -> None:
     result = run(pytester, *args)
     assert result.ret == 4
     result.stderr.fnmatch_lines([expected])
@@ -131,7 +159,9 @@ def test_a_bad_ini_value_names_the_ini_key_and_file(pytester: pytest.Pytester) -
 
 
 def test_reports_can_be_moved_and_narrowed(pytester: pytest.Pytester) -> None:
-    result = run(pytester, "--host-profile", "cpu", "--host-reports", "out/host", "--host-report-formats", "facts,junit")
+    result = run(
+        pytester, "--host-profile", "cpu", "--host-reports", "out/host", "--host-report-formats", "facts,junit"
+    )
     assert result.ret == 0
     assert sorted(p.name for p in (pytester.path / "out/host").iterdir()) == ["facts.json", "junit.xml"]
     assert not (pytester.path / "reports").exists()
@@ -187,7 +217,16 @@ def test_a_run_of_other_tests_is_left_alone(pytester: pytest.Pytester) -> None:
 
 def test_the_layer_markers_are_registered_for_strict_markers(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--markers")
-    for layer in ("platform", "driver", "libraries", "framework", "placement", "memory", "preprocessing", "determinism"):
+    for layer in (
+        "platform",
+        "driver",
+        "libraries",
+        "framework",
+        "placement",
+        "memory",
+        "preprocessing",
+        "determinism",
+    ):
         result.stdout.fnmatch_lines([f"@pytest.mark.{layer}: gpuconform layer*"])
     result.stdout.fnmatch_lines(["@pytest.mark.depends_on(*check_ids)*"])
 

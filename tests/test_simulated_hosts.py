@@ -46,7 +46,8 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("NVMLError_LibRmVersionMismatch", "reboot"),
     ),
     "driver_470_tf221": (
-        "host verdict: FAIL at driver: driver 470.82.01 is too old for tensorflow 2.21.0 (CUDA 12.5.1): needs >= 525.60.13",
+        "host verdict: FAIL at driver: driver 470.82.01 is too old for tensorflow 2.21.0 (CUDA 12.5.1): "
+        "needs >= 525.60.13",
         ("nvidia-driver-555",),
     ),
     "driver_minor_compat": (
@@ -74,7 +75,8 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("lspci",),
     ),
     "gtx960_tf221": (
-        "host verdict: FAIL at framework: NVIDIA GeForce GTX 960 (compute capability 5.2) has no kernels in tensorflow 2.21.0*",
+        "host verdict: FAIL at framework: NVIDIA GeForce GTX 960 (compute capability 5.2) "
+        "has no kernels in tensorflow 2.21.0*",
         ("sm_60",),
     ),
 }
@@ -93,7 +95,9 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SimHost]:
 
 def _layers(name: str) -> str:
     # The kernel-coverage check of the framework layer needs only facts and matrices.
-    return "platform or driver or libraries or framework" if name == "gtx960_tf221" else "platform or driver or libraries"
+    return (
+        "platform or driver or libraries or framework" if name == "gtx960_tf221" else "platform or driver or libraries"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -111,7 +115,9 @@ def test_the_simulated_host_gets_its_verdict(name: str, hosts: dict[str, SimHost
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_replaying_the_recorded_facts_gives_the_same_verdict(name: str, hosts: dict[str, SimHost], tmp_path: Path) -> None:
+def test_replaying_the_recorded_facts_gives_the_same_verdict(
+    name: str, hosts: dict[str, SimHost], tmp_path: Path
+) -> None:
     live = run_suite(hosts[name], tmp_path, "--host-probe-timeout", "3", "--host-reports", "live", layers=_layers(name))
     replay = run_suite(
         hosts[name], tmp_path, "--host-facts", "live/facts.json", "--host-reports", "replay", layers=_layers(name)

@@ -154,9 +154,7 @@ def auto_profile(facts: Facts, matrices: Matrices) -> Profile:
     models = [matrices.gpu_by_pci_id(d.device_id) for d in pci]
     models += [matrices.gpu_by_name(g.name) for g in nvml_gpus]
     model = next((m for m in models if m is not None), None)
-    seen = ", ".join(
-        [f"PCI {d.address} device 0x{d.device_id:04x}" for d in pci] + [g.name for g in nvml_gpus]
-    )
+    seen = ", ".join([f"PCI {d.address} device 0x{d.device_id:04x}" for d in pci] + [g.name for g in nvml_gpus])
     if model is not None:
         for name in builtin_names():
             if name == "auto":
@@ -207,7 +205,10 @@ def _validate(profile: Profile, source: str, matrices: Matrices) -> None:
             parse_cc(gpus.compute_capability)
         except ValueError:
             raise DataError(
-                source, "gpus.compute_capability", f"{gpus.compute_capability!r} is not a compute capability", "'X.Y', e.g. '7.5'"
+                source,
+                "gpus.compute_capability",
+                f"{gpus.compute_capability!r} is not a compute capability",
+                "'X.Y', e.g. '7.5'",
             ) from None
     for key, value, upper in (
         ("gpus.min_memory_mib", gpus.min_memory_mib, 4 * 1024 * 1024),
@@ -221,11 +222,17 @@ def _validate(profile: Profile, source: str, matrices: Matrices) -> None:
             SpecifierSet(profile.tensorflow.version)
         except InvalidSpecifier:
             raise DataError(
-                source, "tensorflow.version", f"{profile.tensorflow.version!r} is not a version specifier", "a PEP 440 specifier such as '>=2.16,<2.22'"
+                source,
+                "tensorflow.version",
+                f"{profile.tensorflow.version!r} is not a version specifier",
+                "a PEP 440 specifier such as '>=2.16,<2.22'",
             ) from None
     from gpuconform.versions import parse_driver_version
 
-    for key, text in (("driver.min_version", profile.driver.min_version), ("driver.max_version", profile.driver.max_version)):
+    for key, text in (
+        ("driver.min_version", profile.driver.min_version),
+        ("driver.max_version", profile.driver.max_version),
+    ):
         if text is not None:
             try:
                 parse_driver_version(text)

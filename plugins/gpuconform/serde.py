@@ -85,14 +85,11 @@ def _load(tp: Any, value: Any, source: str, path: str, depth: int) -> Any:
             raise DataError(source, path, f"expected {_describe(tp)}, got {_kind(value)}")
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(
-                _load(args[0], v, source, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)
-            )
+            return tuple(_load(args[0], v, source, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
         if len(value) != len(args):
             raise DataError(source, path, f"expected {len(args)} items, got {len(value)}")
         return tuple(
-            _load(a, v, source, f"{path}[{i}]", depth + 1)
-            for i, (a, v) in enumerate(zip(args, value, strict=True))
+            _load(a, v, source, f"{path}[{i}]", depth + 1) for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
     if dataclasses.is_dataclass(tp):
         return _load_dataclass(typing.cast(type, tp), value, source, path, depth)

@@ -63,7 +63,9 @@ def build_host(spec: HostSpec, dest: Path) -> SimHost:
     return SimHost(spec, root, env)
 
 
-def run_suite(host: SimHost, cwd: Path, *args: str, layers: str = LOW_LAYERS, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_suite(
+    host: SimHost, cwd: Path, *args: str, layers: str = LOW_LAYERS, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the real suites against the simulated host; return the finished process."""
     argv = [
         sys.executable,
