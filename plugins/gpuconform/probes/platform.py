@@ -111,7 +111,10 @@ def probe_packages(path: list[str] | None = None) -> PackagesFacts:
     found: dict[str, PackageInfo] = {}
     nvidia: list[PackageInfo] = []
     for dist in importlib.metadata.distributions(path=path if path is not None else sys.path):
-        name = _canonical(dist.metadata.get("Name") or "")
+        try:
+            name = _canonical(dist.metadata["Name"] or "")
+        except KeyError:  # a dist-info without a Name is not a distribution we can report
+            continue
         if not name or name in found:
             continue  # the first on sys.path wins, as it does for import
         info = PackageInfo(name=name, version=dist.version, location=str(dist.locate_file("")))
