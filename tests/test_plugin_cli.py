@@ -268,3 +268,78 @@ def test_help_runs_without_probing_or_writing_reports(pytester: pytest.Pytester)
     result = pytester.runpytest_subprocess(SUITES, "--help")
     assert result.ret == 0
     assert not (pytester.path / "reports").exists()
+
+
+VALUED = [
+    ("--host-probe-timeout", "host_probe_timeout", "GPUCONFORM_PROBE_TIMEOUT", "0", "a number of seconds in (0, 3600]"),
+    ("--host-tf-timeout", "host_tf_timeout", "GPUCONFORM_TF_TIMEOUT", "later", "a number of seconds in (0, 86400]"),
+    ("--host-report-formats", "host_report_formats", "GPUCONFORM_REPORT_FORMATS", "xml", "a comma-separated subset"),
+    ("--host-root", "host_root", "GPUCONFORM_ROOT", "/nope", "an existing directory"),
+    ("--host-facts", "host_facts", "GPUCONFORM_FACTS", "nope.json", "an existing file"),
+]
+FLAGS = [
+    ("host_strict", "GPUCONFORM_STRICT"),
+    ("host_gpu_per_worker", "GPUCONFORM_GPU_PER_WORKER"),
+    ("host_compat", "GPUCONFORM_COMPAT"),
+]
+
+
+@pytest.mark.parametrize(("flag", "ini", "env", "bad", "accepted"), VALUED)
+def test_a_bad_value_from_each_channel_names_that_channel(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, flag: str, ini: str, env: str, bad: str, accepted: str
+) -> None:
+    via_flag = run(pytester, flag, bad)
+    assert via_flag.ret == 4
+    via_flag.stderr.fnmatch_lines([f"*option {flag}: invalid value*{bad}*expected {accepted}*"])
+
+    monkeypatch.setenv(env, bad)
+    via_env = run(pytester, "--host-profile", "cpu")
+    assert via_env.ret == 4
+    via_env.stderr.fnmatch_lines([f"*environment variable {env}: invalid value*{bad}*"])
+    monkeypatch.delenv(env)
+
+    inifile = pytester.makeini(f"[pytest]\n{ini} = {bad}\n")
+    via_ini = pytester.runpytest_subprocess(
+        SUITES, *LOW, "--host-profile", "cpu", "-c", str(inifile), "--rootdir", str(pytester.path), timeout=300
+    )
+    assert via_ini.ret == 4
+    via_ini.stderr.fnmatch_lines([f"*ini key {ini} in {inifile}: invalid value*{bad}*"])
+
+
+@pytest.mark.parametrize(("ini", "env"), FLAGS)
+def test_a_bad_boolean_names_its_ini_key_or_variable(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ini: str, env: str
+) -> None:
+    monkeypatch.setenv(env, "maybe")
+    via_env = run(pytester, "--host-profile", "cpu")
+    assert via_env.ret == 4
+    via_env.stderr.fnmatch_lines([f"*environment variable {env}: invalid value 'maybe'; expected true or false*"])
+    monkeypatch.delenv(env)
+    inifile = pytester.makeini(f"[pytest]\n{ini} = maybe\n")
+    via_ini = pytester.runpytest_subprocess(
+        SUITES, *LOW, "--host-profile", "cpu", "-c", str(inifile), "--rootdir", str(pytester.path), timeout=300
+    )
+    assert via_ini.ret == 4
+    via_ini.stderr.fnmatch_lines([f"*ini key {ini} in {inifile}: invalid value 'maybe'; expected true or false*"])
+
+
+def test_reports_follow_the_ini_key_and_the_variable(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inifile = pytester.makeini("[pytest]\nhost_reports = from-ini\nhost_report_formats = facts\n")
+    args = (SUITES, *LOW, "--host-profile", "cpu", "-c", str(inifile), "--rootdir", str(pytester.path))
+    assert pytester.runpytest_subprocess(*args, timeout=300).ret == 0
+    assert [p.name for p in (pytester.path / "from-ini").iterdir()] == ["facts.json"]
+    monkeypatch.setenv("GPUCONFORM_REPORTS", "from-env")
+    assert pytester.runpytest_subprocess(*args, timeout=300).ret == 0
+    assert [p.name for p in (pytester.path / "from-env").iterdir()] == ["facts.json"]
+
+
+def test_the_facts_ini_key_replays_a_file(pytester: pytest.Pytester) -> None:
+    assert run(pytester, "--host-profile", "cpu").ret == 0
+    inifile = pytester.makeini("[pytest]\nhost_facts = reports/facts.json\nhost_reports = again\n")
+    result = pytester.runpytest_subprocess(
+        SUITES, *LOW, "--host-profile", "cpu", "-c", str(inifile), "--rootdir", str(pytester.path), timeout=300
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*gpuconform: facts replayed from*reports/facts.json*"])

@@ -144,7 +144,8 @@ def add_options(parser: pytest.Parser) -> None:
         help_text = f"{opt.help} (ini: {opt.ini}, env: {opt.env})"
         if opt.is_flag:
             group.addoption(opt.flag, action="store_true", default=None, dest=dest, help=help_text)
-            parser.addini(opt.ini, opt.help, type="bool", default=opt.default == "true")
+            # A string, parsed by _boolean: pytest's own bool parsing raises a bare ValueError.
+            parser.addini(opt.ini, opt.help, default=opt.default)
         else:
             group.addoption(opt.flag, default=None, dest=dest, metavar=opt.metavar, help=help_text)
             parser.addini(opt.ini, opt.help, default=opt.default)
