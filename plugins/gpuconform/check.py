@@ -2,18 +2,25 @@
 
 A failure carries four parts besides its one-line summary: what was expected,
 what was found (and where that fact came from), why it matters, and the fix as
-a command or a pin. The plugin renders them in the terminal, JUnit and HTML.
+a command or a pin. The plugin renders them in the terminal, JUnit, HTML and
+result.json; `Finding.missing_parts()` lets the self-tests insist on all four.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from dataclasses import dataclass
+from typing import Any
 from typing import NoReturn
 
 import pytest
 
 NOT_APPLICABLE = "not applicable"
 BLOCKED = "blocked by"
+
+#: The parts every failure must fill, in the order people read them.
+PARTS = ("expected", "found", "source", "why", "fix")
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,25 @@ class Finding:
             if value:
                 lines.append(f"  {label + ':':<9} {value}")
         return "\n".join(lines)
+
+    def missing_parts(self) -> list[str]:
+        """The parts left empty (a complete failure message has none)."""
+        return [part for part in PARTS if not getattr(self, part).strip()]
+
+    def to_json(self) -> str:
+        """One line of JSON: how a finding travels in user_properties (and so across xdist)."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Finding:
+        """The inverse of `to_json`; text that is not a finding becomes its summary."""
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            return cls(summary=text)
+        if not isinstance(data, dict):
+            return cls(summary=text)
+        return cls(**{k: str(data.get(k) or "") for k in ("summary", *PARTS)})
 
 
 class NonConformance(AssertionError):
@@ -81,11 +107,35 @@ def live_only(reason: str = "replaying recorded facts") -> NoReturn:
     pytest.skip(f"{NOT_APPLICABLE}: needs the live host ({reason})")
 
 
+#: Why an error (could not check) counts against the gate, in every error's finding.
+COULD_NOT_CHECK_WHY = (
+    "a fact that could not be observed cannot vouch for the host: the check counts as an error, "
+    "never as a pass or a quiet skip"
+)
+COULD_NOT_CHECK_FIX = (
+    "re-run with a longer --host-probe-timeout (e.g. 60) to tell a slow probe from a hung one; "
+    "if it still fails, the same crash or hang will hit TensorFlow: see the error above"
+)
+
+
 class CouldNotCheck(Exception):
     """Raised (in a fixture, so pytest reports an error) when a probe crashed, hung or lied."""
 
+    def __init__(self, message: str, finding: Finding | None = None) -> None:
+        super().__init__(message)
+        self.finding = finding or Finding(message)
 
-def could_not_check(what: str, error: object) -> NoReturn:
+
+def could_not_check(what: str, error: object, *, source: str = "", fix: str = "") -> NoReturn:
     """Error the current check: the fact it needs could not be observed."""
     __tracebackhide__ = True
-    raise CouldNotCheck(f"could not check {what}: {error}")
+    message = f"could not check {what}: {error}"
+    finding = Finding(
+        summary=message,
+        expected=f"{what} observed by its probe",
+        found=str(error),
+        source=source or "the probe's child process",
+        why=COULD_NOT_CHECK_WHY,
+        fix=fix or COULD_NOT_CHECK_FIX,
+    )
+    raise CouldNotCheck(message, finding)

@@ -1,4 +1,4 @@
-"""Write the run's reports: facts.json, result.json, and host properties into junit.xml.
+"""Write the run's reports: facts.json, result.json, host properties into junit.xml, and the HTML's head.
 
 pytest's own junitxml writes junit.xml and pytest-html writes report.html; this
 module adds what they do not know (host facts, profile, verdict) and writes the
@@ -8,19 +8,29 @@ never a traceback, and never stops the other reports from being written.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 
 import gpuconform
+from gpuconform import serde
+from gpuconform.check import Finding
+from gpuconform.facts import Facts
 from gpuconform.host import facts_json
+from gpuconform.verdict import layer_summaries
+from gpuconform.versions import format_cc
 
 if TYPE_CHECKING:
     from gpuconform.session import HostSession
 
+#: The `schema` value of every result.json, and its version: bump the version when a field
+#: is renamed or removed or its meaning changes; adding a field keeps it.
+RESULT_SCHEMA = "gpuconform-result"
 RESULT_SCHEMA_VERSION = 1
 
 
@@ -49,17 +59,8 @@ def host_summary(session: HostSession) -> list[tuple[str, str]]:
     gpus = ", ".join(f"{g.index}: {g.name}" for g in nvml.gpus) or (
         f"{len(f.driver.pci_devices)} on PCI, none in NVML" if f.driver.pci_devices else "none"
     )
-    libs = {lib.name: lib for lib in (f.libraries.libraries if f.libraries else ())}
-
-    def lib_version(name: str) -> str:
-        lib = libs.get(name)
-        versions = sorted({ld.version for ld in lib.loads if ld.version}) if lib else []
-        return ", ".join(versions) or "not found"
-
     verdict = session.verdict.line() if session.verdict else "not computed"
-    cuda_driver = ""
-    if nvml.cuda_driver_version:
-        cuda_driver = f"{nvml.cuda_driver_version // 1000}.{nvml.cuda_driver_version % 1000 // 10}"
+    cuda_driver = _cuda_int(nvml.cuda_driver_version)
     return [
         ("verdict", verdict),
         ("profile", f"{session.profile.name}: {session.profile.description}"),
@@ -70,27 +71,42 @@ def host_summary(session: HostSession) -> list[tuple[str, str]]:
         ("gpus", gpus),
         ("driver", nvml.driver_version or f.driver.kernel_module_version or "not loaded"),
         ("cuda (driver API)", cuda_driver or "unknown"),
-        ("cuda runtime", lib_version("cudart")),
-        ("cudnn", lib_version("cudnn")),
+        ("cuda runtime", ", ".join(library_versions(f, "cudart")) or "not found"),
+        ("cudnn", ", ".join(library_versions(f, "cudnn")) or "not found"),
         ("tensorflow", f"{tf.name} {tf.version}" if tf else "not installed"),
         ("gpuconform", gpuconform.__version__),
     ]
 
 
+def library_versions(facts: Facts, name: str) -> list[str]:
+    """The versions of a CUDA library (by short name, "cudnn") that loaded on this host."""
+    libs = facts.libraries.libraries if facts.libraries else ()
+    return sorted({ld.version for lib in libs if lib.name == name for ld in lib.loads if ld.version})
+
+
 def result_json(session: HostSession) -> str:
-    """The machine-readable result: schema-versioned, one entry per check."""
+    """The machine-readable result (schemas/result.schema.json): one entry per check."""
+    return json.dumps(result_document(session), indent=2) + "\n"
+
+
+def result_document(session: HostSession) -> dict[str, Any]:
+    """The result as JSON-able data; its shape is `schemas/result.schema.json`, version RESULT_SCHEMA_VERSION."""
     verdict = session.verdict
     assert verdict is not None
-    document = {
-        "schema": "gpuconform-result",
+    outcomes = list(session.outcomes.values())
+    return {
+        "schema": RESULT_SCHEMA,
         "schema_version": RESULT_SCHEMA_VERSION,
         "gpuconform_version": gpuconform.__version__,
-        "host": {
-            "hostname": session.facts.host.hostname,
-            "collected_at": session.facts.host.collected_at,
-            "facts_source": session.facts.host.source,
+        "finished_at": _now(),
+        "host": host_identity(session),
+        "summary": [{"label": label, "value": value} for label, value in host_summary(session)],
+        "profile": {
+            "name": session.profile.name,
+            "description": session.profile.description,
+            "source": session.profile.source,
         },
-        "profile": {"name": session.profile.name, "source": session.profile.source},
+        "options": {"strict": session.settings.strict, "compat": session.settings.compat},
         "verdict": {
             "status": verdict.status,
             "layer": verdict.layer,
@@ -98,24 +114,80 @@ def result_json(session: HostSession) -> str:
             "reason": verdict.reason,
             "fix": verdict.fix,
             "line": verdict.line(),
+            "finding": _finding(verdict.finding),
+            "blocked": list(verdict.blocked),
+            "also_failing": [{"id": check_id, "reason": reason} for check_id, reason in verdict.also],
             "warnings": list(verdict.warnings),
         },
+        "layers": [
+            {"layer": s.layer, "status": s.status, "warnings": s.warnings, "counts": s.counts}
+            for s in layer_summaries(outcomes, session.settings.strict)
+        ],
         "checks": [
             {
                 "id": o.check_id,
                 "layer": o.layer,
-                "outcome": o.outcome,
-                "skip_kind": o.skip_kind if o.outcome == "skipped" else None,
-                "summary": o.summary or o.skip_reason,
+                "outcome": o.kind,
+                "reason": o.reason,
                 "message": o.message,
-                "fix": o.fix,
-                "warnings": o.warnings,
+                "remediation": o.fix,
+                "finding": _finding(o.finding),
+                "blocked_by": o.blocked_by,
+                "warnings": [_finding(w) for w in o.warnings],
                 "duration": round(o.duration, 6),
+                "nodeid": o.nodeid,
             }
-            for o in session.outcomes.values()
+            for o in outcomes
+        ],
+        "compat": serde.dump(session.compat) if session.compat is not None else None,
+    }
+
+
+def host_identity(session: HostSession) -> dict[str, Any]:
+    """Which host this is, in the fields a fleet roll-up groups and filters by."""
+    f = session.facts
+    nvml = f.driver.nvml
+    tf = f.packages.tensorflow
+    return {
+        "hostname": f.host.hostname,
+        "collected_at": f.host.collected_at,
+        "facts_source": f.host.source,
+        "host_root": f.host.host_root,
+        "system": f.platform.system,
+        "kernel_release": f.platform.kernel_release,
+        "machine": f.platform.machine,
+        "distro": f.platform.distro,
+        "container": f.platform.container,
+        "python": f.platform.python_version,
+        "driver": nvml.driver_version or f.driver.kernel_module_version,
+        "cuda_driver_api": _cuda_int(nvml.cuda_driver_version),
+        "cuda_runtime": library_versions(f, "cudart"),
+        "cudnn": library_versions(f, "cudnn"),
+        "tensorflow": f"{tf.name} {tf.version}" if tf else None,
+        "gpus": [
+            {
+                "index": g.index,
+                "name": g.name,
+                "uuid": g.uuid,
+                "pci_bus_id": g.pci_bus_id,
+                "compute_capability": format_cc(g.compute_capability) if g.compute_capability else None,
+                "memory_total_mib": g.memory_total_mib,
+            }
+            for g in nvml.gpus
         ],
     }
-    return json.dumps(document, indent=2) + "\n"
+
+
+def _finding(finding: Finding | None) -> dict[str, str] | None:
+    return serde.dump(finding) if finding is not None else None
+
+
+def _cuda_int(value: int | None) -> str | None:
+    return f"{value // 1000}.{value % 1000 // 10}" if value else None
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def add_junit_properties(path: Path, rows: list[tuple[str, str]]) -> None:

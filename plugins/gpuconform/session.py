@@ -6,11 +6,15 @@ import json
 from collections.abc import Generator
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
 
 from gpuconform import settings as opts
+from gpuconform.check import BLOCKED
+from gpuconform.check import NOT_APPLICABLE
+from gpuconform.check import CouldNotCheck
 from gpuconform.check import Finding
 from gpuconform.check import NonConformance
 from gpuconform.check import blocked
@@ -27,10 +31,22 @@ from gpuconform.verdict import CheckOutcome
 from gpuconform.verdict import Verdict
 from gpuconform.verdict import compute_verdict
 
-#: user_properties keys that carry a check's parts across xdist to the controller.
+if TYPE_CHECKING:
+    from gpuconform.compat import CompatTable
+
+#: user_properties keys that carry a check's parts across xdist to the controller
+#: (junitxml writes them as the testcase's properties too).
 PROP_SUMMARY = "gpuconform.summary"
 PROP_FIX = "gpuconform.fix"
-PROP_WARNING = "gpuconform.warning"
+PROP_FINDING = "gpuconform.finding"  # the whole Finding, as one line of JSON
+PROP_WARNING = "gpuconform.warning"  # one per warning, a Finding as JSON
+PROP_ERROR = "gpuconform.could_not_check"  # set when the check could not observe its facts
+
+#: What an unclassified skip is turned into: honest outcomes allow no quiet skips.
+UNCLASSIFIED_SKIP = (
+    "skipped without saying why the check does not apply or what blocked it: {reason!r}; "
+    "a conformance check skips only through gpuconform.check.not_applicable() or blocked()"
+)
 
 
 @dataclass
@@ -48,6 +64,7 @@ class HostSession:
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
     pending_warnings: dict[str, list[Finding]] = field(default_factory=dict)
     verdict: Verdict | None = None
+    compat: CompatTable | None = None
     report_errors: list[str] = field(default_factory=list)
 
     # ---- collection ---------------------------------------------------------------
@@ -68,16 +85,34 @@ class HostSession:
                     blocked(dep, outcome.summary or outcome.skip_reason or outcome.outcome)
 
     def annotate(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
-        """Attach the check's summary, fix and warnings to its report (they travel with xdist)."""
-        if call.excinfo is not None and isinstance(call.excinfo.value, NonConformance):
-            finding = call.excinfo.value.finding
+        """Attach the check's finding and warnings to its report (they travel with xdist)."""
+        error = call.excinfo.value if call.excinfo is not None else None
+        finding = error.finding if isinstance(error, (NonConformance, CouldNotCheck)) else None
+        if report.skipped and not hasattr(report, "wasxfail") and layer_of(item) is not None:
+            reason = _skip_reason(report)
+            if not reason.startswith((NOT_APPLICABLE, BLOCKED)):
+                check_id = check_id_of(item.nodeid, layer_of(item) or "")
+                finding = Finding(
+                    summary=f"could not check {check_id}: skipped without a reason class",
+                    expected="a pass, a failure, or a skip that says 'not applicable' or 'blocked by'",
+                    found=f"pytest.skip({reason!r})",
+                    source=item.nodeid,
+                    why="a quiet skip hides what could not be checked; it counts against the gate like an error",
+                    fix=UNCLASSIFIED_SKIP.format(reason=reason),
+                )
+                report.outcome = "failed"
+                report.user_properties.append((PROP_ERROR, "true"))
+        if isinstance(error, CouldNotCheck):
+            report.user_properties.append((PROP_ERROR, "true"))
+        if finding is not None:
             report.longrepr = finding.render()
             report.user_properties.append((PROP_SUMMARY, finding.summary))
+            report.user_properties.append((PROP_FINDING, finding.to_json()))
             if finding.fix:
                 report.user_properties.append((PROP_FIX, finding.fix))
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             for warning in self.pending_warnings.pop(item.nodeid, []):
-                report.user_properties.append((PROP_WARNING, warning.render()))
+                report.user_properties.append((PROP_WARNING, warning.to_json()))
 
     def add_warning(self, nodeid: str, finding: Finding) -> None:
         self.pending_warnings.setdefault(nodeid, []).append(finding)
@@ -87,15 +122,17 @@ class HostSession:
         if layer is None:
             return
         check_id = check_id_of(report.nodeid, layer)
-        outcome = self.outcomes.setdefault(check_id, CheckOutcome(check_id, layer))
+        outcome = self.outcomes.setdefault(check_id, CheckOutcome(check_id, layer, nodeid=report.nodeid))
         outcome.duration += report.duration
         props = dict(report.user_properties)
-        outcome.warnings += [v for k, v in report.user_properties if k == PROP_WARNING]
+        outcome.warnings += [Finding.from_json(str(v)) for k, v in report.user_properties if k == PROP_WARNING]
         if report.when == "call" or report.outcome != "passed":
             outcome.outcome = _classify(report, outcome.outcome)
         if report.outcome == "skipped":
             outcome.skip_reason = _skip_reason(report)
-        if report.failed:
+        if report.failed and outcome.finding is None:
+            if PROP_FINDING in props:
+                outcome.finding = Finding.from_json(str(props[PROP_FINDING]))
             outcome.summary = outcome.summary or str(props.get(PROP_SUMMARY) or _first_line(report))
             outcome.message = outcome.message or str(report.longreprtext)
             outcome.fix = outcome.fix or str(props.get(PROP_FIX, ""))
@@ -110,10 +147,15 @@ class HostSession:
         self.verdict = compute_verdict(self.outcomes.values(), self.profile.name, self.settings.strict)
         if self.verdict.status == "FAIL" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # strict-mode warnings fail too
+        controller = not hasattr(self.config, "workerinput")
+        if controller:
+            from gpuconform.compat import predict
+
+            self.compat = predict(self.facts, self.profile, self.matrices)
         try:
             yield
         finally:
-            if not hasattr(self.config, "workerinput"):  # the controller reports
+            if controller:
                 from gpuconform.reports import write_reports
 
                 self.report_errors = write_reports(self)
@@ -127,7 +169,13 @@ class HostSession:
             terminalreporter.section("host warnings", sep="-", yellow=True)
             for o in warned:
                 for w in o.warnings:
-                    terminalreporter.line(f"{o.check_id}: {w}")
+                    terminalreporter.line(f"{o.check_id}: {w.render()}")
+        if self.settings.compat and self.compat is not None:
+            from gpuconform.compat import render_text
+
+            terminalreporter.section("TensorFlow releases on this host (--host-compat)", sep="-")
+            for line in render_text(self.compat):
+                terminalreporter.line(line)
 
     def _print_verdict(self) -> None:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -135,8 +183,8 @@ class HostSession:
             return
         for error in self.report_errors:
             tr.write_line(f"gpuconform: {error}", red=True)
-        if self.verdict.fix:
-            tr.write_line(f"fix: {self.verdict.fix}")
+        for line in verdict_details(self.verdict):
+            tr.write_line(line)
         status = self.verdict.status
         tr.write_line(self.verdict.line(), bold=True, red=status == "FAIL", green=status == "PASS")
 
@@ -151,6 +199,23 @@ class HostSession:
             lines.append(f"gpuconform: {self.profile.chosen_by}")
         lines += [f"gpuconform: note: {n}" for n in self.expectations.notes]
         return lines
+
+
+def verdict_details(verdict: Verdict, most: int = 5) -> list[str]:
+    """The lines printed above the verdict line: root check, fix, what it blocked, what else failed."""
+    if verdict.status != "FAIL":
+        return []
+    lines = [f"root check: {verdict.check_id}"]
+    if verdict.fix:
+        lines.append(f"fix: {verdict.fix}")
+    if verdict.blocked:
+        shown = ", ".join(verdict.blocked[:most]) + (", ..." if len(verdict.blocked) > most else "")
+        lines.append(f"blocked by it: {len(verdict.blocked)} check(s): {shown}")
+    for check_id, reason in verdict.also[:most]:
+        lines.append(f"also failing: {check_id}: {reason}")
+    if len(verdict.also) > most:
+        lines.append(f"also failing: {len(verdict.also) - most} more (see reports/result.json)")
+    return lines
 
 
 def start_session(config: pytest.Config) -> HostSession:
@@ -221,7 +286,8 @@ def _classify(report: pytest.TestReport, previous: str) -> str:
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "xpassed"
     if report.failed:
-        return "failed" if report.when == "call" else "error"
+        could_not = any(k == PROP_ERROR for k, _ in report.user_properties)
+        return "failed" if report.when == "call" and not could_not else "error"
     if report.skipped:
         return "skipped"
     return previous if previous in ("failed", "error") else "passed"
