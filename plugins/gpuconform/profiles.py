@@ -65,6 +65,15 @@ class DriverExpectation:
 
 
 @dataclass(frozen=True)
+class ApplicationExpectation:
+    """What the application on this host relies on: turns the matching known regressions of
+    matrices/keras_preprocessing.toml (their `requirement` key) from expected failures into failures."""
+
+    file_like_uploads: bool = False  # uploads reach load_img as file-like objects (FileStorage, BytesIO)
+    image_data_generator: bool = False  # the code imports and uses ImageDataGenerator
+
+
+@dataclass(frozen=True)
 class Profile:
     """A host profile."""
 
@@ -73,6 +82,7 @@ class Profile:
     gpus: GpuExpectation = field(default_factory=GpuExpectation)
     tensorflow: TensorflowExpectation = field(default_factory=TensorflowExpectation)
     driver: DriverExpectation = field(default_factory=DriverExpectation)
+    application: ApplicationExpectation = field(default_factory=ApplicationExpectation)
     source: str = ""  # the file it came from (filled by the loader, not read from TOML)
     chosen_by: str = ""  # for `auto`: why this profile was picked
 
@@ -90,6 +100,7 @@ class _ProfileFile:
     gpus: GpuExpectation = field(default_factory=GpuExpectation)
     tensorflow: TensorflowExpectation = field(default_factory=TensorflowExpectation)
     driver: DriverExpectation = field(default_factory=DriverExpectation)
+    application: ApplicationExpectation = field(default_factory=ApplicationExpectation)
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,7 @@ def load_profile(path: Path, matrices: Matrices) -> Profile:
         gpus=raw.gpus,
         tensorflow=raw.tensorflow,
         driver=raw.driver,
+        application=raw.application,
         source=str(path),
     )
     _validate(profile, str(path), matrices)
