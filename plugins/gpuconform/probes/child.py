@@ -96,6 +96,12 @@ def run_python(
         _kill_group(proc)
         out, err = proc.communicate()
         return ChildResult(argv, proc.returncode, out, err, True, time.monotonic() - started)
+    except BaseException:
+        # Ctrl-C (or any error) in the parent: the child runs in its own session, so
+        # the terminal's SIGINT never reached it; do not leave it running.
+        _kill_group(proc)
+        proc.wait()
+        raise
     return ChildResult(argv, proc.returncode, out, err, False, time.monotonic() - started)
 
 
