@@ -55,6 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = session
     config.pluginmanager.register(session, "gpuconform-session")
     if config.pluginmanager.hasplugin("xdist"):
+        from gpuconform.xdist_hooks import XdistHooks
+
         config.pluginmanager.register(XdistHooks(), "gpuconform-xdist")
     if config.pluginmanager.hasplugin("html"):
         from gpuconform.html import HtmlHooks
@@ -94,15 +96,6 @@ def suites_dir() -> Path:
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations))).resolve()
     return (Path(__file__).resolve().parents[2] / "suites").resolve()
-
-
-class XdistHooks:
-    """Hooks for pytest-xdist only: probe once on the controller, hand the facts to workers."""
-
-    def pytest_configure_node(self, node: Any) -> None:
-        session = node.config.stash.get(session_key, None)
-        if session is not None:
-            node.workerinput[WORKER_FACTS] = session.facts_text
 
 
 # ---- fixtures -----------------------------------------------------------------------

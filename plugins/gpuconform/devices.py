@@ -1,0 +1,138 @@
+"""GPU visibility and device names: which GPUs a TensorFlow child should see, and where an op ran.
+
+`CUDA_VISIBLE_DEVICES` follows the CUDA programming guide's rules
+(tf-behaviors §2): unset shows every GPU; empty shows none; entries are
+indices or (prefixes of) GPU UUIDs, and the first invalid entry ends the list
+(``0,2,-1,1`` shows 0 and 2). TensorFlow numbers what is visible from 0.
+Indices mean NVML's order only with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``, which the
+children that compare orders set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gpuconform.facts import GpuFacts
+from gpuconform.observations import OpRun
+
+VISIBLE = "CUDA_VISIBLE_DEVICES"
+ORDER = "CUDA_DEVICE_ORDER"
+
+_DEVICE = re.compile(r"(?:/job:[^/]+/replica:\d+/task:\d+)?/(?:device:)?(?P<type>[A-Z_]+):(?P<index>\d+)$")
+
+#: Largest error tolerated relative to the reference's largest magnitude, by dtype. float32
+#: allows different summation orders (CPU vs GPU, oneDNN); TensorFloat-32 rounds float32
+#: inputs to 10 mantissa bits; float16 outputs carry ~1e-3 rounding of their own.
+RELATIVE_TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2, "float64": 1e-10}
+TF32_RELATIVE_TOLERANCE = 5e-3
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The GPUs a CUDA_VISIBLE_DEVICES value shows, in CUDA's numbering."""
+
+    value: str | None
+    gpus: tuple[GpuFacts, ...]
+    stopped_at: str | None = None  # the entry that ended the list, when one did
+    resolved: bool = True  # False: an entry (a MIG identifier) cannot be matched to NVML's GPUs
+
+    def describe(self) -> str:
+        """"CUDA_VISIBLE_DEVICES='1' shows GPU 1 (Tesla T4)", for messages."""
+        if self.value is None:
+            return f"{VISIBLE} is unset (every GPU visible)"
+        shown = ", ".join(f"GPU {g.index} ({g.name})" for g in self.gpus) or "no GPU"
+        text = f"{VISIBLE}={self.value!r} shows {shown}"
+        if self.stopped_at is not None:
+            text += f"; the list ends at the invalid entry {self.stopped_at!r}"
+        return text
+
+
+def visibility(value: str | None, gpus: Sequence[GpuFacts]) -> Visibility:
+    """Which of NVML's `gpus` a child with CUDA_VISIBLE_DEVICES=`value` sees."""
+    if value is None:
+        return Visibility(None, tuple(gpus))
+    shown: list[GpuFacts] = []
+    if not value.strip():
+        return Visibility(value, ())
+    for raw in value.split(","):
+        entry = raw.strip()
+        if entry.startswith("MIG-"):
+            return Visibility(value, tuple(shown), resolved=False)
+        gpu = _resolve(entry, gpus)
+        if gpu is None or gpu in shown:
+            return Visibility(value, tuple(shown), stopped_at=entry)
+        shown.append(gpu)
+    return Visibility(value, tuple(shown))
+
+
+def _resolve(entry: str, gpus: Sequence[GpuFacts]) -> GpuFacts | None:
+    if entry.isdigit():
+        return next((g for g in gpus if g.index == int(entry)), None)
+    if entry.startswith("GPU-") and len(entry) > 4:
+        matches = [g for g in gpus if g.uuid and g.uuid.startswith(entry)]
+        return matches[0] if len(matches) == 1 else None
+    return None
+
+
+def pinned_env(pin: int | None) -> dict[str, str]:
+    """The environment that shows a child only NVML GPU `pin` (nothing when not pinned)."""
+    if pin is None:
+        return {}
+    return {VISIBLE: str(pin), ORDER: "PCI_BUS_ID"}
+
+
+def expected_visibility(env: Mapping[str, str], gpus: Sequence[GpuFacts]) -> Visibility:
+    """What TF children started with `env` should see of NVML's `gpus`."""
+    return visibility(env.get(VISIBLE), gpus)
+
+
+def subsets(gpus: Sequence[GpuFacts]) -> list[str]:
+    """CUDA_VISIBLE_DEVICES values worth a child each: none, the last alone, the first two both ways."""
+    indices = [str(g.index) for g in gpus]
+    values = ["", indices[-1]] if indices else [""]
+    if len(indices) >= 2:
+        values += [f"{indices[0]},{indices[1]}", f"{indices[1]},{indices[0]}"]
+    return values
+
+
+def parse_device(name: str | None) -> tuple[str, int] | None:
+    """("GPU", 1) for "/job:localhost/replica:0/task:0/device:GPU:1", "/device:GPU:1" or "/GPU:1"."""
+    if not name:
+        return None
+    match = _DEVICE.search(name)
+    return (match["type"], int(match["index"])) if match else None
+
+
+def is_fully_qualified(name: str | None) -> bool:
+    """Whether a tensor's device string has the job/replica/task/device form TF documents."""
+    return bool(name) and bool(re.fullmatch(r"/job:[^/]+/replica:\d+/task:\d+/device:[A-Z_]+:\d+", name or ""))
+
+
+def tolerance(run: OpRun) -> float:
+    """The relative tolerance for an op's result (TF32 widens float32 matmul and conv on the GPU)."""
+    if run.dtype == "float32" and run.tf32 and parse_device(run.requested) not in (None, ("CPU", 0)):
+        return TF32_RELATIVE_TOLERANCE
+    return RELATIVE_TOLERANCE.get(run.dtype, 1e-2)
+
+
+def op_problem(run: OpRun) -> str | None:
+    """Why an op run does not conform (wrong device, raised, result off), or None."""
+    want = parse_device(run.requested)
+    got = parse_device(run.result_device)
+    label = f"{run.op} ({run.dtype}) on {run.requested}"
+    if run.error is not None:
+        return f"{label} raised {run.error}"
+    if got != want:
+        return f"{label} ran on {run.result_device or 'an unknown device'}"
+    if run.max_abs_error is None or run.reference_scale is None:
+        return f"{label} returned no result to compare"
+    allowed = tolerance(run) * max(run.reference_scale, 1.0)
+    if not run.max_abs_error <= allowed:  # `not <=` so that NaN fails too
+        return (
+            f"{label} differs from the {run.reference} result by {run.max_abs_error:.3g} "
+            f"(allowed {allowed:.3g}: {tolerance(run):g} x max |reference| {run.reference_scale:.3g})"
+        )
+    return None

@@ -1,0 +1,87 @@
+"""The live TensorFlow side of a check: skip reasons, this worker's GPU pin, the GPU lock, and batches.
+
+Checks of the framework, placement and memory layers get a `LiveTf` from a
+fixture. It skips the check when TensorFlow is not installed or facts are
+replayed, adds the worker's CUDA_VISIBLE_DEVICES pin (``--host-gpu-per-worker``)
+to every child, and holds this worker's GPU lock while a child runs, so that
+two xdist workers never run TensorFlow on the same GPU at once (see
+`gpuconform.xdist_hooks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gpuconform.check import live_only
+from gpuconform.check import not_applicable
+from gpuconform.devices import pinned_env
+from gpuconform.facts import PackageInfo
+from gpuconform.tfrun import Batch
+from gpuconform.tfrun import TfRunner
+
+
+@dataclass(frozen=True)
+class LiveTf:
+    """TensorFlow children for this run, as this worker must start them."""
+
+    runner: TfRunner
+    tensorflow: PackageInfo
+    timeout: float  # --host-tf-timeout: one TensorFlow child
+    probe_timeout: float  # --host-probe-timeout: one NVML child
+    pin: int | None = None  # the NVML index this worker is pinned to
+    lock_dir: Path | None = None  # shared by the xdist workers of this run
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment additions of a child: the pin first, so `extra` may narrow it further."""
+        return {**pinned_env(self.pin), **(extra or {})}
+
+    def batch(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> Batch:
+        """Run (once per run) experiments `names` of `module` in one child, holding the GPU lock."""
+        with self.gpu_lock():
+            return self.runner.batch(module, names, self.env(extra))
+
+    @contextlib.contextmanager
+    def gpu_lock(self) -> Iterator[None]:
+        """Exclusive use of this worker's GPUs among the workers of this run (a no-op when serial)."""
+        if self.lock_dir is None:
+            yield
+            return
+        name = f"gpu{self.pin}.lock" if self.pin is not None else "gpus.lock"
+        with open(self.lock_dir / name, "a+b") as handle:
+            # Blocks while another worker runs a child on the same GPU; that child is itself
+            # bounded by --host-tf-timeout, so the wait is too.
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def live_tf(config: pytest.Config, tensorflow: PackageInfo | None) -> LiveTf:
+    """The LiveTf of this run, or skip: TensorFlow is not installed, or facts are replayed."""
+    from gpuconform.plugin import session_key
+    from gpuconform.xdist_hooks import worker_gpu
+    from gpuconform.xdist_hooks import worker_lock_dir
+
+    session = config.stash[session_key]
+    settings = session.settings
+    if tensorflow is None:
+        not_applicable("TensorFlow is not installed")
+    if not session.tf_runner.live:
+        live_only(f"TensorFlow runs in child processes of the live host; facts are replayed from {settings.facts_file}")
+    return LiveTf(
+        runner=session.tf_runner,
+        tensorflow=tensorflow,
+        timeout=settings.tf_timeout,
+        probe_timeout=settings.probe_timeout,
+        pin=worker_gpu(config),
+        lock_dir=worker_lock_dir(config),
+    )
