@@ -1,12 +1,58 @@
-"""pytest-html hooks: a host summary table at the top of report.html (registered only with pytest-html)."""
+"""The host section of reports/report.html (pytest-html's page; registered only with pytest-html).
+
+On top of pytest-html's own results table, the page gets: the verdict with its root
+check and fix, a host card, a layer-by-layer table of outcome counts, each problem
+with its four parts and the facts behind it, every check by layer with a link to
+its facts, the "which TensorFlow releases can this host run" table, and the facts
+tree itself. Everything is inline: the page fetches nothing.
+"""
 
 from __future__ import annotations
 
-from html import escape
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
+
+from gpuconform import serde
+from gpuconform.htmlparts import COLOURS
+from gpuconform.htmlparts import SCRIPT
+from gpuconform.htmlparts import STYLE
+from gpuconform.htmlparts import badge
+from gpuconform.htmlparts import card
+from gpuconform.htmlparts import cell
+from gpuconform.htmlparts import details
+from gpuconform.htmlparts import esc
+from gpuconform.htmlparts import finding_list
+from gpuconform.htmlparts import json_block
+from gpuconform.htmlparts import number
+from gpuconform.htmlparts import problem_card
+from gpuconform.htmlparts import row
+from gpuconform.htmlparts import table
+from gpuconform.verdict import OUTCOMES
+from gpuconform.verdict import CheckOutcome
+from gpuconform.verdict import layer_summaries
 
 if TYPE_CHECKING:
+    from gpuconform.compat import CompatTable
     from gpuconform.session import HostSession
+
+#: Which top-level branches of the Facts tree each layer's checks read.
+LAYER_FACTS = {
+    "platform": ("platform", "packages"),
+    "driver": ("driver",),
+    "libraries": ("libraries",),
+}
+
+#: pytest-html's page is made for wide screens (body min-width 800px, a 550px summary
+#: column); these let it shrink to a phone and put the host section right under the title.
+PYTEST_HTML_OVERRIDES = """
+body{display:flex;flex-direction:column}
+#title{order:-2}.summary{order:-1}
+@media (max-width:800px){body{min-width:0!important;margin:8px}.summary__data,.summary__spacer{flex:1 1 auto}
+#results-table,#environment{display:block;overflow-x:auto;max-width:100%}}
+"""
+VIEWPORT = "<meta name='viewport' content='width=device-width,initial-scale=1'>"
 
 
 class HtmlHooks:
@@ -15,21 +61,175 @@ class HtmlHooks:
     def __init__(self, session: HostSession) -> None:
         self.session = session
 
-    def pytest_html_report_title(self, report: object) -> None:
-        report.title = f"gpuconform: {self.session.facts.host.hostname} ({self.session.profile.name})"  # type: ignore[attr-defined]
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"gpuconform: {self.session.facts.host.hostname} ({self.session.profile.name})"
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        from gpuconform.reports import host_summary
+        prefix.append(host_section(self.session))
 
-        verdict = self.session.verdict
-        status = verdict.status if verdict else "NONE"
-        rows = "".join(
-            f"<tr><th style='text-align:left;padding-right:1em'>{escape(label)}</th><td>{escape(value)}</td></tr>"
-            for label, value in host_summary(self.session)
+
+def host_section(session: HostSession) -> str:
+    """The whole gpuconform section of the page, as HTML."""
+    from gpuconform.reports import host_summary
+
+    outcomes = list(session.outcomes.values())
+    facts = serde.dump(session.facts)
+    parts = [
+        f"<style>{STYLE}{PYTEST_HTML_OVERRIDES}</style>",
+        _verdict_banner(session),
+        "<h2>Host</h2>",
+        card([(label, value) for label, value in host_summary(session) if label != "verdict"]).replace(
+            "class='gc-card'", "class='gc-card' id='gpuconform-host-summary'", 1
+        ),
+        "<h2>Layers</h2>",
+        _layers_table(outcomes, session.settings.strict),
+        _problems(session, outcomes, facts),
+        _warnings(outcomes),
+        "<h2>Checks by layer</h2>",
+        _checks(outcomes, facts),
+    ]
+    if session.compat is not None:
+        parts += ["<h2>Which TensorFlow releases can this host run?</h2>", compat_section(session.compat)]
+    parts += ["<h2>Facts</h2>", _facts(facts, session)]
+    return f"<section id='gc' class='gc'>{''.join(parts)}<script>{SCRIPT}</script></section>"
+
+
+def add_viewport(path: Path) -> None:
+    """Make pytest-html's page scale on a phone: the viewport tag must sit in <head>."""
+    text = path.read_text(encoding="utf-8")
+    if "name='viewport'" in text or 'name="viewport"' in text:
+        return
+    patched, count = re.subn(r"<head>", f"<head>{VIEWPORT}", text, count=1)
+    if count:
+        from gpuconform.reports import write_text
+
+        write_text(path, patched)
+
+
+def _verdict_banner(session: HostSession) -> str:
+    verdict = session.verdict
+    if verdict is None:
+        return "<div class='gc-banner'>host verdict: not computed</div>"
+    colour = COLOURS.get(verdict.status, "#6e7781")
+    lines = [f"<div class='gc-line' id='gc-verdict'>{esc(verdict.line())}</div>"]
+    if verdict.check_id:
+        root = esc(verdict.check_id)
+        lines.append(f"<div>root check: <a href='#check-{root}'><code>{root}</code></a></div>")
+    if verdict.fix:
+        lines.append(f"<div id='gc-fix'>fix: <code>{esc(verdict.fix)}</code></div>")
+    if verdict.blocked:
+        lines.append(f"<div>{len(verdict.blocked)} check(s) blocked by it: {esc(', '.join(verdict.blocked))}</div>")
+    if verdict.warnings and verdict.status == "PASS":
+        lines.append(f"<div>{len(verdict.warnings)} warning(s): see below</div>")
+    return f"<div class='gc-banner' style='--c:{colour}'>{''.join(lines)}</div>"
+
+
+def _layers_table(outcomes: list[CheckOutcome], strict: bool) -> str:
+    rows = []
+    for s in layer_summaries(outcomes, strict):
+        cells = [f"<td><a href='#gc-layer-{esc(s.layer)}'>{esc(s.layer)}</a></td>", f"<td>{badge(s.status)}</td>"]
+        cells += [number(s.counts[kind]) for kind in OUTCOMES]
+        cells.append(number(s.warnings))
+        rows.append(row(cells))
+    return table(["layer", "status", *OUTCOMES, "warnings"], rows, ident="gc-layers")
+
+
+def _problems(session: HostSession, outcomes: list[CheckOutcome], facts: dict[str, Any]) -> str:
+    problems = [o for o in outcomes if o.is_problem]
+    if not problems:
+        return ""
+    verdict = session.verdict
+    root = verdict.check_id if verdict else None
+    problems.sort(key=lambda o: o.check_id != root)  # the root first, then in run order
+    blocks = ["<h2>Problems</h2>"]
+    for o in problems:
+        title = f"{badge(o.kind)} <code>{esc(o.check_id)}</code>" + (" <b>root cause</b>" if o.check_id == root else "")
+        body = finding_list(o.finding) if o.finding else f"<pre>{esc(o.message)}</pre>"
+        if verdict is not None and o.check_id == root and verdict.blocked:
+            body += f"<div class='gc-muted'>blocked by this check: {esc(', '.join(verdict.blocked))}</div>"
+        body += details("facts behind this check", json_block(_layer_facts(facts, o.layer)))
+        blocks.append(problem_card(o.kind, title, o.summary, body))
+    return "".join(blocks)
+
+
+def _warnings(outcomes: list[CheckOutcome]) -> str:
+    warned = [(o, w) for o in outcomes for w in o.warnings]
+    if not warned:
+        return ""
+    cards = [
+        problem_card("warn", f"{badge('warn', 'warning')} <code>{esc(o.check_id)}</code>", w.summary, finding_list(w))
+        for o, w in warned
+    ]
+    return "<h2>Warnings</h2>" + "".join(cards)
+
+
+def _checks(outcomes: list[CheckOutcome], facts: dict[str, Any]) -> str:
+    blocks = []
+    for s in layer_summaries(outcomes):
+        mine = [o for o in outcomes if o.layer == s.layer]
+        if not mine:
+            continue
+        rows = [
+            row(
+                [
+                    f"<td id='check-{esc(o.check_id)}'><code>{esc(o.check_id.split('::', 1)[1])}</code></td>",
+                    f"<td>{badge(o.kind)}</td>",
+                    cell(o.reason or ("; ".join(w.summary for w in o.warnings))),
+                    f"<td><a class='gc-facts' href='#{_facts_anchor(facts, o.layer)}'>facts</a></td>",
+                ]
+            )
+            for o in mine
+        ]
+        counts = ", ".join(f"{n} {kind}" for kind, n in s.counts.items() if n)
+        summary = f"{badge(s.status)} <b>{esc(s.layer)}</b> <span class='gc-muted'>{esc(counts)}</span>"
+        body = table(["check", "outcome", "reason", "facts"], rows)
+        blocks.append(details(summary, body, open_=s.status in ("fail", "error", "warn"), ident=f"gc-layer-{s.layer}"))
+    return "".join(blocks)
+
+
+def compat_section(compat: CompatTable) -> str:
+    """The compatibility table (also used by `python -m gpuconform compat --html`)."""
+    rows = [
+        row(
+            [
+                cell(r.tensorflow + (" (installed)" if r.installed else "")),
+                f"<td>{badge(r.verdict)}</td>",
+                cell(r.driver),
+                cell(r.cuda),
+                cell(r.cudnn),
+                cell(r.python),
+                cell(r.why or r.detail),
+                f"<td><code>{esc(r.fix)}</code></td>" if r.fix else "<td></td>",
+            ],
+            cls="gc-mine" if r.installed else "",
         )
-        colour = {"PASS": "#1a7f37", "FAIL": "#cf222e"}.get(status, "#6e7781")
-        prefix.append(
-            f"<section id='gpuconform-host'><h2 style='color:{colour}'>"
-            f"{escape(verdict.line() if verdict else 'host verdict: not computed')}</h2>"
-            f"<table id='gpuconform-host-summary'>{rows}</table></section>"
-        )
+        for r in compat.rows
+    ]
+    notes = "".join(f"<p class='gc-muted'>{esc(n)}</p>" for n in compat.notes)
+    basis = f"<p>judged on: {esc('; '.join(compat.basis))}</p>"
+    headers = ["TensorFlow", "verdict", "needs driver", "CUDA", "cuDNN", "Python", "why", "to run it"]
+    return basis + notes + table(headers, rows, ident="gc-compat")
+
+
+def _facts(facts: dict[str, Any], session: HostSession) -> str:
+    source = session.settings.facts_file or "this run's probes"
+    note = f"From {source}; the same tree is in facts.json (replay it with --host-facts)."
+    blocks = [f"<p class='gc-muted'>{esc(note)}</p>"]
+    for key, value in facts.items():
+        blocks.append(details(f"<code>{esc(key)}</code>", json_block(value), ident=f"gc-facts-{key}"))
+    return "".join(blocks)
+
+
+def _facts_anchor(facts: dict[str, Any], layer: str) -> str:
+    keys = _layer_keys(facts, layer)
+    return f"gc-facts-{keys[0]}" if keys else "gc-facts-host"
+
+
+def _layer_keys(facts: dict[str, Any], layer: str) -> list[str]:
+    keys = [k for k in LAYER_FACTS.get(layer, (layer,)) if k in facts]
+    return keys or [k for k in facts if k not in ("host", "schema_version")]
+
+
+def _layer_facts(facts: dict[str, Any], layer: str) -> dict[str, Any]:
+    return {k: facts[k] for k in _layer_keys(facts, layer)}
+

@@ -8,14 +8,17 @@ never a traceback, and never stops the other reports from being written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import BinaryIO
 
 import gpuconform
 from gpuconform import serde
@@ -42,12 +45,17 @@ def write_reports(session: HostSession) -> list[str]:
         return errors
     formats = settings.report_formats
     if "facts" in formats:
-        _guard(errors, "facts.json", lambda: _write(settings.reports_dir / "facts.json", facts_json(session.facts)))
+        _guard(errors, "facts.json", lambda: write_text(settings.reports_dir / "facts.json", facts_json(session.facts)))
     if "result" in formats:
-        _guard(errors, "result.json", lambda: _write(settings.reports_dir / "result.json", result_json(session)))
+        _guard(errors, "result.json", lambda: write_text(settings.reports_dir / "result.json", result_json(session)))
     xmlpath = getattr(session.config.option, "xmlpath", None)
     if "junit" in formats and xmlpath:
         _guard(errors, "junit.xml", lambda: add_junit_properties(Path(xmlpath), host_summary(session)))
+    htmlpath = getattr(session.config.option, "htmlpath", None)
+    if "html" in formats and htmlpath and Path(htmlpath).is_file():
+        from gpuconform.html import add_viewport
+
+        _guard(errors, "report.html", lambda: add_viewport(Path(htmlpath)))
     return errors
 
 
@@ -202,7 +210,7 @@ def add_junit_properties(path: Path, rows: list[tuple[str, str]]) -> None:
             suite.insert(0, props)
         for name, value in rows:
             ET.SubElement(props, "property", name=f"gpuconform.{name}", value=value)
-    _write(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
+    write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
 
 
 def _guard(errors: list[str], name: str, action: object) -> None:
@@ -212,13 +220,25 @@ def _guard(errors: list[str], name: str, action: object) -> None:
         errors.append(f"could not write {name}: {exc}")
 
 
-def _write(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
+    """Write a report atomically, readable as any file the user creates (a fleet collects them)."""
+    with atomic_file(path) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that replaces `path` only when the with-block ends without an error."""
     # Write next to the target and rename, so a crash never leaves half a report.
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        # mkstemp makes the file private (0600); a report is as readable as the umask allows.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -147,7 +147,7 @@ class LayerSummary:
 def compute_verdict(outcomes: Iterable[CheckOutcome], profile: str, strict: bool = False) -> Verdict:
     """Reduce outcomes to a verdict; in strict mode a warning fails its layer too."""
     # Stable: within a layer, the order the checks ran (lowest prerequisite first).
-    ordered = sorted(outcomes, key=lambda o: _layer_rank(o.layer))
+    ordered = sorted(outcomes, key=lambda o: layer_rank(o.layer))
     warnings = tuple(f"{o.check_id}: {w.summary}" for o in ordered for w in o.warnings)
     root: CheckOutcome | None = None
     reason = ""
@@ -221,5 +221,6 @@ def layer_status(counts: dict[str, int], warnings: int = 0, strict: bool = False
     return "not-run"
 
 
-def _layer_rank(layer: str) -> int:
+def layer_rank(layer: str) -> int:
+    """A layer's position, lowest first; unknown layers sort after the known ones."""
     return LAYERS.index(layer) if layer in LAYERS else len(LAYERS)

@@ -1,0 +1,222 @@
+"""`python -m gpuconform` (or `gpuconform`): the commands around the pytest plugin.
+
+    gpuconform fleet merge reports/ other/result.json -o fleet/ --expect hosts.txt
+    gpuconform compat [--facts reports/facts.json] [--profile t4] [--json]
+    gpuconform checks
+    gpuconform summary reports/result.json >> "$GITHUB_STEP_SUMMARY"
+
+The checks themselves run under pytest (`pytest --host-profile t4`). Exit codes follow
+pytest's: 0 everything conforms, 1 something does not, 4 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from typing import NoReturn
+
+import pytest
+
+from gpuconform.errors import DataError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 4
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 4 as pytest's does (argparse's own is 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except DataError as exc:
+        print(f"gpuconform: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gpuconform", description="GPU host conformance for TensorFlow: fleet roll-up and helpers")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    fleet = commands.add_parser("fleet", help="work with the results of many hosts")
+    fleet_commands = fleet.add_subparsers(dest="fleet_command", required=True, parser_class=_Parser)
+    merge = fleet_commands.add_parser(
+        "merge",
+        help="merge result.json files (or directories holding them) into fleet.html, fleet-junit.xml, fleet.json",
+    )
+    merge.add_argument("paths", nargs="+", type=Path, metavar="RESULT_OR_DIR")
+    merge.add_argument("-o", "--output", type=Path, default=Path("fleet"), help="output directory (default: fleet)")
+    merge.add_argument(
+        "--expect",
+        metavar="N|FILE",
+        help="how many hosts should have reported, or a file of host names (one a line): "
+        "a host that sent no result fails the fleet",
+    )
+    merge.add_argument("--title", default="gpuconform fleet", help="the fleet page's title")
+    merge.set_defaults(run=_fleet_merge)
+
+    compat = commands.add_parser("compat", help="which TensorFlow releases this host (or a facts file) can run")
+    compat.add_argument("--facts", type=Path, help="a recorded facts.json instead of probing this host")
+    compat.add_argument("--profile", default="auto", help="host profile: a built-in name or a TOML file (default auto)")
+    compat.add_argument("--root", type=Path, default=Path("/"), help="probe /sys, /proc, /dev below DIR")
+    compat.add_argument("--probe-timeout", type=float, default=20.0, help="seconds per probe child (default 20)")
+    compat.add_argument("--json", action="store_true", help="print the table as JSON")
+    compat.set_defaults(run=_compat)
+
+    checks = commands.add_parser("checks", help="list the stable check ids (layer::name) of the suites")
+    checks.set_defaults(run=_checks)
+
+    summary = commands.add_parser("summary", help="a Markdown summary of a result.json (e.g. for $GITHUB_STEP_SUMMARY)")
+    summary.add_argument("result", type=Path)
+    summary.set_defaults(run=_summary)
+    return parser
+
+
+# ---- fleet merge ------------------------------------------------------------------------
+
+
+def _fleet_merge(args: argparse.Namespace) -> int:
+    from gpuconform.fleet.merge import merge
+
+    expected, names = _expectation(args.expect)
+    fleet = merge(args.paths, args.output, expected=expected, expected_names=names, title=args.title)
+    for warning in fleet.warnings:
+        print(f"gpuconform fleet: warning: {warning}", file=sys.stderr)
+    for cause in fleet.ranked_causes():
+        print(f"{len(cause.hosts)} host(s) at {cause.layer}: {cause.title}")
+        if cause.fix:
+            print(f"  fix: {cause.fix}")
+    if fleet.missing:
+        print(f"sent no result: {', '.join(fleet.missing)}")
+    print(f"reports: {args.output / 'fleet.html'}, {args.output / 'fleet-junit.xml'}, {args.output / 'fleet.json'}")
+    print(fleet.line())
+    return EXIT_OK if fleet.ok else EXIT_FAILED
+
+
+def _expectation(value: str | None) -> tuple[int | None, list[str]]:
+    """--expect N or --expect FILE."""
+    from gpuconform.fleet.merge import read_host_list
+
+    if value is None:
+        return None, []
+    if value.isdigit():
+        return int(value), []
+    names = read_host_list(Path(value))
+    return len(names), names
+
+
+# ---- compat -----------------------------------------------------------------------------
+
+
+def _compat(args: argparse.Namespace) -> int:
+    from gpuconform.compat import predict
+    from gpuconform.compat import render_text
+    from gpuconform.host import probe_host
+    from gpuconform.host import replay_facts
+    from gpuconform.matrix import load_matrices
+    from gpuconform.profiles import resolve_profile
+    from gpuconform.serde import dump
+
+    matrices = load_matrices()
+    facts = replay_facts(args.facts) if args.facts else probe_host(matrices, args.root, args.probe_timeout)
+    profile = resolve_profile(args.profile, facts, matrices, Path.cwd())
+    table = predict(facts, profile, matrices)
+    if args.json:
+        print(json.dumps(dump(table), indent=2))
+    else:
+        print(f"profile {profile.name}: {profile.description}")
+        print("\n".join(render_text(table)))
+    return EXIT_OK
+
+
+# ---- checks -----------------------------------------------------------------------------
+
+
+class _Collector:
+    """A pytest plugin that records each collected check's stable id."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        from gpuconform.session import check_id_of
+        from gpuconform.session import layer_of
+
+        for item in items:
+            layer = layer_of(item)
+            if layer is not None:
+                self.ids.append(check_id_of(item.nodeid, layer))
+
+
+def collect_check_ids() -> tuple[int, list[str], str]:
+    """Collect the suites (probing nothing beyond what a run does); return pytest's code, ids and output."""
+    from gpuconform.plugin import suites_dir
+
+    collector = _Collector()
+    output = io.StringIO()
+    argv = [str(suites_dir()), "--collect-only", "-q", "-p", "no:cacheprovider", "--host-reports", "off"]
+    with contextlib.redirect_stdout(output):
+        code = pytest.main(argv, plugins=[collector])
+    return int(code), collector.ids, output.getvalue()
+
+
+def _checks(args: argparse.Namespace) -> int:
+    code, ids, output = collect_check_ids()
+    if code != 0:
+        print(output, file=sys.stderr)
+        return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED
+    print("\n".join(ids))
+    return EXIT_OK
+
+
+# ---- summary ----------------------------------------------------------------------------
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from gpuconform.tomlio import read_json
+
+    data = read_json(args.result)
+    if not isinstance(data, dict) or data.get("schema") != "gpuconform-result":
+        raise DataError(str(args.result), "schema", "not a gpuconform result.json")
+    print(markdown_summary(data))
+    return EXIT_OK if data.get("verdict", {}).get("status") == "PASS" else EXIT_FAILED
+
+
+def markdown_summary(data: dict[str, Any]) -> str:
+    """The verdict, its fix and the layer table as GitHub-flavoured Markdown."""
+    verdict = data.get("verdict", {})
+    icon = {"PASS": ":white_check_mark:", "FAIL": ":x:"}.get(verdict.get("status"), ":grey_question:")
+    lines = [f"### {icon} `{verdict.get('line', 'host verdict: unknown')}`", ""]
+    if verdict.get("check_id"):
+        lines.append(f"root check: `{verdict['check_id']}`")
+    if verdict.get("fix"):
+        lines.append(f"fix: `{verdict['fix']}`")
+    if verdict.get("blocked"):
+        lines.append(f"blocked by it: {len(verdict['blocked'])} check(s)")
+    lines += ["", "| layer | status | passed | failed | error | blocked | n/a |", "|---|---|--:|--:|--:|--:|--:|"]
+    for layer in data.get("layers", []):
+        c = layer.get("counts", {})
+        cells = [c.get(k, 0) for k in ("passed", "failed", "error", "blocked", "not-applicable")]
+        lines.append(f"| {layer.get('layer')} | {layer.get('status')} | " + " | ".join(str(n) for n in cells) + " |")
+    host = data.get("host", {})
+    lines += ["", f"host `{host.get('hostname')}`, driver `{host.get('driver')}`, {host.get('tensorflow')}"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through subprocess tests
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""Write the fleet's reports: fleet.html (hosts x layers, causes), fleet-junit.xml and fleet.json.
+
+JUnit is streamed while the inputs are read (one testsuite per host, one testcase per
+check), so merging 10,000 hosts never holds 10,000 check lists in memory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from typing import BinaryIO
+from xml.sax.saxutils import escape as xml_text
+from xml.sax.saxutils import quoteattr
+
+import gpuconform
+from gpuconform.fleet.inputs import HostResult
+from gpuconform.fleet.rollup import Fleet
+from gpuconform.htmlparts import badge
+from gpuconform.htmlparts import card
+from gpuconform.htmlparts import cell
+from gpuconform.htmlparts import details
+from gpuconform.htmlparts import esc
+from gpuconform.htmlparts import number
+from gpuconform.htmlparts import page
+from gpuconform.htmlparts import problem_card
+from gpuconform.htmlparts import row
+from gpuconform.htmlparts import table
+from gpuconform.reports import atomic_file
+from gpuconform.reports import write_text
+from gpuconform.verdict import LAYER_STATUSES
+
+FLEET_SCHEMA = "gpuconform-fleet"
+FLEET_SCHEMA_VERSION = 1
+HTML_NAME = "fleet.html"
+JUNIT_NAME = "fleet-junit.xml"
+JSON_NAME = "fleet.json"
+
+#: How a layer's status reads in a hosts x layers cell.
+MARKS = {
+    "pass": "pass",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "warn": "warn",
+    "blocked": "blocked",
+    "not-applicable": "n/a",
+    "not-run": "",
+}
+#: Host names listed per cause before "and N more".
+HOSTS_SHOWN = 200
+
+
+class JunitWriter:
+    """Streams one <testsuite> per host into a temporary file; `close` adds the totals on top."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Binary, so that the recorded offsets are byte offsets whatever the text holds.
+        self._body: BinaryIO = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - closed in __exit__
+        self._spans: dict[str, tuple[int, int, dict[str, int]]] = {}  # result path -> where its suite is
+
+    def __enter__(self) -> JunitWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._body.close()
+
+    def add(self, host: HostResult, data: dict[str, Any]) -> None:
+        name = host.hostname
+        cases = []
+        counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+        time = 0.0
+        for check in data.get("checks") or ():
+            if not isinstance(check, dict):
+                continue
+            outcome = str(check.get("outcome", ""))
+            duration = check.get("duration") if isinstance(check.get("duration"), (int, float)) else 0.0
+            time += duration
+            counts["tests"] += 1
+            classname = quoteattr(f"{name}.{check.get('layer', '')}")
+            head = f'<testcase classname={classname} name={quoteattr(str(check.get("id", "")))} time="{duration:.3f}"'
+
+            reason = str(check.get("reason") or "")
+            if outcome in ("failed", "xpassed", "error"):
+                tag = "error" if outcome == "error" else "failure"
+                counts["errors" if tag == "error" else "failures"] += 1
+                text = str(check.get("message") or reason)
+                cases.append(f"{head}><{tag} message={quoteattr(reason)}>{xml_text(text)}</{tag}></testcase>")
+            elif outcome in ("blocked", "not-applicable", "xfailed"):
+                counts["skipped"] += 1
+                cases.append(f"{head}><skipped message={quoteattr(reason)}/></testcase>")
+            else:
+                cases.append(f"{head}/>")
+        props = "".join(
+            f"<property name={quoteattr(k)} value={quoteattr(v)}/>"
+            for k, v in (
+                ("gpuconform.verdict", host.line),
+                ("gpuconform.profile", host.profile),
+                ("gpuconform.result", host.path),
+            )
+        )
+        attrs = " ".join(f'{k}="{v}"' for k, v in counts.items())
+        start = self._body.tell()
+        suite = (
+            f'<testsuite name={quoteattr(name)} {attrs} time="{time:.3f}" timestamp={quoteattr(host.finished_at)}>'
+            f"<properties>{props}</properties>{''.join(cases)}</testsuite>\n"
+        )
+        self._body.write(suite.encode("utf-8"))
+        self._spans[host.path] = (start, self._body.tell(), counts)
+
+    def close(self, keep: list[HostResult]) -> None:
+        """Write the file with the suites of the hosts kept (a duplicate host's older result is left out)."""
+        spans = [self._spans[h.path] for h in keep if h.path in self._spans]
+        totals = {k: sum(span[2][k] for span in spans) for k in ("tests", "failures", "errors", "skipped")}
+        attrs = " ".join(f'{k}="{v}"' for k, v in totals.items())
+        with atomic_file(self.path) as out:
+            head = f'<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="gpuconform fleet" {attrs}>\n'
+            out.write(head.encode("utf-8"))
+            for start, end, _ in spans:
+                self._body.seek(start)
+                out.write(self._body.read(end - start))
+            out.write(b"</testsuites>\n")
+
+
+def fleet_document(fleet: Fleet) -> dict[str, Any]:
+    """fleet.json as data (shape: schemas/fleet.schema.json)."""
+    return {
+        "schema": FLEET_SCHEMA,
+        "schema_version": FLEET_SCHEMA_VERSION,
+        "gpuconform_version": gpuconform.__version__,
+        "merged_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "line": fleet.line(),
+        "ok": fleet.ok,
+        "totals": {
+            "hosts": len(fleet.hosts),
+            "expected": fleet.expected,
+            "pass": fleet.status["PASS"],
+            "fail": fleet.status["FAIL"],
+            "none": fleet.status["NONE"],
+            "missing": fleet.missing_count,
+            "skipped_inputs": len(fleet.warnings),
+        },
+        "layers": {layer: dict(fleet.layers[layer]) for layer in fleet.layer_names()},
+        "outcomes": dict(fleet.outcomes),
+        "causes": [
+            {
+                "check_id": c.check_id,
+                "layer": c.layer,
+                "title": c.title,
+                "count": len(c.hosts),
+                "fix": c.fix,
+                "example": c.example,
+                "hosts": sorted(c.hosts),
+            }
+            for c in fleet.ranked_causes()
+        ],
+        "hosts": [
+            {
+                "hostname": h.hostname,
+                "profile": h.profile,
+                "status": h.status,
+                "layer": h.layer,
+                "check_id": h.check_id,
+                "reason": h.reason,
+                "fix": h.fix,
+                "line": h.line,
+                "finished_at": h.finished_at,
+                "driver": h.driver,
+                "gpus": h.gpus,
+                "tensorflow": h.tensorflow,
+                "warnings": h.warnings,
+                "layers": dict(h.layers),
+                "result": h.path,
+            }
+            for h in fleet.sorted_hosts()
+        ],
+        "missing": fleet.missing,
+        "warnings": fleet.warnings,
+        "notes": fleet.notes,
+    }
+
+
+def write_json(fleet: Fleet, path: Path) -> None:
+    write_text(path, json.dumps(fleet_document(fleet), indent=1) + "\n")
+
+
+def write_html(fleet: Fleet, path: Path, title: str = "gpuconform fleet") -> None:
+    write_text(path, fleet_html(fleet, title))
+
+
+def fleet_html(fleet: Fleet, title: str) -> str:
+    """The fleet page: verdict, causes, layer counts, then every host x layer."""
+    total = len(fleet.hosts)
+    parts = [
+        f"<h1>{esc(title)}</h1>",
+        f"<div class='gc-banner' style='--c:{'#1a7f37' if fleet.ok else '#cf222e'}'>"
+        f"<div class='gc-line' id='gc-fleet-line'>{esc(fleet.line())}</div></div>",
+        card(
+            [
+                ("hosts", str(total) + (f" of {fleet.expected} expected" if fleet.expected is not None else "")),
+                ("pass", str(fleet.status["PASS"])),
+                ("fail", str(fleet.status["FAIL"])),
+                ("no checks ran", str(fleet.status["NONE"])),
+                ("sent no result", str(fleet.missing_count)),
+                ("inputs skipped", str(len(fleet.warnings))),
+            ]
+        ),
+        _causes(fleet),
+        _problems_in_inputs(fleet),
+        "<h2>Layers</h2>",
+        _layers(fleet),
+        f"<h2>Hosts x layers</h2>{_filter()}",
+        _hosts(fleet),
+    ]
+    return page(title, "".join(p for p in parts if p))
+
+
+def _causes(fleet: Fleet) -> str:
+    causes = fleet.ranked_causes()
+    if not causes:
+        return ""
+    blocks = ["<h2>Failures by root cause</h2>"]
+    for c in causes:
+        hosts = sorted(c.hosts)
+        more = len(hosts) - HOSTS_SHOWN
+        shown = ", ".join(hosts[:HOSTS_SHOWN]) + (f" and {more} more" if more > 0 else "")
+        body = (
+            f"<div>root check <code>{esc(c.check_id)}</code></div>"
+            + (f"<div>fix: <code>{esc(c.fix)}</code></div>" if c.fix else "")
+            + (f"<div class='gc-muted'>as one host put it: {esc(c.example)}</div>" if c.example != c.title else "")
+            + details(f"{len(hosts)} host(s)", f"<p>{esc(shown)}</p>")
+        )
+        heading = f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}: {c.title}"
+        blocks.append(problem_card("fail", badge("fail", c.layer), heading, body))
+    return "".join(blocks)
+
+
+def _problems_in_inputs(fleet: Fleet) -> str:
+    if not fleet.warnings and not fleet.missing_count and not fleet.notes:
+        return ""
+    items = "".join(f"<li>{esc(w)}</li>" for w in fleet.warnings)
+    missing = "".join(f"<li>{esc(m)}: sent no result</li>" for m in fleet.missing)
+    unnamed = fleet.missing_count - len(fleet.missing)
+    if unnamed > 0:
+        missing += f"<li>{unnamed} more host(s) than results: expected {fleet.expected}</li>"
+    notes = "".join(f"<li class='gc-muted'>{esc(n)}</li>" for n in fleet.notes)
+    return f"<h2>Hosts and inputs without a usable result</h2><ul id='gc-input-warnings'>{missing}{items}{notes}</ul>"
+
+
+def _layers(fleet: Fleet) -> str:
+    rows = []
+    for layer in fleet.layer_names():
+        counts = fleet.layers[layer]
+        worst = next((s for s in LAYER_STATUSES if counts.get(s)), "not-run")
+        rows.append(row([cell(layer), f"<td>{badge(worst)}</td>", *(number(counts.get(k, 0)) for k in LAYER_STATUSES)]))
+    return table(["layer", "worst", *LAYER_STATUSES], rows, ident="gc-fleet-layers")
+
+
+def _filter() -> str:
+    # Plain inline script: hides the host rows that do not contain the typed text.
+    return (
+        "<p><input id='gc-filter' type='search' placeholder='filter hosts (name, layer, reason)' "
+        "style='width:100%;max-width:32em;padding:4px' "
+        "oninput=\"var q=this.value.toLowerCase();document.querySelectorAll('#gc-hosts tbody tr')"
+        ".forEach(function(r){r.hidden=q&&r.textContent.toLowerCase().indexOf(q)<0;});\"></p>"
+    )
+
+
+def _hosts(fleet: Fleet) -> str:
+    # Layers no host ran (e.g. the TensorFlow layers of a `-m "driver or libraries"` sweep) get no column.
+    layers = [name for name in fleet.layer_names() if set(fleet.layers[name]) - {"not-run"}]
+    rows = []
+    for h in fleet.sorted_hosts():
+        status = dict(h.layers)
+        cells = [cell(h.hostname), f"<td>{badge(h.status)}</td>"]
+        for layer in layers:
+            s = status.get(layer, "not-run")
+            cells.append(f"<td class='gc-l gc-l-{s}'>{MARKS.get(s, s)}</td>")
+        cells += [cell(h.gpus), cell(h.driver or ""), cell(h.tensorflow or ""), cell(h.reason, "gc-reason")]
+        rows.append(row(cells))
+    headers = ["host", "verdict", *layers, "GPUs", "driver", "TensorFlow", "reason"]
+    return LAYER_CELL_STYLE + table(headers, rows, ident="gc-hosts")
+
+
+LAYER_CELL_STYLE = (
+    "<style>#gc-hosts td{white-space:nowrap}#gc-hosts td.gc-reason{white-space:normal;min-width:24em}"
+    ".gc td.gc-l{text-align:center;font-size:12px}"
+    ".gc-l-pass{background:#dafbe1}.gc-l-fail{background:#ffebe9;color:#cf222e;font-weight:700}"
+    ".gc-l-error{background:#ffd8d3;color:#a40e26;font-weight:700}.gc-l-warn{background:#fff8c5}"
+    ".gc-l-blocked{background:#fbefff;color:#8250df}.gc-l-not-applicable{color:#6e7781}</style>"
+)
