@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from gpuconform.matrix import Matrices
 
 
+#: Names the host in the facts when the hostname does not (launchers/kubernetes sets it).
+NODE_NAME_ENV = "GPUCONFORM_NODE_NAME"
+
+
 def probe_host(
     matrices: Matrices,
     root: Path = Path("/"),
@@ -39,7 +43,8 @@ def probe_host(
     packages = probe_packages()
     return Facts(
         host=HostIdentity(
-            hostname=socket.gethostname(),
+            # In a Kubernetes pod the hostname is the pod's: launchers pass the node's name instead.
+            hostname=env.get(NODE_NAME_ENV) or socket.gethostname(),
             collected_at=_now(),
             host_root=None if root == Path("/") else str(root),
         ),
