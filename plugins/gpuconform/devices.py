@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpuconform.facts import GpuFacts
+from gpuconform.observations import DeviceList
 from gpuconform.observations import OpRun
+from gpuconform.tflog import CreatedGpu
 
 VISIBLE = "CUDA_VISIBLE_DEVICES"
 ORDER = "CUDA_DEVICE_ORDER"
@@ -40,7 +42,7 @@ class Visibility:
     resolved: bool = True  # False: an entry (a MIG identifier) cannot be matched to NVML's GPUs
 
     def describe(self) -> str:
-        """"CUDA_VISIBLE_DEVICES='1' shows GPU 1 (Tesla T4)", for messages."""
+        """ "CUDA_VISIBLE_DEVICES='1' shows GPU 1 (Tesla T4)", for messages."""
         if self.value is None:
             return f"{VISIBLE} is unset (every GPU visible)"
         shown = ", ".join(f"GPU {g.index} ({g.name})" for g in self.gpus) or "no GPU"
@@ -136,3 +138,39 @@ def op_problem(run: OpRun) -> str | None:
             f"(allowed {allowed:.3g}: {tolerance(run):g} x max |reference| {run.reference_scale:.3g})"
         )
     return None
+
+
+def subset_problem(expected: Visibility, seen: DeviceList, created: Sequence[CreatedGpu]) -> str | None:
+    """Why a child started with CUDA_VISIBLE_DEVICES=`expected.value` did not see exactly those GPUs, from 0."""
+    label = f"with {VISIBLE}={expected.value!r}"
+    names = [g.name for g in seen.gpus]
+    want_names = [f"/physical_device:GPU:{i}" for i in range(len(expected.gpus))]
+    if len(names) != len(want_names):
+        return f"{label} TensorFlow sees {len(names)} GPU(s) ({', '.join(names) or 'none'}), expected {len(want_names)}"
+    if names != want_names:
+        return f"{label} TensorFlow numbers the GPUs {', '.join(names)}, expected {', '.join(want_names)}"
+    for position, gpu in enumerate(expected.gpus):
+        tf_gpu = seen.gpus[position]
+        if gpu.compute_capability and tf_gpu.compute_capability and gpu.compute_capability != tf_gpu.compute_capability:
+            return (
+                f"{label} TensorFlow's GPU:{position} has compute capability "
+                f"{tf_gpu.compute_capability}, but NVML GPU {gpu.index} has {gpu.compute_capability}"
+            )
+        made = next((c for c in created if c.tf_index == position), None)
+        if made is not None and gpu.pci_bus_id and _bus(made.pci_bus_id) != _bus(gpu.pci_bus_id):
+            return (
+                f"{label} TensorFlow's GPU:{position} is the device at {made.pci_bus_id}, "
+                f"but the list names NVML GPU {gpu.index} at {gpu.pci_bus_id}"
+            )
+    return None
+
+
+def _bus(text: str) -> str:
+    """'00000000:00:04.0' (NVML) and '0000:00:04.0' (TF, sysfs) name one device."""
+    parts = text.strip().lower().split(":")
+    if len(parts) == 3 and all(parts):
+        try:
+            return f"{int(parts[0], 16):04x}:{parts[1]}:{parts[2]}"
+        except ValueError:
+            pass
+    return text.strip().lower()

@@ -155,4 +155,3 @@ def observed(cls: type[T], result: Result, what: str) -> T:
     """The observation an experiment returned; DataError when it returned something else."""
     value: Any = result.value
     return load(cls, value, f"TensorFlow child ({what})")
-

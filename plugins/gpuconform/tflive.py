@@ -12,20 +12,28 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from gpuconform.check import could_not_check
 from gpuconform.check import live_only
 from gpuconform.check import not_applicable
 from gpuconform.devices import pinned_env
+from gpuconform.errors import DataError
 from gpuconform.facts import PackageInfo
+from gpuconform.observations import observed
 from gpuconform.tfrun import Batch
 from gpuconform.tfrun import TfRunner
+
+T = TypeVar("T")
+MEASURED = "gpuconform.measured"
 
 
 @dataclass(frozen=True)
@@ -85,3 +93,28 @@ def live_tf(config: pytest.Config, tensorflow: PackageInfo | None) -> LiveTf:
         pin=worker_gpu(config),
         lock_dir=worker_lock_dir(config),
     )
+
+
+def observe(batch: Batch, name: str, cls: type[T]) -> T:
+    """Experiment `name`'s observation, or an error (call it from a fixture): could not check."""
+    source = f"a TensorFlow child process ({batch.module})"
+    if batch.import_error:
+        could_not_check("TensorFlow", f"import tensorflow failed: {batch.import_error}", source=source)
+    result = batch[name]
+    if result.crash is not None:
+        could_not_check(f"TensorFlow ({name})", f"{result.crash.kind}: {result.crash.message}", source=source)
+    if not result.ok:
+        could_not_check(f"TensorFlow ({name})", f"{result.error_type}: {result.error}", source=source)
+    try:
+        return observed(cls, result, name)
+    except DataError as exc:
+        could_not_check(f"TensorFlow ({name})", exc, source=source)
+
+
+def recorder(node: pytest.Item) -> Callable[[str, object], None]:
+    """`record(name, value)`: a measurement the check reports (JUnit properties, result.json), without judging it."""
+
+    def record(name: str, value: object) -> None:
+        node.user_properties.append((f"{MEASURED}.{name}", value))
+
+    return record

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from xdist.scheduler import EachScheduling
+from xdist.scheduler import EachScheduling  # type: ignore[import-untyped]
 from xdist.scheduler import LoadScopeScheduling
 
 from gpuconform.plugin import WORKER_FACTS

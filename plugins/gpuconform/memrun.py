@@ -1,0 +1,167 @@
+"""One memory-layer measurement: TensorFlow children holding a GPU, seen from inside and from NVML.
+
+`run_mode` takes an NVML snapshot, starts the children of one mode on one GPU
+(each shown only that GPU), waits until each is holding its allocation,
+snapshots NVML again, and releases them (`gpuconform.tfhold`). The result, a
+`MemoryRun`, is plain data: the memory checks judge it, and the self-tests feed
+them recorded runs of GPU hosts.
+
+What TF reserves by default follows `gpu_device.cc` (tf-behaviors §1.4): the
+memory free when it starts, minus a reserve left for the system that depends
+on the free amount and the compute capability.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gpuconform.devices import ORDER
+from gpuconform.devices import VISIBLE
+from gpuconform.facts import GpuFacts
+from gpuconform.gpumem import MIB
+from gpuconform.gpumem import Footprint
+from gpuconform.gpumem import NvmlMemory
+from gpuconform.gpumem import footprint
+from gpuconform.gpumem import measure
+from gpuconform.observations import HoldReport
+from gpuconform.serde import load
+from gpuconform.tfhold import hold
+from gpuconform.tflive import LiveTf
+from gpuconform.tflog import TfLog
+from gpuconform.tflog import parse_log
+from gpuconform.tfrun import Batch
+
+MODULE = "gpuconform.experiments.memory"
+#: The experiment and the environment of each mode. Variables that would change TF's
+#: allocator are cleared for every mode but the one that sets them, so that "default"
+#: measures TensorFlow's default and not this shell's.
+MODES: dict[str, tuple[str, dict[str, str]]] = {
+    "default": ("hold_default", {}),
+    "set_memory_growth": ("hold_growth", {}),
+    "TF_FORCE_GPU_ALLOW_GROWTH": ("hold_default", {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}),
+    "memory_limit": ("hold_limit", {}),
+}
+CLEARED = ("TF_FORCE_GPU_ALLOW_GROWTH", "TF_GPU_ALLOCATOR")
+
+
+@dataclass(frozen=True)
+class HeldChild:
+    """One child of a run: its own report, how it ended, and its log."""
+
+    pid: int
+    report: HoldReport | None = None  # None: it never got ready
+    problem: str | None = None  # why it did not get ready or did not end cleanly
+    log_text: str = ""
+
+    @property
+    def log(self) -> TfLog:
+        return parse_log(self.log_text)
+
+
+@dataclass(frozen=True)
+class MemoryRun:
+    """The children of one mode on one GPU, and NVML before and while they held memory."""
+
+    mode: str
+    gpu: GpuFacts
+    children: tuple[HeldChild, ...]
+    before: NvmlMemory
+    during: NvmlMemory
+    limit_mb: int | None = None
+
+    @property
+    def footprint(self) -> Footprint:
+        return footprint([c.pid for c in self.children], self.gpu.index, self.before, self.during)
+
+    @property
+    def total_bytes(self) -> int | None:
+        gpu = self.before.gpu(self.gpu.index) or self.during.gpu(self.gpu.index)
+        if gpu is not None and gpu.total_bytes is not None:
+            return gpu.total_bytes
+        return None if self.gpu.memory_total_mib is None else self.gpu.memory_total_mib * MIB
+
+    @property
+    def free_before_bytes(self) -> int | None:
+        gpu = self.before.gpu(self.gpu.index)
+        if gpu is None or gpu.total_bytes is None or gpu.used_bytes is None:
+            return self.total_bytes
+        return gpu.total_bytes - gpu.used_bytes
+
+
+def system_reserve_mib(available_mib: int, cc_major: int) -> int:
+    """What TF's BFC allocator leaves free by default (MinSystemMemory, opt builds)."""
+    if available_mib < 2048:
+        return 225
+    if cc_major <= 6:
+        return 500
+    if cc_major == 7:
+        return 1050
+    if cc_major == 8:
+        return 1536
+    return 1800
+
+
+def child_env(live: LiveTf, gpu: GpuFacts, extra: Mapping[str, str]) -> dict[str, str]:
+    """Show the child only `gpu` (by UUID when known, so the CUDA order does not matter)."""
+    env = {name: "" for name in CLEARED}
+    env.update(live.env())
+    env.update({VISIBLE: gpu.uuid or str(gpu.index), ORDER: "PCI_BUS_ID", "TF_CPP_MIN_LOG_LEVEL": "0"})
+    env.update(extra)
+    return {k: v for k, v in env.items() if v != "" or k == VISIBLE}
+
+
+def run_mode(live: LiveTf, gpu: GpuFacts, mode: str, *, copies: int = 1, limit_mb: int | None = None) -> MemoryRun:
+    """Measure `copies` children of `mode` holding GPU `gpu` at once."""
+    name, extra = MODES[mode]
+    env = child_env(live, gpu, {**extra, **({"GPUCONFORM_MEMORY_LIMIT_MB": str(limit_mb)} if limit_mb else {})})
+    with live.gpu_lock():
+        before = measure(timeout=live.probe_timeout)
+        with contextlib.ExitStack() as stack:
+            held = [stack.enter_context(hold(MODULE, name, env=env, timeout=live.timeout)) for _ in range(copies)]
+            during = measure(timeout=live.probe_timeout) if any(h.ready for h in held) else before
+    children = []
+    for h in held:
+        assert h.batch is not None
+        report = load(HoldReport, h.ready_value, f"memory child {h.pid}") if h.ready else None
+        children.append(HeldChild(h.pid, report, _why(h.batch, name), h.batch.log))
+    return MemoryRun(mode, gpu, tuple(children), before, during, limit_mb)
+
+
+def _why(batch: Batch, name: str) -> str | None:
+    """Why a child did not answer cleanly: import, crash or timeout, or an exception."""
+    if batch.import_error:
+        return f"import tensorflow failed: {batch.import_error}"
+    result = batch[name]
+    if result.crash is not None:
+        return f"{result.crash.kind}: {result.crash.message}"
+    if not result.ok:
+        return f"{result.error_type}: {result.error}"
+    return None
+
+
+#: With memory growth, a small model's process holds its CUDA context, the cuBLAS/cuDNN
+#: handles and kernels, and a few MiB of tensors: well under this (or half a small card).
+GROWTH_CEILING_MIB = 2048
+#: The memory_limit the limit check configures, and what a process holds outside TF's
+#: allocator on top of it (context, library handles and kernels).
+LIMIT_MB = 1024
+LIMIT_OVERHEAD_MIB = 1024
+#: By default TF takes the free memory minus its system reserve; "most of the card" is this share of that.
+DEFAULT_MIN_SHARE = 0.8
+
+
+def growth_ceiling_mib(run: MemoryRun) -> int:
+    """The most a small model's process may hold with memory growth on this GPU."""
+    total = run.total_bytes
+    return GROWTH_CEILING_MIB if total is None else min(GROWTH_CEILING_MIB, total // MIB // 2)
+
+
+def default_expectation_mib(run: MemoryRun) -> int | None:
+    """About what TF's default reserves on an idle GPU: total minus the system reserve."""
+    total = run.total_bytes
+    if total is None:
+        return None
+    cc_major = run.gpu.compute_capability[0] if run.gpu.compute_capability else 7
+    return total // MIB - system_reserve_mib(total // MIB, cc_major)

@@ -1,0 +1,154 @@
+"""Run a TensorFlow experiment that holds its GPU memory until the parent has measured it.
+
+The protocol (the child side is `gpuconform.experiments.memory.hold_until_released`):
+
+1. the parent starts the child with stdin a pipe and ``GPUCONFORM_HOLD_SECONDS``;
+2. the child allocates, prints a marked ``ready`` result line (its own view:
+   PID, ``get_memory_info``) and blocks reading stdin;
+3. the parent measures from outside (NVML, in another child), then writes
+   ``release`` and closes stdin;
+4. the child returns its final result and exits.
+
+Every wait is bounded: the parent waits at most `timeout` for ``ready`` and
+again for the exit, then kills the child's process group; the child stops
+holding after ``GPUCONFORM_HOLD_SECONDS`` or at end of file on stdin, so a
+parent that dies never leaves a child holding a GPU. stderr (TF's log, large
+at verbose levels) goes to a temporary file so a full pipe cannot stall the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+
+from gpuconform.probes.child import ChildResult
+from gpuconform.probes.child import child_env
+from gpuconform.tfrun import BASE_ENV
+from gpuconform.tfrun import MARK
+from gpuconform.tfrun import Batch
+from gpuconform.tfrun import parse_results
+
+READY = "ready"
+HOLD_ENV = "GPUCONFORM_HOLD_SECONDS"
+RELEASE = "release\n"
+
+
+@dataclass
+class Held:
+    """A running child that holds its allocation; `batch` is set once it has exited."""
+
+    module: str
+    name: str
+    pid: int
+    ready: bool = False  # it printed its ready line and is waiting
+    ready_value: object = None
+    batch: Batch | None = None
+    stdout: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def hold(module: str, name: str, *, env: Mapping[str, str], timeout: float) -> Iterator[Held]:
+    """Start experiment `name` of `module` and yield once it is ready (or gone); release it on exit."""
+    extra = {**BASE_ENV, **env, HOLD_ENV: str(int(timeout))}
+    argv = (sys.executable, "-m", "gpuconform.experiments.child", module, name)
+    started = time.monotonic()
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=child_env(extra),
+            start_new_session=True,  # the whole group is killed on a hang
+        )
+        held = Held(module, name, proc.pid)
+        reader = _Lines(proc)
+        timed_out = False
+        try:
+            timed_out = not reader.until(
+                lambda line: _is_result(line, READY) or _is_result(line, name), started + timeout
+            )
+            ready_line = next((line for line in reader.lines if _is_result(line, READY)), None)
+            if ready_line is not None:
+                held.ready = True
+                held.ready_value = json.loads(ready_line[len(MARK) :]).get("value")
+            yield held
+        finally:
+            _release(proc)
+            if not timed_out:
+                timed_out = not reader.until(lambda line: False, time.monotonic() + timeout)
+            if timed_out:
+                _kill(proc)
+            proc.wait()
+            err.seek(0)
+            child = ChildResult(
+                argv, proc.returncode, "".join(reader.lines), err.read(), timed_out, time.monotonic() - started
+            )
+            held.stdout = reader.lines
+            held.batch = Batch(module, tuple(sorted(env.items())), parse_results(child, [READY, name]), child)
+
+
+def _is_result(line: str, name: str) -> bool:
+    return line.startswith(MARK) and f'"name": {json.dumps(name)}' in line
+
+
+def _release(proc: subprocess.Popen[bytes]) -> None:
+    assert proc.stdin is not None
+    with contextlib.suppress(OSError):  # BrokenPipe: the child is already gone
+        proc.stdin.write(RELEASE.encode())
+        proc.stdin.flush()
+    with contextlib.suppress(OSError):
+        proc.stdin.close()
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+class _Lines:
+    """Reads a child's stdout line by line, never blocking past a deadline."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self.fd = proc.stdout.fileno()
+        self.lines: list[str] = []
+        self.partial = b""
+        self.eof = False
+
+    def until(self, stop: object, deadline: float) -> bool:
+        """Read until a line satisfies `stop` or end of file (True), or the deadline passes (False)."""
+        check = stop if callable(stop) else (lambda line: False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.fd, selectors.EVENT_READ)
+            while not self.eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if not selector.select(left):
+                    continue
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    self.eof = True
+                    if self.partial:
+                        self.lines.append(self.partial.decode("utf-8", "replace"))
+                    break
+                *complete, self.partial = (self.partial + chunk).split(b"\n")
+                new = [line.decode("utf-8", "replace") + "\n" for line in complete]
+                self.lines.extend(new)
+                if any(check(line) for line in new):
+                    return True
+        return True

@@ -1,0 +1,536 @@
+"""Layer `framework`: does the installed TensorFlow match the matrix, load its libraries and see the GPUs?
+
+The first two checks need only the facts and the matrices (they also run on
+replayed facts and simulated hosts). The others ask a TensorFlow child: one
+child runs every framework experiment (see `gpuconform.experiments.framework`)
+with TF's verbose log on, so that a library TF failed to load is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from gpuconform.check import fail
+from gpuconform.check import not_applicable
+from gpuconform.devices import VISIBLE
+from gpuconform.expectations import Expectations
+from gpuconform.facts import Facts
+from gpuconform.facts import GpuFacts
+from gpuconform.facts import LibraryLoad
+from gpuconform.maps import check_mapped_libraries
+from gpuconform.maps import mapped_files
+from gpuconform.matrix import Matrices
+from gpuconform.observations import BuildInfo
+from gpuconform.observations import DeviceList
+from gpuconform.observations import GpuInit
+from gpuconform.observations import TfIdentity
+from gpuconform.tfdiag import Evidence
+from gpuconform.tfdiag import diagnose
+from gpuconform.tflive import LiveTf
+from gpuconform.tflive import live_tf
+from gpuconform.tflive import observe
+from gpuconform.tflive import recorder
+from gpuconform.tflog import TfLog
+from gpuconform.tflog import parse_log
+from gpuconform.tfrun import Batch
+from gpuconform.versions import format_cc
+from gpuconform.versions import parse_cc
+
+from .test_libraries import install_fix
+
+pytestmark = pytest.mark.framework
+
+MODULE = "gpuconform.experiments.framework"
+EXPERIMENTS = ("identity", "build_info", "devices", "gpu_init")
+#: Read once, before import: INFO lines and VLOG(1) name every library TF failed to dlopen.
+VERBOSE = {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_MAX_VLOG_LEVEL": "1"}
+CHILD = "a TensorFlow child process (gpuconform.experiments.framework)"
+IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
+LOADS = "framework::tensorflow_loads_every_gpu_library"
+SEES = "framework::tensorflow_sees_the_expected_gpus"
+KERNELS_TABLE = "matrices/kernels.toml (the CUDA fatbins of each wheel)"
+
+
+# ---- fixtures: one child for the whole layer ----------------------------------------
+
+
+@pytest.fixture
+def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
+    return live_tf(request.config, host_expect.tensorflow)
+
+
+@pytest.fixture
+def measured(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
+    return recorder(request.node)
+
+
+@pytest.fixture
+def framework_batch(tf_live: LiveTf) -> Batch:
+    return tf_live.batch(MODULE, EXPERIMENTS, VERBOSE)
+
+
+@pytest.fixture
+def identity(framework_batch: Batch) -> TfIdentity | None:
+    """Which TensorFlow imported; None when the import itself failed (the identity check says so)."""
+    if framework_batch.import_error:
+        return None
+    return observe(framework_batch, "identity", TfIdentity)
+
+
+@pytest.fixture
+def build_info(framework_batch: Batch) -> BuildInfo:
+    return observe(framework_batch, "build_info", BuildInfo)
+
+
+@pytest.fixture
+def device_list(framework_batch: Batch) -> DeviceList:
+    return observe(framework_batch, "devices", DeviceList)
+
+
+@pytest.fixture
+def gpu_init(framework_batch: Batch) -> GpuInit:
+    return observe(framework_batch, "gpu_init", GpuInit)
+
+
+@pytest.fixture
+def framework_log(framework_batch: Batch) -> TfLog:
+    return parse_log(framework_batch.log)
+
+
+def _gpu_build(host_expect: Expectations) -> str:
+    """'tensorflow 2.21.0' for a GPU profile with a CUDA-capable TF; skips otherwise."""
+    tf = host_expect.tensorflow
+    if not host_expect.profile.expects_gpu:
+        not_applicable(f"profile {host_expect.profile.name!r} expects no GPU")
+    if tf is None:
+        not_applicable("TensorFlow is not installed")
+    if not host_expect.tf_is_gpu_build:
+        not_applicable(f"{tf.name} {tf.version} is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    return f"{tf.name} {tf.version}"
+
+
+def _fix_for_library(host_expect: Expectations, host_matrices: Matrices) -> Callable[[str], str]:
+    def fix(name: str) -> str:
+        try:
+            return install_fix(name, host_expect, host_matrices)
+        except KeyError:  # a transitive dependency the libraries layer does not list
+            return (
+                f"install the package that provides lib{name}.so (see the dlerror): pip install 'tensorflow[and-cuda]'"
+            )
+
+    return fix
+
+
+# ---- facts and matrices only ----------------------------------------------------------
+
+
+def test_tensorflow_build_can_use_the_gpu(host_expect: Expectations, host_matrices: Matrices) -> None:
+    tf = host_expect.tensorflow
+    profile = host_expect.profile
+    if tf is None:
+        not_applicable("TensorFlow is not installed")
+    if not profile.expects_gpu:
+        not_applicable(f"profile {profile.name!r} expects no GPU; any TensorFlow build will do")
+    if profile.tensorflow.gpu_build is False:
+        not_applicable(f"profile {profile.name!r} accepts a CPU-only TensorFlow")
+    if host_expect.tf_is_gpu_build and not canonicalize_name(tf.name).endswith("-cpu"):
+        return
+    wanted = (
+        f"'tensorflow[and-cuda]=={tf.version}'"
+        if host_matrices.and_cuda_pins(tf.version)
+        else f"'tensorflow=={tf.version}'"
+    )
+    fail(
+        f"{tf.name} {tf.version} is installed on a GPU host: it has no CUDA support",
+        expected=f"a CUDA build of TensorFlow (profile {profile.name!r} expects {profile.gpus.count} GPU(s))",
+        found=f"{tf.name} {tf.version} at {tf.location or '?'}",
+        source="Python package metadata (importlib.metadata)",
+        why=f"{tf.name} is built without CUDA: it never looks for a GPU and runs everything on the CPU",
+        fix=f"pip uninstall -y {tf.name} && pip install {wanted}",
+    )
+
+
+def test_gpu_kernels_cover_every_compute_capability(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices, host_warn: Any
+) -> None:
+    installed = _gpu_build(host_expect)
+    tf = host_expect.tensorflow
+    assert tf is not None
+    if host_expect.tf_release is None:
+        not_applicable(f"{installed} has no row in {KERNELS_TABLE}")
+    gpus = _gpus_with_cc(host_facts, host_expect)
+    for name, cc, source in gpus:
+        coverage = host_matrices.coverage(tf.version, cc)
+        label = f"{name} (compute capability {format_cc(cc)})"
+        if coverage.kind == "native":
+            continue
+        if coverage.kind == "ptx":
+            host_warn(
+                f"{label} has no native kernels in {installed}: the first use JIT-compiles them from PTX, "
+                "which can take many minutes",
+                found=coverage.detail,
+                source=f"{source}; {KERNELS_TABLE}",
+                why="a fresh machine or container pays the JIT on its first TensorFlow run: timeouts fire",
+                fix="pre-warm once per machine: run a small model on the GPU with CUDA_CACHE_MAXSIZE=4294967296 "
+                "(the cache is ~/.nv/ComputeCache: keep it on a persistent volume in containers)",
+            )
+            continue
+        kernels = host_matrices.kernels_for(tf.version)
+        oldest = min(kernels.sass, default=None)
+        releases = host_matrices.runnable_releases(
+            host_facts.driver.nvml.driver_version, cc, host_facts.platform.python_version
+        )
+        runnable = next((r for r in releases if r.runs), None)
+        fix = f"use a GPU of compute capability {format_cc(oldest)} or newer" if oldest else "use a newer GPU"
+        if runnable is not None:
+            fix += (
+                f", or TensorFlow {runnable.release.series} (the newest release with kernels for {format_cc(cc)}): "
+                f"pip install 'tensorflow[and-cuda]=={runnable.release.series}.*'"
+            )
+        fail(
+            f"{label} has no kernels in {installed}",
+            expected=f"SASS for compute capability {cc[0]}.x at or below {format_cc(cc)}, or PTX at or below it",
+            found=coverage.detail,
+            source=f"{source}; {KERNELS_TABLE}",
+            why="TensorFlow either ignores the GPU or fails at the first kernel launch "
+            "('no kernel image is available for execution on the device')",
+            fix=fix,
+        )
+
+
+def _gpus_with_cc(host_facts: Facts, host_expect: Expectations) -> list[tuple[str, tuple[int, int], str]]:
+    """(name, compute capability, where it came from) of each distinct GPU: NVML's, else the profile's."""
+    seen: dict[tuple[str, tuple[int, int]], str] = {}
+    for gpu in host_facts.driver.nvml.gpus:
+        if gpu.compute_capability is not None:
+            seen.setdefault((gpu.name, gpu.compute_capability), "NVML (nvmlDeviceGetCudaComputeCapability)")
+    if seen:
+        return [(name, cc, source) for (name, cc), source in seen.items()]
+    profile = host_expect.profile
+    text = profile.gpus.compute_capability
+    if text is None and host_expect.gpu_model is not None:
+        return [(host_expect.gpu_model.names[0], host_expect.gpu_model.compute_capability, "matrices/gpus.toml")]
+    if text is None:
+        not_applicable("no compute capability is known: NVML lists no GPU and the profile names none")
+    return [(profile.gpus.model or "the profile's GPU", parse_cc(text), f"profile {profile.name!r}")]
+
+
+# ---- TensorFlow itself ----------------------------------------------------------------
+
+
+def test_tensorflow_imports_as_the_installed_distribution(
+    host_expect: Expectations, framework_batch: Batch, identity: TfIdentity | None
+) -> None:
+    tf = host_expect.tensorflow
+    assert tf is not None  # tf_live skipped otherwise
+    installed = f"{tf.name} {tf.version}"
+    if identity is None:
+        error = framework_batch.import_error or "no answer"
+        crash = framework_batch.crash_text or ""
+        why = "every TensorFlow check above this one needs the import to work"
+        fix = f"pip install --force-reinstall '{tf.name}=={tf.version}'"
+        if "SIGILL" in crash:
+            why = "SIGILL: the wheel uses CPU instructions (AVX/AVX2) this CPU lacks"
+            fix = "run on a CPU with AVX2, or build TensorFlow from source for this CPU"
+        fail(
+            f"import tensorflow fails: {error.splitlines()[0][:200]}",
+            expected=f"{installed} imports",
+            found=error[:1500],
+            source=CHILD,
+            why=why,
+            fix=fix,
+        )
+    ident = identity
+    owner = ident.distribution
+    same_owner = owner is not None and canonicalize_name(owner) == canonicalize_name(tf.name)
+    if same_owner and ident.version == tf.version:
+        return
+    who = (
+        f"{canonicalize_name(owner)} {ident.distribution_version}" if owner else "files no installed distribution owns"
+    )
+    fail(
+        f"import tensorflow loads TensorFlow {ident.version} from {who}, not the installed {installed}",
+        expected=f"{installed} at {tf.location or '?'}",
+        found=f"TensorFlow {ident.version} imported from {ident.module_file} ({who})",
+        source=CHILD + "; Python package metadata",
+        why="a second TensorFlow shadows the installed one (PYTHONPATH, a user site, two distributions writing the "
+        "same files): every check and every job runs a TensorFlow other than the one the matrix was judged for",
+        fix=f"pip uninstall -y tensorflow tensorflow-cpu tf-nightly && pip install '{tf.name}=={tf.version}' "
+        "(and remove any other copy from PYTHONPATH)",
+    )
+
+
+@pytest.mark.depends_on(IMPORTS)
+def test_build_info_matches_the_matrix(
+    host_expect: Expectations, host_matrices: Matrices, build_info: BuildInfo, host_warn: Any
+) -> None:
+    tf = host_expect.tensorflow
+    assert tf is not None
+    installed = f"{tf.name} {tf.version}"
+    cpu_dist = canonicalize_name(tf.name).endswith("-cpu")
+    if cpu_dist or build_info.is_cuda_build is False:
+        if build_info.is_cuda_build and cpu_dist:
+            fail(
+                f"{installed} reports a CUDA build",
+                expected=f"{tf.name} is built without CUDA (is_cuda_build False)",
+                found=f"get_build_info(): {_build_text(build_info)}",
+                source=CHILD,
+                why="a CPU distribution with CUDA build info was rebuilt or repackaged: no matrix row describes it",
+                fix=f"pip install --force-reinstall '{tf.name}=={tf.version}'",
+            )
+        return  # a CPU build that says so: nothing CUDA to compare
+    lookup = host_expect.tf_lookup
+    release = host_expect.tf_release
+    if release is None or lookup is None:
+        not_applicable(f"{installed} has no matrix row to compare its build with")
+    kernels = host_matrices.kernels_for(release.version)
+    mismatches = []
+    if build_info.cuda_version is not None and not _same_cuda(build_info.cuda_version, str(release.cuda)):
+        mismatches.append(f"CUDA {build_info.cuda_version} (matrix: {release.cuda})")
+    if build_info.cudnn_version is not None and build_info.cudnn_version.split(".")[0] != str(release.cudnn_major):
+        mismatches.append(f"cuDNN {build_info.cudnn_version} (matrix: {release.cudnn_major})")
+    caps = tuple(build_info.cuda_compute_capabilities)
+    if caps and kernels.build_info_caps and caps != tuple(kernels.build_info_caps):
+        mismatches.append(f"compute capabilities {', '.join(caps)} (matrix: {', '.join(kernels.build_info_caps)})")
+    if not mismatches:
+        return
+    parts = {
+        "expected": f"CUDA {release.cuda}, cuDNN {release.cudnn_major}, {', '.join(kernels.build_info_caps)}",
+        "found": f"get_build_info(): {_build_text(build_info)}",
+        "source": f"{CHILD}; matrices/tensorflow.toml and matrices/kernels.toml",
+        "why": "every CUDA, cuDNN and driver requirement of the lower layers was derived from the matrix row",
+    }
+    if lookup.status != "known":
+        host_warn(
+            f"{installed} is not in the matrix and its build differs from the newest row: {'; '.join(mismatches)}",
+            **parts,
+            fix="add the release to matrices/tensorflow.toml and matrices/kernels.toml",
+        )
+        return
+    fail(
+        f"{installed} was built with {'; '.join(mismatches)}",
+        **parts,
+        fix=f"install the official wheel: pip install --force-reinstall '{tf.name}=={tf.version}' "
+        "(or, for a custom build, correct matrices/tensorflow.toml)",
+    )
+
+
+def _same_cuda(built: str, matrix: str) -> bool:
+    """'12.5.1' vs '12.5.1', or '12.3' vs '12.3.0': equal on the components both give."""
+    a, b = built.split("."), matrix.split(".")
+    return all(x.lstrip("0") == y.lstrip("0") for x, y in zip(a, b))
+
+
+def _build_text(build: BuildInfo) -> str:
+    return (
+        f"is_cuda_build={build.is_cuda_build}, cuda_version={build.cuda_version!r}, "
+        f"cudnn_version={build.cudnn_version!r}, cuda_compute_capabilities={list(build.cuda_compute_capabilities)}"
+    )
+
+
+@pytest.mark.depends_on(IMPORTS)
+def test_tensorflow_loads_every_gpu_library(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices, framework_log: TfLog
+) -> None:
+    installed = _gpu_build(host_expect)
+    log = framework_log
+    if not log.missing and not log.cannot_dlopen:
+        return
+    if log.missing:
+        first = log.missing[0]
+        fail(
+            f"{installed} cannot load {', '.join(m.file for m in log.missing)}",
+            expected="every CUDA library TensorFlow needs loads (cudart, cublas(Lt), cufft, cusolver, cusparse, cudnn)",
+            found="; ".join(f"{m.file}: {m.dlerror}" for m in log.missing)
+            + (f" (LD_LIBRARY_PATH: {first.ld_library_path})" if first.ld_library_path else ""),
+            source=f"TensorFlow's own log ({', '.join(f'{k}={v}' for k, v in VERBOSE.items())})",
+            why="TensorFlow skips GPU registration when any required library fails to dlopen, "
+            "and then runs on the CPU without an error",
+            fix=_fix_for_library(host_expect, host_matrices)(first.file.removeprefix("lib").split(".so")[0]),
+        )
+    libraries = host_facts.libraries
+    missing = [lib.soname for lib in (libraries.libraries if libraries else ()) if lib.required and not lib.candidates]
+    fail(
+        f"{installed} could not dlopen some GPU libraries" + (f": {', '.join(missing)} not found" if missing else ""),
+        expected="every required CUDA library loads",
+        found="'Cannot dlopen some GPU libraries' in TensorFlow's log, without the per-library lines",
+        source="TensorFlow's own log",
+        why="TensorFlow skipped GPU registration: every op runs on the CPU",
+        fix=f"read TensorFlow's account of each library: {'; '.join(f'{k}={v}' for k, v in VERBOSE.items())} "
+        "python -c \"import tensorflow as tf; tf.config.list_physical_devices('GPU')\"",
+    )
+
+
+@pytest.mark.depends_on(IMPORTS, LOADS)
+def test_tensorflow_sees_the_expected_gpus(
+    host_expect: Expectations,
+    host_facts: Facts,
+    tf_live: LiveTf,
+    device_list: DeviceList,
+    build_info: BuildInfo,
+    framework_log: TfLog,
+    host_matrices: Matrices,
+    host_warn: Any,
+) -> None:
+    profile = host_expect.profile
+    seen = device_list.gpus
+    if not any(d.endswith(":CPU:0") for d in device_list.physical):
+        fail(
+            "TensorFlow lists no CPU device",
+            expected="/physical_device:CPU:0 among tf.config.list_physical_devices()",
+            found=", ".join(device_list.physical) or "no device at all",
+            source=CHILD,
+            why="every TensorFlow program needs the host CPU device",
+            fix=f"pip install --force-reinstall '{host_expect.tensorflow.name}=={host_expect.tensorflow.version}'",  # type: ignore[union-attr]
+        )
+    if not profile.expects_gpu:
+        if seen:
+            host_warn(
+                f"profile {profile.name!r} expects no GPU, but TensorFlow sees {len(seen)}",
+                found=", ".join(f"{g.name} ({g.device_name})" for g in seen),
+                source=CHILD,
+                fix="run with --host-profile auto (or the profile of this GPU) to check the GPUs",
+            )
+        return
+    expected = _expected_gpus(host_facts, host_expect, tf_live)
+    if len(seen) < len(expected):
+        tf = host_expect.tensorflow
+        evidence = Evidence(
+            expected=len(expected),
+            seen=len(seen),
+            nvml_gpus=host_facts.driver.nvml.gpus,
+            distribution=tf.name if tf else None,
+            version=tf.version if tf else None,
+            build=build_info,
+            visible=device_list.cuda_visible_devices,
+            log=framework_log,
+            libraries=host_facts.libraries,
+            driver=host_facts.driver,
+            container=host_facts.platform.container,
+        )
+        d = diagnose(evidence, _fix_for_library(host_expect, host_matrices))
+        fail(
+            d.summary,
+            expected=f"{len(expected)} GPU(s) in tf.config.list_physical_devices('GPU'){_pin_text(tf_live)}",
+            found=d.found,
+            source=f"{CHILD}; NVML; the libraries layer; TensorFlow's log",
+            why=d.why,
+            fix=d.fix,
+        )
+    if len(seen) > len(expected):
+        fail(
+            f"TensorFlow sees {len(seen)} GPUs, {len(expected)} expected",
+            expected=f"{len(expected)} GPU(s) (profile {profile.name!r}{_pin_text(tf_live)})",
+            found=", ".join(f"{g.name} ({g.device_name})" for g in seen),
+            source=CHILD,
+            why="a host with more GPUs than its profile is not the host the profile describes",
+            fix=f"correct the profile's gpus.count, or restrict the GPUs with {VISIBLE}",
+        )
+    want = sorted(g.compute_capability for g in expected if g.compute_capability)
+    got = sorted(g.compute_capability for g in seen if g.compute_capability)
+    if want and got and want != got:
+        fail(
+            f"TensorFlow reports compute capabilities {', '.join(map(format_cc, got))}; "
+            f"NVML says {', '.join(map(format_cc, want))}",
+            expected=", ".join(
+                f"GPU {g.index} {g.name}: {format_cc(g.compute_capability)}" for g in expected if g.compute_capability
+            ),
+            found=", ".join(
+                f"{g.name} {g.device_name}: {format_cc(g.compute_capability)}" for g in seen if g.compute_capability
+            ),
+            source=f"{CHILD} (get_device_details); NVML",
+            why="TensorFlow picks kernels by the compute capability it sees: a mismatch means it drives another device",
+            fix=f"set {VISIBLE} by GPU UUID (nvidia-smi -L) so CUDA and NVML name the same device",
+        )
+
+
+def _expected_gpus(host_facts: Facts, host_expect: Expectations, tf_live: LiveTf) -> tuple[GpuFacts, ...]:
+    """The GPUs TF children should see: the pinned one, else the profile's count of NVML's GPUs."""
+    gpus = host_facts.driver.nvml.gpus
+    if tf_live.pin is not None:
+        return tuple(g for g in gpus if g.index == tf_live.pin)
+    count = host_expect.profile.gpus.count
+    if len(gpus) >= count:
+        return tuple(gpus[:count])
+    # NVML shows fewer (the driver layer fails for that); still expect the profile's count.
+    filler = GpuFacts(index=-1, name=host_expect.gpu_model.names[0] if host_expect.gpu_model else "GPU")
+    return tuple(gpus) + (filler,) * (count - len(gpus))
+
+
+def _version(load: LibraryLoad | None) -> str:
+    return load.version or "?" if load else "?"
+
+
+def _pin_text(tf_live: LiveTf) -> str:
+    return f"; this xdist worker is pinned to GPU {tf_live.pin}" if tf_live.pin is not None else ""
+
+
+@pytest.mark.depends_on(IMPORTS, SEES)
+def test_tensorflow_maps_the_libraries_the_libraries_layer_checked(
+    host_expect: Expectations, host_facts: Facts, gpu_init: GpuInit
+) -> None:
+    installed = _gpu_build(host_expect)
+    libraries = host_facts.libraries
+    if libraries is None or libraries.error is not None:
+        not_applicable("the libraries layer recorded no libraries to compare with")
+    problems = check_mapped_libraries(libraries, mapped_files("\n".join(gpu_init.maps)))
+    if not problems:
+        return
+    p = problems[0]
+    mapped = ", ".join(c.path for c in p.mapped)
+    if p.kind == "several-copies":
+        summary = f"{installed} has {len(p.mapped)} copies of {p.library.name} mapped at once: {mapped}"
+        why = "two copies of one CUDA library in one process: symbols resolve to either, and state is split"
+    elif p.kind == "unseen":
+        summary = f"{installed} loaded {p.library.soname} from {mapped}, a copy the libraries layer never found"
+        why = (
+            "its version was never checked: it came from a RUNPATH, LD_PRELOAD or dlopen path outside the searched ones"
+        )
+    else:
+        want = p.expected.path if p.expected else "?"
+        summary = f"{installed} loaded {p.library.soname} from {mapped}, not the expected {want}"
+        why = "a different copy won the loader's search: the version the libraries layer checked is not the one running"
+    versions = "; ".join(
+        f"{c.path}: version {c.load.version if c.load else '?'}" + (f" ({c.candidate.origin})" if c.candidate else "")
+        for c in p.mapped
+    )
+    fail(
+        summary,
+        expected=f"{p.expected.path} ({p.expected.origin}, version {_version(p.expected_load)})"
+        if p.expected
+        else "one of the copies the libraries layer checked: "
+        + (", ".join(c.path for c in p.library.candidates) or "none"),
+        found=versions,
+        source=f"/proc/{gpu_init.pid}/maps of {CHILD} after GPU initialisation",
+        why=why,
+        fix="remove the stray copy or its directory from LD_LIBRARY_PATH / LD_PRELOAD, so that only the pip "
+        "nvidia-* wheels TensorFlow pins (or one CUDA install) remain",
+    )
+
+
+@pytest.mark.depends_on(IMPORTS, SEES)
+def test_tensorfloat32_state_is_reported(
+    host_expect: Expectations, device_list: DeviceList, gpu_init: GpuInit, host_warn: Any, measured: Any
+) -> None:
+    _gpu_build(host_expect)
+    ampere = [g for g in device_list.gpus if g.compute_capability and g.compute_capability >= (8, 0)]
+    if not ampere:
+        not_applicable("TensorFloat-32 exists on compute capability 8.0 (Ampere) and newer only")
+    if gpu_init.tf32 is None:
+        not_applicable("this TensorFlow predates TensorFloat-32 control (tensor_float_32_execution_enabled, TF 2.4)")
+    measured("tensorfloat32", gpu_init.tf32)
+    if gpu_init.tf32:
+        names = ", ".join(sorted({g.device_name or g.name for g in ampere}))
+        host_warn(
+            f"TensorFloat-32 is on for {names}: float32 matmuls and convolutions round inputs to 10-bit mantissas",
+            found="tf.config.experimental.tensor_float_32_execution_enabled() is True (the default since TF 2.4)",
+            source=CHILD,
+            why="results differ from the CPU's float32 by ~1e-3 relative: the placement layer's tolerances "
+            "and the determinism layer's golden outputs account for it",
+            fix="for bitwise float32: tf.config.experimental.enable_tensor_float_32_execution(False), "
+            "or NVIDIA_TF32_OVERRIDE=0 in the environment",
+        )
