@@ -17,6 +17,7 @@ from gpuconform.facts import GpuFacts
 from gpuconform.facts import NvmlFacts
 from gpuconform.facts import PciDevice
 from gpuconform.matrix import Matrices
+from gpuconform.profiles import Profile
 from gpuconform.versions import driver_branch
 from gpuconform.versions import format_cc
 from gpuconform.versions import parse_cc
@@ -58,7 +59,7 @@ def test_nvidia_gpu_is_on_the_pci_bus(
             found=host_facts.driver.pci_error.message,
             source=PCI,
             why="without sysfs no GPU can be seen; a container may hide /sys",
-            fix="run on the host, or mount /sys read-only into the container",
+            fix="run on the host, or give the container the host's sysfs: docker run -v /sys:/sys:ro ...",
         )
     if len(pci_gpus) < want:
         listed = ", ".join(f"{d.address} (0x{d.device_id:04x})" for d in pci_gpus) or "none"
@@ -183,7 +184,8 @@ NVML_DIAGNOSES = {
     ),
     "NVMLError_LibraryNotFound": (
         "libnvidia-ml.so.1 (the driver's user-space library) was not found",
-        "install the driver's user-space libraries (e.g. libnvidia-compute-<branch>), or in a container use --gpus all so the toolkit injects them",
+        "sudo apt install libnvidia-compute-<branch> (the driver's user-space libraries, the kernel module's branch), "
+        "or in a container: docker run --gpus all so the toolkit injects them",
     ),
     "NVMLError_LibRmVersionMismatch": (
         "driver/library version mismatch: the loaded kernel module and libnvidia-ml differ",
@@ -207,9 +209,11 @@ def test_nvml_initialises(host_facts: Facts, nvml: NvmlFacts) -> None:
     if error is None:
         return
     summary, fix = NVML_DIAGNOSES.get(error.kind, (f"NVML failed to initialise ({error.kind})", INSTALL_DRIVER))
+    module = host_facts.driver.kernel_module_version
+    if module:
+        fix = fix.replace("<branch>", str(driver_branch(module)))
     found = f"{error.kind}: {error.message}"
     if error.kind == "NVMLError_LibRmVersionMismatch":
-        module = host_facts.driver.kernel_module_version
         found += f" (kernel module {module or 'unknown'} from {PROC_VERSION})"
     fail(
         summary,
@@ -240,7 +244,7 @@ def test_driver_is_new_enough_for_the_tensorflow_cuda(
     tf = f"{gpu_profile.tensorflow.name} {gpu_profile.tensorflow.version}" if gpu_profile.tensorflow else "TensorFlow"
     floor = requirement.minor_compat or requirement.full
     source = f"{NVML} driver version; matrices/cuda_drivers.toml ({requirement.toolkit_label})"
-    fix = _driver_fix(requirement.full, host_facts, host_matrices)
+    fix = _driver_fix(requirement.full, host_facts, host_matrices, gpu_profile.profile)
     if driver < floor:
         fail(
             f"driver {driver} is too old for {tf} (CUDA {release.cuda}): needs >= {floor}",
@@ -260,14 +264,21 @@ def test_driver_is_new_enough_for_the_tensorflow_cuda(
         )
 
 
-def _driver_fix(full: object, host_facts: Facts, matrices: Matrices) -> str:
+def _driver_fix(full: object, host_facts: Facts, matrices: Matrices, profile: Profile) -> str:
+    """The driver branch to install for this GPU and this TF, or the TF to pin when no driver runs both."""
+    from gpuconform.compat import predict
+
     branch = str(full).split(".")[0]
-    cap = ""
+    install = f"sudo apt install nvidia-driver-{branch} (a driver >= {full}), then reboot"
+    newest = predict(host_facts, profile, matrices).newest_runnable
+    pin = f"keep this driver and pin TensorFlow {newest.series}: {newest.fix}" if newest and newest.fix else ""
     for gpu in host_facts.driver.nvml.gpus:
         model = matrices.gpu_by_name(gpu.name)
-        if model is not None and model.last_driver_branch:
-            cap = f" (R{model.last_driver_branch} is the last branch for {model.architecture} GPUs such as {gpu.name})"
-    return f"install an NVIDIA driver >= {full}: sudo apt install nvidia-driver-{branch} or newer{cap}, then reboot"
+        if model is not None and model.last_driver_branch and model.last_driver_branch < int(branch):
+            # No driver runs both this GPU and this TF: the pin is the only fix on this hardware.
+            stop = f"R{model.last_driver_branch} is the last driver branch for {model.architecture} GPUs such as {gpu.name}"
+            return f"{stop}, too old for R{branch}: " + (pin or "replace the GPU")
+    return install + (f"; or {pin}" if pin else "")
 
 
 @pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
@@ -364,7 +375,8 @@ def test_gpu_memory_meets_the_profile(gpu_profile: Expectations, nvml_gpus: tupl
             found=", ".join(f"GPU {x.index}: {x.memory_total_mib} MiB" for x in small),
             source=NVML + " nvmlDeviceGetMemoryInfo",
             why="models sized for the profile will run out of memory",
-            fix="check for a smaller variant of the card, or a vGPU/MIG slice; or lower gpus.min_memory_mib",
+            fix="nvidia-smi --query-gpu=index,name,memory.total --format=csv shows the variant (or a vGPU/MIG slice); "
+            "attach the expected card, or lower gpus.min_memory_mib in the profile",
         )
 
 

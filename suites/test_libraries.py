@@ -19,6 +19,7 @@ from gpuconform.facts import LibrariesFacts
 from gpuconform.facts import LibraryFacts
 from gpuconform.facts import LibraryLoad
 from gpuconform.matrix import Matrices
+from gpuconform.versions import driver_branch
 
 pytestmark = pytest.mark.libraries
 
@@ -93,6 +94,77 @@ def install_fix(name: str, host_expect: Expectations, host_matrices: Matrices) -
     return "install the CUDA libraries matching your TensorFlow (pip install 'tensorflow[and-cuda]')"
 
 
+def stray_copies_fix(lib: LibraryFacts, host_expect: Expectations, host_facts: Facts) -> str:
+    """Which copy to keep (the one TF's build wants, pip's first) and the command that drops each other one."""
+    loads = [ld for ld in lib.loads if ld.version]
+    release = host_expect.tf_release
+    origin = {c.path: c.origin for c in lib.candidates}
+
+    def rank(ld: LibraryLoad) -> tuple[bool, bool, Version]:
+        v = Version(ld.version)  # type: ignore[arg-type]
+        fits = release is None or lib.name != "cudnn" or (v.major, v.minor) >= release.cudnn.release[:2]
+        return (fits, origin.get(ld.path) == "pip", v)
+
+    keep = max(loads, key=rank)
+    env = dict(host_facts.platform.environment)
+    steps = []
+    for ld in loads:
+        if ld.version == keep.version:
+            continue
+        where = origin.get(ld.path, "?")
+        directory = ld.path.rpartition("/")[0]
+        if where == "LD_LIBRARY_PATH":
+            dirs = env.get("LD_LIBRARY_PATH", "").split(":")
+            rest = [d for d in dirs if d and d.rstrip("/") != directory.rstrip("/")]
+            command = f"export LD_LIBRARY_PATH={':'.join(rest)}" if rest else "unset LD_LIBRARY_PATH"
+            steps.append(
+                f"{command} (drops {directory}; also where LD_LIBRARY_PATH is set: ~/.bashrc, /etc/profile.d, "
+                "the image's ENV)"
+            )
+        elif where == "pip":
+            steps.append(f"pip uninstall {_pip_distribution(ld.path, host_expect, host_facts)}")
+        elif where == "conda":
+            steps.append(f"conda remove --prefix {env.get('CONDA_PREFIX', '$CONDA_PREFIX')} {lib.name}")
+        else:
+            steps.append(
+                f"remove {ld.path}: find its package with dpkg -S {ld.path} (rpm -qf on RHEL), "
+                f"or drop {directory} from /etc/ld.so.conf.d and run sudo ldconfig"
+            )
+    return f"keep {lib.name} {keep.version} ({keep.path}); " + "; ".join(steps)
+
+
+def driver_for_runtime(runtime: Version, matrices: Matrices) -> str:
+    """The driver package that runs a CUDA runtime version (through minor-version compatibility)."""
+    try:
+        req = matrices.driver_requirement(f"{runtime.major}.{runtime.minor}")
+    except (KeyError, ValueError):
+        return f"install a driver for CUDA {runtime.major}.x"
+    floor = req.minor_compat or req.full
+    return f"sudo apt install nvidia-driver-{driver_branch(floor)} (a driver >= {floor} runs CUDA {runtime}), then reboot"
+
+
+def reinstall_fix(path: str, host_expect: Expectations, host_facts: Facts) -> str:
+    """The command that reinstalls the package a broken library file came from."""
+    if "/site-packages/nvidia/" in path or "/dist-packages/nvidia/" in path:
+        wheel = _pip_distribution(path, host_expect, host_facts)
+        return f"pip install --force-reinstall --no-deps {wheel} (then `ldd {path}` shows any missing dependency)"
+    return (
+        f"find the package that owns it with dpkg -S {path} (rpm -qf on RHEL) and reinstall it; "
+        f"`ldd {path}` shows any missing dependency"
+    )
+
+
+def _pip_distribution(path: str, host_expect: Expectations, host_facts: Facts) -> str:
+    """The nvidia-* wheel that ships a file below site-packages/nvidia/<dir>/lib, pinned when installed."""
+    directory = path.split("/nvidia/", 1)[1].split("/", 1)[0]  # "cublas", "cuda_runtime", "cudnn"
+    stem = f"nvidia-{directory.replace('_', '-')}-cu"
+    installed = next((p for p in host_facts.packages.nvidia if p.name.lower().startswith(stem)), None)
+    if installed is not None:
+        return f"'{installed.name}=={installed.version}'"
+    release = host_expect.tf_release
+    return f"{stem}{release.cuda.major if release else 12}"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_library_is_found(
     name: str, libraries: LibrariesFacts, tf_needs_cuda: Expectations, host_matrices: Matrices
@@ -124,7 +196,9 @@ def test_library_is_found(
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_library_loads_and_reports_its_version(name: str, libraries: LibrariesFacts, host_expect: Expectations) -> None:
+def test_library_loads_and_reports_its_version(
+    name: str, libraries: LibrariesFacts, host_expect: Expectations, host_facts: Facts
+) -> None:
     lib = _library(libraries, name)
     if not lib.loads:
         not_applicable(f"no copy of {lib.soname} was found to load")
@@ -144,13 +218,14 @@ def test_library_loads_and_reports_its_version(name: str, libraries: LibrariesFa
             source=SOURCE,
             why="TensorFlow loads the same file at start-up: a crash there kills the training process, a dlopen "
             "failure silently drops to the CPU",
-            fix="reinstall the package that owns " + load.path + " (check for a truncated file or a missing dependency with "
-            f"`ldd {load.path}`)",
+            fix=reinstall_fix(load.path, host_expect, host_facts),
         )
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_only_one_version_of_each_library_is_reachable(name: str, libraries: LibrariesFacts, host_expect: Expectations) -> None:
+def test_only_one_version_of_each_library_is_reachable(
+    name: str, libraries: LibrariesFacts, host_expect: Expectations, host_facts: Facts
+) -> None:
     lib = _library(libraries, name)
     versions = {ld.version for ld in lib.loads if ld.version}
     if not versions:
@@ -165,8 +240,7 @@ def test_only_one_version_of_each_library_is_reachable(name: str, libraries: Lib
         source=SOURCE,
         why="which copy wins depends on RUNPATH, LD_LIBRARY_PATH and load order; TF may load one and a plugin the "
         "other (the classic duplicate libcudnn: 'Loaded runtime CuDNN library ... but source was compiled with ...')",
-        fix="remove the copy TensorFlow should not use: drop its directory from LD_LIBRARY_PATH "
-        "(or uninstall the stray CUDA/cuDNN package), keeping the pip nvidia-* wheels TensorFlow pins",
+        fix=stray_copies_fix(lib, host_expect, host_facts),
     )
 
 
@@ -226,7 +300,11 @@ def test_cudnn_and_cudart_are_built_for_the_same_cuda_major(libraries: Libraries
         )
 
 
-def test_the_driver_api_is_new_enough_for_the_runtime(libraries: LibrariesFacts, host_facts: Facts, host_expect: Expectations) -> None:
+# Fails whenever the driver layer's CUDA check does: it is then blocked by it, not a second problem.
+@pytest.mark.depends_on("driver::driver_is_new_enough_for_the_tensorflow_cuda")
+def test_the_driver_api_is_new_enough_for_the_runtime(
+    libraries: LibrariesFacts, host_facts: Facts, host_expect: Expectations, host_matrices: Matrices
+) -> None:
     driver = next((lib for lib in libraries.libraries if lib.name == "cuda"), None)
     cudart = next((lib for lib in libraries.libraries if lib.name == "cudart"), None)
     api = [ld for ld in (driver.loads if driver else ()) if ld.version]
@@ -243,5 +321,5 @@ def test_the_driver_api_is_new_enough_for_the_runtime(libraries: LibrariesFacts,
                 found=f"libcuda.so.1 reports CUDA {supported}; {cudart.soname if cudart else 'cudart'} {version} at {ld.path}",
                 source=SOURCE,
                 why="the runtime refuses to start on an older driver major: 'CUDA driver version is insufficient for CUDA runtime version'",
-                fix=f"install a driver for CUDA {version.major}.x (see the driver layer's requirement), or use a CUDA {supported.major} build",
+                fix=f"{driver_for_runtime(version, host_matrices)}, or use a CUDA {supported.major} build of TensorFlow",
             )

@@ -31,6 +31,7 @@ from gpuconform.htmlparts import row
 from gpuconform.htmlparts import table
 from gpuconform.verdict import OUTCOMES
 from gpuconform.verdict import CheckOutcome
+from gpuconform.verdict import blocked_by_root
 from gpuconform.verdict import layer_summaries
 
 if TYPE_CHECKING:
@@ -145,8 +146,9 @@ def _problems(session: HostSession, outcomes: list[CheckOutcome], facts: dict[st
     for o in problems:
         title = f"{badge(o.kind)} <code>{esc(o.check_id)}</code>" + (" <b>root cause</b>" if o.check_id == root else "")
         body = finding_list(o.finding) if o.finding else f"<pre>{esc(o.message)}</pre>"
-        if verdict is not None and o.check_id == root and verdict.blocked:
-            body += f"<div class='gc-muted'>blocked by this check: {esc(', '.join(verdict.blocked))}</div>"
+        blocked = blocked_by_root(outcomes, o.check_id)
+        if blocked:
+            body += f"<div class='gc-muted gc-blocked'>blocked by this check: {esc(', '.join(blocked))}</div>"
         body += details("facts behind this check", json_block(_layer_facts(facts, o.layer)))
         blocks.append(problem_card(o.kind, title, o.summary, body))
     return "".join(blocks)

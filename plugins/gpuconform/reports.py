@@ -50,7 +50,8 @@ def write_reports(session: HostSession) -> list[str]:
         _guard(errors, "result.json", lambda: write_text(settings.reports_dir / "result.json", result_json(session)))
     xmlpath = getattr(session.config.option, "xmlpath", None)
     if "junit" in formats and xmlpath:
-        _guard(errors, "junit.xml", lambda: add_junit_properties(Path(xmlpath), host_summary(session)))
+        rows = host_summary(session) + verdict_rows(session)
+        _guard(errors, "junit.xml", lambda: add_junit_properties(Path(xmlpath), rows))
     htmlpath = getattr(session.config.option, "htmlpath", None)
     if "html" in formats and htmlpath and Path(htmlpath).is_file():
         from gpuconform.html import add_viewport
@@ -84,6 +85,17 @@ def host_summary(session: HostSession) -> list[tuple[str, str]]:
         ("tensorflow", f"{tf.name} {tf.version}" if tf else "not installed"),
         ("gpuconform", gpuconform.__version__),
     ]
+
+
+def verdict_rows(session: HostSession) -> list[tuple[str, str]]:
+    """The root check and its fix, for CI systems that show suite properties (JUnit)."""
+    verdict = session.verdict
+    if verdict is None or verdict.status != "FAIL":
+        return []
+    rows = [("root_check", verdict.check_id or ""), ("fix", verdict.fix)]
+    if verdict.blocked:
+        rows.append(("blocked", ", ".join(verdict.blocked)))
+    return rows
 
 
 def library_versions(facts: Facts, name: str) -> list[str]:

@@ -49,7 +49,7 @@ PROBLEMS = ("failed", "error", "xpassed")
 #: A layer's status, worst first.
 LAYER_STATUSES = ("fail", "error", "warn", "pass", "blocked", "not-applicable", "not-run")
 
-_BLOCKED_BY = re.compile(rf"^{BLOCKED} (\S+?):")
+_BLOCKED_BY = re.compile(rf"^{BLOCKED} (\S+): ")
 
 
 @dataclass
