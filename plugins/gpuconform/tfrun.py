@@ -62,6 +62,8 @@ class Batch:
         r = self.results.get("__import__")
         if r is None:
             return self.crash_text or "the child printed nothing"
+        if r.crash is not None:  # the child died before it could answer (SIGILL, timeout)
+            return f"{r.crash.kind}: {r.crash.message}"
         return None if r.ok else f"{r.error_type}: {r.error}"
 
     @property
