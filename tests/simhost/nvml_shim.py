@@ -84,7 +84,16 @@ typedef struct {
     int remap_pending, remap_failure;/* -1: NOT_SUPPORTED */
     int mig;                         /* -1: NOT_SUPPORTED */
     unsigned gen_cur, gen_max, width_cur, width_max;
+    unsigned nproc;                  /* compute processes: pids and used bytes (~0ULL: not available) */
+    const unsigned *proc_pids;
+    const ull *proc_used;
 } shim_gpu;
+
+typedef struct {
+    unsigned int pid;
+    ull usedGpuMemory;
+    unsigned int gpuInstanceId, computeInstanceId;
+} nvmlProcessInfo_t;
 
 typedef struct shim_gpu_handle *nvmlDevice_t;
 
@@ -309,13 +318,20 @@ LINK_GETTER(nvmlDeviceGetMaxPcieLinkGeneration, gen_max)
 LINK_GETTER(nvmlDeviceGetCurrPcieLinkWidth, width_cur)
 LINK_GETTER(nvmlDeviceGetMaxPcieLinkWidth, width_max)
 
-/* No process uses the simulated GPUs. */
+/* nvml.h's two-call protocol: a NULL or short buffer gets the count and INSUFFICIENT_SIZE. */
 nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
-                                                     void *infos) {
+                                                     nvmlProcessInfo_t *infos) {
     DEVICE(F_nvmlDeviceGetComputeRunningProcesses_v3);
     OUT(count);
-    (void)infos;
-    *count = 0;
+    if (g->nproc == 0) { *count = 0; return 0; }
+    if (!infos || *count < g->nproc) { *count = g->nproc; return 7; }
+    for (unsigned i = 0; i < g->nproc; i++) {
+        infos[i].pid = g->proc_pids[i];
+        infos[i].usedGpuMemory = g->proc_used[i];
+        infos[i].gpuInstanceId = ~0u;
+        infos[i].computeInstanceId = ~0u;
+    }
+    *count = g->nproc;
     return 0;
 }
 """
@@ -394,8 +410,23 @@ def _gpu_initialiser(gpu: GpuSpec, minor: int) -> str:
         str(gpu.pcie_gen[1]),
         str(gpu.pcie_width[0]),
         str(gpu.pcie_width[1]),
+        str(len(gpu.processes)),
+        f"proc_pids_{minor}" if gpu.processes else "0",
+        f"proc_used_{minor}" if gpu.processes else "0",
     ]
     return "    {" + ", ".join(fields) + "},"
+
+
+def _process_arrays(gpu: GpuSpec, minor: int) -> list[str]:
+    """The pid and used-memory arrays a GPU's initialiser points at (none without processes)."""
+    if not gpu.processes:
+        return []
+    pids = ", ".join(f"{p.pid}u" for p in gpu.processes)
+    used = ", ".join("~0ULL" if p.used_mib is None else f"{p.used_mib << 20}ULL" for p in gpu.processes)
+    return [
+        f"static const unsigned proc_pids_{minor}[] = {{{pids}}};",
+        f"static const ull proc_used_{minor}[] = {{{used}}};",
+    ]
 
 
 def nvml_shim_source(spec: HostSpec) -> str:
@@ -417,6 +448,8 @@ def nvml_shim_source(spec: HostSpec) -> str:
     lines.append(f"#define CUDA_DRIVER_VERSION {spec.driver.cuda_driver_version}")
     for function in NVML_FUNCTIONS:
         lines.append(f"#define F_{function} {nvml.forced(function)}")
+    for g in gpus:
+        lines.extend(_process_arrays(g, minors[g.pci_address]))
     lines.append("static const shim_gpu gpus[NGPU > 0 ? NGPU : 1] = {")
     lines.extend(_gpu_initialiser(g, minors[g.pci_address]) for g in gpus)
     if not gpus:

@@ -42,6 +42,8 @@ The format, with every key and its default::
     pcie_gen = [3, 3]              # current, max
     pcie_width = [16, 16]          # current, max
     in_nvml = true                 # false: on the PCI bus, but NVML does not enumerate it
+    processes = [{ pid = 4242, used_mib = 1024 }]   # compute processes NVML lists on this GPU;
+                                   # omit used_mib for NVML_VALUE_NOT_AVAILABLE (WDDM, some containers)
 
     [nvml]
     init_error = "DRIVER_NOT_LOADED"   # an NVML return-code name for nvmlInit; absent: success
@@ -173,6 +175,14 @@ class DriverSpec:
 
 
 @dataclass(frozen=True)
+class ProcessSpec:
+    """A compute process NVML lists on a GPU (nvmlDeviceGetComputeRunningProcesses)."""
+
+    pid: int
+    used_mib: int | None = None  # None: NVML_VALUE_NOT_AVAILABLE
+
+
+@dataclass(frozen=True)
 class GpuSpec:
     """One GPU on the PCI bus, and what NVML says about it."""
 
@@ -194,6 +204,7 @@ class GpuSpec:
     pcie_gen: tuple[int, int] = (3, 3)
     pcie_width: tuple[int, int] = (16, 16)
     in_nvml: bool = True
+    processes: tuple[ProcessSpec, ...] = ()
 
     @property
     def cc(self) -> tuple[int, int]:
@@ -496,6 +507,14 @@ def _check_gpu(g: GpuSpec, key: str, source: str) -> None:
         )
     _require(g.pcie_gen[0] <= g.pcie_gen[1], source, f"{key}.pcie_gen", "current exceeds max")
     _require(g.pcie_width[0] <= g.pcie_width[1], source, f"{key}.pcie_width", "current exceeds max")
+    for i, proc in enumerate(g.processes):
+        _require(0 < proc.pid < 1 << 31, source, f"{key}.processes[{i}].pid", f"{proc.pid} is not a PID")
+        _require(
+            proc.used_mib is None or 0 <= proc.used_mib <= g.memory_mib,
+            source,
+            f"{key}.processes[{i}].used_mib",
+            "must be between 0 and memory_mib",
+        )
     _require(
         g.ecc is not None or g.ecc_pending is None,
         source,

@@ -1,0 +1,471 @@
+"""The framework layer's checks, fed the facts of GPU hosts and recorded TensorFlow child outputs.
+
+No GPU is needed: each check function of suites/test_framework.py is called
+with the Facts, Expectations and Batch a GPU host would give it, the Batch
+loaded from tests/data/tf_outputs/ through the same parsing a live child's
+output goes through. Every failure must carry all four parts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import suites.test_framework as fw
+
+from gpuconform.check import Finding
+from gpuconform.check import NonConformance
+from gpuconform.expectations import Expectations
+from gpuconform.expectations import build_expectations
+from gpuconform.facts import DeviceNode
+from gpuconform.facts import DriverFacts
+from gpuconform.facts import Facts
+from gpuconform.facts import GpuFacts
+from gpuconform.facts import HostIdentity
+from gpuconform.facts import KernelModule
+from gpuconform.facts import LibrariesFacts
+from gpuconform.facts import LibraryCandidate
+from gpuconform.facts import LibraryFacts
+from gpuconform.facts import LibraryLoad
+from gpuconform.facts import NvmlFacts
+from gpuconform.facts import PackageInfo
+from gpuconform.facts import PackagesFacts
+from gpuconform.facts import PlatformFacts
+from gpuconform.matrix import load_matrices
+from gpuconform.observations import BuildInfo
+from gpuconform.observations import DeviceList
+from gpuconform.observations import GpuInit
+from gpuconform.observations import TfIdentity
+from gpuconform.profiles import GpuExpectation
+from gpuconform.profiles import Profile
+from gpuconform.profiles import builtin_dir
+from gpuconform.profiles import load_profile
+from gpuconform.tflive import LiveTf
+from gpuconform.tflive import observe
+from gpuconform.tflog import parse_log
+from gpuconform.tfrecord import load_batch
+from gpuconform.tfrun import Batch
+from gpuconform.tfrun import TfRunner
+
+OUTPUTS = Path(__file__).parent / "data" / "tf_outputs"
+SITE = "/venv/lib/python3.11/site-packages"
+PIP = f"{SITE}/nvidia"
+SKIP = pytest.skip.Exception
+MATRICES = load_matrices()
+
+# name, soname, pip directory, version: what tensorflow[and-cuda] 2.21 installs
+PIP_LIBS = (
+    ("cudart", "libcudart.so.12", "cuda_runtime", "12.5"),
+    ("cublas", "libcublas.so.12", "cublas", "12.5.3"),
+    ("cublasLt", "libcublasLt.so.12", "cublas", "12.5.3"),
+    ("cufft", "libcufft.so.11", "cufft", "11.2.3"),
+    ("cusolver", "libcusolver.so.11", "cusolver", "11.6.3"),
+    ("cusparse", "libcusparse.so.12", "cusparse", "12.5.1"),
+    ("cudnn", "libcudnn.so.9", "cudnn", "9.3.0"),
+)
+
+
+def batch(name: str) -> Batch:
+    return load_batch(json.loads((OUTPUTS / f"{name}.json").read_text()))
+
+
+def t4(index: int = 0, bus: str = "0000:00:04.0") -> GpuFacts:
+    return GpuFacts(
+        index, "Tesla T4", uuid=f"GPU-t4-{index}", pci_bus_id=bus, compute_capability=(7, 5), memory_total_mib=15360
+    )
+
+
+def a100(index: int) -> GpuFacts:
+    return GpuFacts(
+        index,
+        "NVIDIA A100-SXM4-40GB",
+        uuid=f"GPU-a100-{index}",
+        pci_bus_id=f"0000:00:0{4 + index}.0",
+        compute_capability=(8, 0),
+    )
+
+
+def libraries(missing: tuple[str, ...] = ()) -> LibrariesFacts:
+    libs = []
+    for name, soname, directory, version in PIP_LIBS:
+        path = f"{PIP}/{directory}/lib/{soname}"
+        found = name not in missing
+        libs.append(
+            LibraryFacts(
+                name,
+                soname,
+                required=True,
+                candidates=(LibraryCandidate(path, "pip", path),) if found else (),
+                loads=(LibraryLoad(path, True, version),) if found else (),
+            )
+        )
+    driver = "/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15"
+    libs.append(
+        LibraryFacts(
+            "cuda",
+            "libcuda.so.1",
+            True,
+            (LibraryCandidate("/usr/lib/x86_64-linux-gnu/libcuda.so.1", "ldcache", driver),),
+            (LibraryLoad("/usr/lib/x86_64-linux-gnu/libcuda.so.1", True, "12.4"),),
+        )
+    )
+    return LibrariesFacts("tensorflow 2.21.0 (built with CUDA 12.5.1, cuDNN 9)", tuple(libs))
+
+
+def host(
+    gpus: tuple[GpuFacts, ...] = (t4(),),
+    tf: tuple[str, str] | None = ("tensorflow", "2.21.0"),
+    missing: tuple[str, ...] = (),
+    modules: tuple[str, ...] = ("nvidia", "nvidia_uvm"),
+    container: str | None = None,
+) -> Facts:
+    nodes = tuple(DeviceNode(f"/dev/{n}", True, True, True, True) for n in ("nvidiactl", "nvidia-uvm", "nvidia0"))
+    return Facts(
+        host=HostIdentity("gpu-host", "2026-01-01T00:00:00+00:00"),
+        platform=PlatformFacts(
+            "3.11.7", "CPython", "Linux", "6.8.0", "x86_64", libc="glibc", libc_version="2.35", container=container
+        ),
+        packages=PackagesFacts(tensorflow=PackageInfo(tf[0], tf[1], SITE) if tf else None),
+        driver=DriverFacts(
+            modules=tuple(KernelModule(m) for m in modules),
+            device_nodes=nodes,
+            nvml=NvmlFacts(driver_version="550.54.15", cuda_driver_version=12040, device_count=len(gpus), gpus=gpus),
+        ),
+        libraries=libraries(missing),
+    )
+
+
+def expect(profile: str | Profile, facts: Facts) -> Expectations:
+    chosen = profile if isinstance(profile, Profile) else load_profile(builtin_dir() / f"{profile}.toml", MATRICES)
+    return build_expectations(chosen, facts, MATRICES)
+
+
+def live(pin: int | None = None) -> LiveTf:
+    return LiveTf(TfRunner(live=False), PackageInfo("tensorflow", "2.21.0", SITE), 300.0, 20.0, pin=pin)
+
+
+def failure(check: Any, *args: Any) -> Finding:
+    """The finding a check fails with; it must fill every part."""
+    with pytest.raises(NonConformance) as raised:
+        check(*args)
+    finding = raised.value.finding
+    assert finding.missing_parts() == [], finding.render()
+    return finding
+
+
+class Warnings(list[Finding]):
+    """A host_warn that keeps what it was given."""
+
+    def __call__(self, summary: str, **parts: str) -> None:
+        self.append(Finding(summary, **parts))
+
+
+# ---- facts and matrices only ----------------------------------------------------------
+
+
+def test_tensorflow_cpu_on_a_gpu_profile_fails_with_the_uninstall_and_the_cuda_wheel() -> None:
+    facts = host(tf=("tensorflow-cpu", "2.21.0"))
+    f = failure(fw.test_tensorflow_build_can_use_the_gpu, expect("t4", facts), MATRICES)
+    assert f.summary == "tensorflow-cpu 2.21.0 is installed on a GPU host: it has no CUDA support"
+    assert f.fix == "pip uninstall -y tensorflow-cpu && pip install 'tensorflow[and-cuda]==2.21.0'"
+
+
+def test_the_gpu_build_passes_and_a_cpu_profile_makes_the_check_not_applicable() -> None:
+    facts = host()
+    fw.test_tensorflow_build_can_use_the_gpu(expect("t4", facts), MATRICES)
+    with pytest.raises(SKIP, match="not applicable: profile 'cpu' expects no GPU"):
+        fw.test_tensorflow_build_can_use_the_gpu(expect("cpu", host(tf=("tensorflow-cpu", "2.21.0"))), MATRICES)
+
+
+def test_a_gpu_with_only_ptx_in_the_wheel_passes_with_a_prewarm_warning() -> None:
+    h100 = GpuFacts(0, "NVIDIA H100 80GB HBM3", compute_capability=(9, 0))
+    facts = host(gpus=(h100,))
+    warned = Warnings()
+    fw.test_gpu_kernels_cover_every_compute_capability(expect("h100", facts), facts, MATRICES, warned)
+    (w,) = warned
+    assert w.summary.startswith(
+        "NVIDIA H100 80GB HBM3 (compute capability 9.0) has no native kernels in tensorflow 2.21.0"
+    )
+    assert "compute_90 PTX" in w.found
+    assert "~/.nv/ComputeCache" in w.fix
+
+
+def test_a_gpu_below_the_oldest_sass_fails_and_names_the_newest_release_with_kernels() -> None:
+    gtx = GpuFacts(0, "NVIDIA GeForce GTX 960", compute_capability=(5, 2))
+    facts = host(gpus=(gtx,))
+    profile = Profile("auto-gtx960", "GTX 960", gpus=GpuExpectation(count=1, model="gtx960"))
+    f = failure(fw.test_gpu_kernels_cover_every_compute_capability, expect(profile, facts), facts, MATRICES, Warnings())
+    assert f.summary == "NVIDIA GeForce GTX 960 (compute capability 5.2) has no kernels in tensorflow 2.21.0"
+    assert "sm_60" in f.found
+    assert "TensorFlow 2.16 (the newest release with kernels for 5.2)" in f.fix
+
+
+def test_without_nvml_gpus_the_profile_compute_capability_is_judged() -> None:
+    facts = host(gpus=())
+    warned = Warnings()
+    fw.test_gpu_kernels_cover_every_compute_capability(expect("t4", facts), facts, MATRICES, warned)
+    assert warned == []
+
+
+# ---- the TensorFlow child -------------------------------------------------------------
+
+
+def identity_of(b: Batch) -> TfIdentity | None:
+    return None if b.import_error else observe(b, "identity", TfIdentity)
+
+
+def test_the_official_wheel_imports_as_itself() -> None:
+    b = batch("t4_framework_healthy")
+    fw.test_tensorflow_imports_as_the_installed_distribution(expect("t4", host()), b, identity_of(b))
+
+
+def test_an_import_killed_by_sigill_names_the_missing_cpu_instructions() -> None:
+    b = batch("t4_framework_sigill")
+    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", host()), b, identity_of(b))
+    assert f.summary.startswith("import tensorflow fails: signal: killed by SIGILL")
+    assert "AVX" in f.why
+
+
+def test_a_shadowing_copy_of_tensorflow_is_named_with_where_it_came_from() -> None:
+    facts = host(tf=("tensorflow", "2.20.0"))
+    b = batch("t4_framework_healthy")
+    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", facts), b, identity_of(b))
+    assert (
+        f.summary
+        == "import tensorflow loads TensorFlow 2.21.0 from tensorflow 2.21.0, not the installed tensorflow 2.20.0"
+    )
+
+
+def test_build_info_of_the_official_wheel_matches_the_matrix() -> None:
+    b = batch("t4_framework_healthy")
+    fw.test_build_info_matches_the_matrix(
+        expect("t4", host()), MATRICES, observe(b, "build_info", BuildInfo), Warnings()
+    )
+
+
+def test_build_info_from_another_cuda_fails_as_a_stale_matrix_or_an_unofficial_wheel() -> None:
+    info = observe(batch("t4_framework_build_12_3"), "build_info", BuildInfo)
+    f = failure(fw.test_build_info_matches_the_matrix, expect("t4", host()), MATRICES, info, Warnings())
+    assert f.summary == "tensorflow 2.21.0 was built with CUDA 12.3 (matrix: 12.5.1); cuDNN 8 (matrix: 9)"
+    assert f.fix.startswith("install the official wheel: pip install --force-reinstall 'tensorflow==2.21.0'")
+
+
+def test_a_release_newer_than_the_matrix_only_warns_about_its_build() -> None:
+    info = observe(batch("t4_framework_build_12_3"), "build_info", BuildInfo)
+    warned = Warnings()
+    fw.test_build_info_matches_the_matrix(expect("t4", host(tf=("tensorflow", "2.99.0"))), MATRICES, info, warned)
+    assert warned[0].summary.startswith(
+        "tensorflow 2.99.0 is not in the matrix and its build differs from the newest row"
+    )
+
+
+def test_a_cpu_build_that_says_so_passes_the_build_check() -> None:
+    info = BuildInfo(keys=("is_cuda_build",), is_cuda_build=False)
+    fw.test_build_info_matches_the_matrix(
+        expect("cpu", host(tf=("tensorflow-cpu", "2.21.0"))), MATRICES, info, Warnings()
+    )
+
+
+def test_a_library_tensorflow_failed_to_dlopen_is_named_with_the_pip_fix() -> None:
+    log = parse_log(batch("t4_framework_no_cudnn").log)
+    facts = host(missing=("cudnn",))
+    f = failure(fw.test_tensorflow_loads_every_gpu_library, expect("t4", facts), facts, MATRICES, log)
+    assert f.summary == "tensorflow 2.21.0 cannot load libcudnn.so.9"
+    assert "LD_LIBRARY_PATH: /usr/local/nvidia/lib64" in f.found
+    assert "nvidia-cudnn-cu12" in f.fix
+
+
+def test_cannot_dlopen_without_per_library_lines_falls_back_to_the_libraries_facts() -> None:
+    b = batch("t4_framework_no_cudnn")
+    log = dataclasses.replace(parse_log(b.log), missing=())
+    facts = host(missing=("cudnn",))
+    f = failure(fw.test_tensorflow_loads_every_gpu_library, expect("t4", facts), facts, MATRICES, log)
+    assert f.summary == "tensorflow 2.21.0 could not dlopen some GPU libraries: libcudnn.so.9 not found"
+    assert "TF_CPP_MAX_VLOG_LEVEL=1" in f.fix
+
+
+def test_a_clean_load_log_passes() -> None:
+    facts = host()
+    fw.test_tensorflow_loads_every_gpu_library(
+        expect("t4", facts), facts, MATRICES, parse_log(batch("t4_framework_healthy").log)
+    )
+
+
+# ---- which GPUs TensorFlow sees ---------------------------------------------------------
+
+
+def sees(recording: str, facts: Facts, profile: str | Profile = "t4", pin: int | None = None) -> Warnings:
+    b = batch(recording)
+    warned = Warnings()
+    fw.test_tensorflow_sees_the_expected_gpus(
+        expect(profile, facts),
+        facts,
+        live(pin),
+        observe(b, "devices", DeviceList),
+        observe(b, "build_info", BuildInfo),
+        parse_log(b.log),
+        MATRICES,
+        warned,
+    )
+    return warned
+
+
+def sees_failure(recording: str, facts: Facts, profile: str | Profile = "t4", pin: int | None = None) -> Finding:
+    return failure(sees, recording, facts, profile, pin)
+
+
+def test_the_t4_tensorflow_sees_passes() -> None:
+    assert sees("t4_framework_healthy", host()) == []
+
+
+def test_nvidia_smi_works_but_tf_sees_no_gpu_because_cudnn_is_missing() -> None:
+    f = sees_failure("t4_framework_no_cudnn", host(missing=("cudnn",)))
+    assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected: TensorFlow could not load libcudnn.so.9"
+    assert "nvidia-cudnn-cu12" in f.fix
+
+
+def test_nvidia_smi_works_but_cuinit_fails_without_nvidia_uvm() -> None:
+    f = sees_failure("t4_framework_cuinit_303", host(modules=("nvidia",)))
+    assert f.summary == (
+        "TensorFlow sees 0 of the 1 GPU(s) expected: cuInit fails with UNKNOWN ERROR (303) "
+        "because the nvidia_uvm module is not loaded"
+    )
+    assert f.fix == "sudo modprobe nvidia-uvm && sudo nvidia-modprobe -u -c=0"
+
+
+def test_cuinit_failing_in_a_container_with_uvm_loaded_points_at_the_container() -> None:
+    f = sees_failure("t4_framework_cuinit_303", host(container="docker"))
+    assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected: cuInit fails with UNKNOWN ERROR (303)"
+    assert f.fix.startswith("restart the docker container with --gpus all")
+
+
+def test_cuda_visible_devices_minus_one_is_named_as_the_cause() -> None:
+    f = sees_failure("t4_framework_hidden", host())
+    assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected: CUDA_VISIBLE_DEVICES='-1' hides every GPU"
+    assert f.fix.startswith("unset CUDA_VISIBLE_DEVICES")
+
+
+def test_a_gpu_below_tensorflows_minimum_is_named_with_the_minimum() -> None:
+    k80 = GpuFacts(0, "Tesla K80", pci_bus_id="0000:00:04.0", compute_capability=(3, 7))
+    profile = Profile("auto-k80", "K80", gpus=GpuExpectation(count=1))
+    f = sees_failure("k80_framework_ignored", host(gpus=(k80,)), profile)
+    assert f.summary == (
+        "TensorFlow sees 0 of the 1 GPU(s) expected: "
+        "TensorFlow ignores Tesla K80 (compute capability 3.7): it needs at least 6.0"
+    )
+
+
+def test_a_cpu_build_is_the_first_cause_named() -> None:
+    facts = host(tf=("tensorflow-cpu", "2.21.0"))
+    b = batch("t4_framework_cuinit_303")
+    warned = Warnings()
+    cpu_build = BuildInfo(keys=("is_cuda_build",), is_cuda_build=False)
+    with pytest.raises(NonConformance) as raised:
+        fw.test_tensorflow_sees_the_expected_gpus(
+            expect("t4", facts),
+            facts,
+            live(),
+            observe(b, "devices", DeviceList),
+            cpu_build,
+            parse_log(b.log),
+            MATRICES,
+            warned,
+        )
+    assert (
+        raised.value.finding.summary
+        == "TensorFlow sees 0 of the 1 GPU(s) expected: tensorflow-cpu 2.21.0 is a CPU-only build"
+    )
+
+
+def test_no_evidence_at_all_says_so_and_how_to_get_tensorflows_own_account() -> None:
+    b = batch("t4_framework_no_cudnn")
+    facts = host()
+    with pytest.raises(NonConformance) as raised:
+        fw.test_tensorflow_sees_the_expected_gpus(
+            expect("t4", facts),
+            facts,
+            live(),
+            observe(b, "devices", DeviceList),
+            observe(b, "build_info", BuildInfo),
+            parse_log(""),
+            MATRICES,
+            Warnings(),
+        )
+    f = raised.value.finding
+    assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected (1 in NVML), and its log names no cause"
+    assert "TF_CPP_MAX_VLOG_LEVEL=1" in f.fix
+
+
+def test_more_gpus_than_the_profile_fail() -> None:
+    f = sees_failure("a100x2_framework_healthy", host(gpus=(a100(0), a100(1))), "a100")
+    assert f.summary == "TensorFlow sees 2 GPUs, 1 expected"
+
+
+def test_a_compute_capability_tensorflow_and_nvml_disagree_on_fails() -> None:
+    f = sees_failure("t4_framework_healthy", host(gpus=(a100(0),)), "a100")
+    assert f.summary == "TensorFlow reports compute capabilities 7.5; NVML says 8.0"
+
+
+def test_a_pinned_worker_expects_only_its_gpu() -> None:
+    facts = host(gpus=(t4(0), t4(1, "0000:00:05.0")))
+    profile = Profile("t4x2", "two T4", gpus=GpuExpectation(count=2, model="t4"))
+    assert sees("t4_framework_healthy", facts, profile, pin=1) == []
+    f = sees_failure("t4_framework_healthy", facts, profile, pin=None)
+    assert f.summary.startswith("TensorFlow sees 1 of the 2 GPU(s) expected")
+
+
+def test_gpus_seen_on_a_cpu_profile_only_warn() -> None:
+    warned = sees("t4_framework_healthy", host(), "cpu")
+    assert warned[0].summary == "profile 'cpu' expects no GPU, but TensorFlow sees 1"
+
+
+# ---- the process after GPU initialisation -------------------------------------------
+
+
+def test_the_libraries_mapped_are_the_ones_the_libraries_layer_checked() -> None:
+    facts = host()
+    fw.test_tensorflow_maps_the_libraries_the_libraries_layer_checked(
+        expect("t4", facts), facts, observe(batch("t4_framework_healthy"), "gpu_init", GpuInit)
+    )
+
+
+def test_a_cudnn_the_libraries_layer_never_saw_winning_fails() -> None:
+    facts = host()
+    init = observe(batch("t4_framework_stray_cudnn"), "gpu_init", GpuInit)
+    f = failure(fw.test_tensorflow_maps_the_libraries_the_libraries_layer_checked, expect("t4", facts), facts, init)
+    assert f.summary == (
+        "tensorflow 2.21.0 loaded libcudnn.so.9 from /opt/cudnn-9.1/lib/libcudnn.so.9.1.0, "
+        "a copy the libraries layer never found"
+    )
+    assert (
+        f.source
+        == "/proc/4242/maps of a TensorFlow child process (gpuconform.experiments.framework) after GPU initialisation"
+    )
+
+
+def test_tensorfloat32_on_ampere_is_reported_as_a_warning_with_how_to_turn_it_off() -> None:
+    b = batch("a100x2_framework_healthy")
+    facts = host(gpus=(a100(0), a100(1)))
+    warned = Warnings()
+    record: list[tuple[str, object]] = []
+    fw.test_tensorfloat32_state_is_reported(
+        expect("a100", facts),
+        observe(b, "devices", DeviceList),
+        observe(b, "gpu_init", GpuInit),
+        warned,
+        lambda name, value: record.append((name, value)),
+    )
+    assert record == [("tensorfloat32", True)]
+    assert warned[0].summary.startswith("TensorFloat-32 is on for NVIDIA A100-SXM4-40GB")
+    assert "enable_tensor_float_32_execution(False)" in warned[0].fix
+
+
+def test_tensorfloat32_is_not_applicable_before_ampere() -> None:
+    b = batch("t4_framework_healthy")
+    with pytest.raises(SKIP, match="compute capability 8.0"):
+        fw.test_tensorfloat32_state_is_reported(
+            expect("t4", host()), observe(b, "devices", DeviceList), observe(b, "gpu_init", GpuInit), Warnings(), print
+        )
