@@ -27,10 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import field
 
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
@@ -54,14 +55,19 @@ class Held:
     ready: bool = False  # it printed its ready line and is waiting
     ready_value: object = None
     batch: Batch | None = None
-    stdout: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def hold(module: str, name: str, *, env: Mapping[str, str], timeout: float) -> Iterator[Held]:
-    """Start experiment `name` of `module` and yield once it is ready (or gone); release it on exit."""
+def hold(
+    module: str, name: str, *, env: Mapping[str, str], timeout: float, argv: Sequence[str] | None = None
+) -> Iterator[Held]:
+    """Start experiment `name` of `module` and yield once it is ready (or gone); release it on exit.
+
+    `argv` replaces the experiments child (``python -m gpuconform.experiments.child MODULE NAME``)
+    with another program that speaks the same protocol.
+    """
     extra = {**BASE_ENV, **env, HOLD_ENV: str(int(timeout))}
-    argv = (sys.executable, "-m", "gpuconform.experiments.child", module, name)
+    argv = tuple(argv) if argv is not None else (sys.executable, "-m", "gpuconform.experiments.child", module, name)
     started = time.monotonic()
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
         proc = subprocess.Popen(
@@ -95,7 +101,6 @@ def hold(module: str, name: str, *, env: Mapping[str, str], timeout: float) -> I
             child = ChildResult(
                 argv, proc.returncode, "".join(reader.lines), err.read(), timed_out, time.monotonic() - started
             )
-            held.stdout = reader.lines
             held.batch = Batch(module, tuple(sorted(env.items())), parse_results(child, [READY, name]), child)
 
 
@@ -129,9 +134,8 @@ class _Lines:
         self.partial = b""
         self.eof = False
 
-    def until(self, stop: object, deadline: float) -> bool:
+    def until(self, stop: Callable[[str], bool], deadline: float) -> bool:
         """Read until a line satisfies `stop` or end of file (True), or the deadline passes (False)."""
-        check = stop if callable(stop) else (lambda line: False)
         with selectors.DefaultSelector() as selector:
             selector.register(self.fd, selectors.EVENT_READ)
             while not self.eof:
@@ -149,6 +153,6 @@ class _Lines:
                 *complete, self.partial = (self.partial + chunk).split(b"\n")
                 new = [line.decode("utf-8", "replace") + "\n" for line in complete]
                 self.lines.extend(new)
-                if any(check(line) for line in new):
+                if any(stop(line) for line in new):
                     return True
         return True
