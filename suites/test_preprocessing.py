@@ -1,0 +1,261 @@
+"""Layer `preprocessing`: do the Keras image-loading paths behave as this Keras version is known to?
+
+One TensorFlow child runs every behaviour for real on generated images
+(`gpuconform.experiments.preprocessing`): load_img from each kind of input and with
+each interpolation, truncated JPEG/PNG files, resize skew between PIL and
+tf.image.resize, image_dataset_from_directory on a small tree, ImageDataGenerator.
+Each observation is compared with the row of `matrices/keras_preprocessing.toml`
+for the package and version that produced it (`gpuconform.keras_matrix`):
+
+- as the row says, no regression: pass;
+- as the row says, a known regression: xfail (strict) naming the issue and the
+  workaround; a failure instead when the profile's `[application]` table says the
+  application needs that behaviour (e.g. `file_like_uploads = true`);
+- not as the row says (fixed, or newly broken): a failure that says to update the
+  matrix or pin;
+- no row for this version: a warning (the matrix is older than the package).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from gpuconform.answers import answer_fixture
+from gpuconform.check import could_not_check
+from gpuconform.check import fail
+from gpuconform.check import not_applicable
+from gpuconform.errors import DataError
+from gpuconform.expectations import Expectations
+from gpuconform.keras_matrix import BEHAVIOURS
+from gpuconform.keras_matrix import DATASET_CORRUPTIONS
+from gpuconform.keras_matrix import EXPERIMENTS
+from gpuconform.keras_matrix import IMAGE_FORMATS
+from gpuconform.keras_matrix import INTERPOLATIONS
+from gpuconform.keras_matrix import LOAD_INPUTS
+from gpuconform.keras_matrix import SKEWS
+from gpuconform.keras_matrix import KerasMatrix
+from gpuconform.keras_matrix import KnownRegression
+from gpuconform.keras_matrix import Observation
+from gpuconform.keras_matrix import application_requires
+from gpuconform.keras_matrix import differences
+from gpuconform.keras_matrix import load_keras_matrix
+from gpuconform.keras_matrix import observations
+from gpuconform.tflive import LiveTf
+from gpuconform.tflive import live_tf
+from gpuconform.tfrun import Batch
+
+pytestmark = pytest.mark.preprocessing
+
+MODULE = "gpuconform.experiments.preprocessing"
+TF_KERAS = "tf.keras"  # the Keras that tf.keras resolves to: keras 2, keras 3 or tf-keras
+STANDALONE = "keras_preprocessing"
+Observed = dict[tuple[str, str], Observation]
+Judge = Callable[[Observed, str, str], None]
+
+
+# ---- fixtures: one child for the whole layer ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def keras_matrix() -> KerasMatrix:
+    try:
+        return load_keras_matrix()
+    except DataError as exc:  # a bad matrix (or $GPUCONFORM_KERAS_MATRIX) is bad input: a usage error
+        pytest.exit(f"gpuconform: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+@pytest.fixture
+def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
+    return live_tf(request.config, host_expect.tensorflow)
+
+
+@pytest.fixture
+def preprocessing_child(tf_live: LiveTf, keras_matrix: KerasMatrix) -> Batch:
+    return tf_live.batch(MODULE, EXPERIMENTS)
+
+
+load_img_inputs = answer_fixture("load_img_inputs", "preprocessing_child", observations)
+interpolations = answer_fixture("interpolations", "preprocessing_child", observations)
+truncated_images = answer_fixture("truncated_images", "preprocessing_child", observations)
+resize_skew = answer_fixture("resize_skew", "preprocessing_child", observations)
+image_dataset = answer_fixture("image_dataset", "preprocessing_child", observations)
+image_data_generator = answer_fixture("image_data_generator", "preprocessing_child", observations)
+
+
+@pytest.fixture
+def judge(
+    keras_matrix: KerasMatrix, host_expect: Expectations, request: pytest.FixtureRequest, host_warn: Any
+) -> Judge:
+    """Compare one observation with its matrix row: pass, xfail as a known regression, or fail."""
+    profile = host_expect.profile
+    table = f"matrices/keras_preprocessing.toml ({keras_matrix.meta.source}, as of {keras_matrix.meta.as_of})"
+
+    def compare(observed: Observed, loader: str, behaviour: str) -> None:
+        obs = observed.get((loader, behaviour))
+        if obs is None:
+            could_not_check(behaviour, f"the experiment returned no observation for {loader}")
+        if obs.outcome == "not-run":
+            not_applicable(obs.reason)
+        what, who = BEHAVIOURS[behaviour], f"{obs.package} {obs.version}"
+        source = f"{obs.call} in a TensorFlow child"
+        row = keras_matrix.lookup(behaviour, obs.package, obs.version)
+        if row is None:
+            host_warn(
+                f"{table} has no row for {what} with {who}",
+                expected=f"a [[known]] row with behaviour = {behaviour!r}, package = {obs.package!r} "
+                f"and versions that hold {obs.version}",
+                found=obs.describe(),
+                source=source,
+                fix=f"add that row to {keras_matrix.meta.source} with what was found",
+            )
+            return
+        found = differences(row, obs)
+        if found:
+            fail(
+                f"{what} changed with {who}: it no longer behaves as {row.key} of the matrix says",
+                expected=f"{row.describe()} ({row.key}: {row.package} {row.versions}, seen on "
+                f"{', '.join(map(str, row.observed))})",
+                found=f"{obs.describe()} ({'; '.join(found)})",
+                source=source,
+                why="the matrix records how each version behaves, so that a known regression is told apart from a "
+                f"new one; a difference is a fix or a new breakage in {who}",
+                fix=f"update the matrix or pin: if {who} is meant to behave like this, edit {row.key} in "
+                f"{keras_matrix.meta.source} (or add a row for {obs.version}); otherwise pip install '{row.pin}'",
+            )
+        if row.regression is None:
+            return
+        if application_requires(profile.application, row):
+            fail(
+                f"{what} fails with {who}, and profile {profile.name!r} says the application relies on it",
+                expected=f"{what} works ([application] {row.requirement} = true in {profile.source or profile.name})",
+                found=obs.describe(),
+                source=source,
+                why=f"a known regression ({row.key}): {row.regression}",
+                fix=row.workaround or "",
+            )
+        reason = f"known regression with {who} ({row.key}): {row.regression}; workaround: {row.workaround}"
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True, raises=KnownRegression))
+        raise KnownRegression(f"{what}: {obs.describe()}\n{reason}")
+
+    return compare
+
+
+# ---- load_img -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", list(LOAD_INPUTS))
+def test_load_img_reads_an_image_from(source: str, load_img_inputs: Observed, judge: Judge) -> None:
+    judge(load_img_inputs, TF_KERAS, f"load_img.{source}")
+
+
+@pytest.mark.parametrize("source", list(LOAD_INPUTS))
+def test_keras_preprocessing_load_img_reads_an_image_from(source: str, load_img_inputs: Observed, judge: Judge) -> None:
+    judge(load_img_inputs, STANDALONE, f"load_img.{source}")
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+def test_load_img_resizes_like_pil_with(interpolation: str, interpolations: Observed, judge: Judge) -> None:
+    judge(interpolations, TF_KERAS, f"load_img.interpolation.{interpolation}")
+
+
+def test_load_img_uses_its_documented_default_interpolation(interpolations: Observed, judge: Judge) -> None:
+    judge(interpolations, TF_KERAS, "load_img.default_interpolation")
+
+
+def test_load_img_refuses_an_unknown_interpolation(interpolations: Observed, judge: Judge) -> None:
+    judge(interpolations, TF_KERAS, "load_img.unknown_interpolation")
+
+
+# ---- truncated files ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+def test_load_img_on_a_truncated_image_fails_where_the_matrix_says(
+    fmt: str, truncated_images: Observed, judge: Judge
+) -> None:
+    judge(truncated_images, TF_KERAS, f"truncated_{fmt}.load_img")
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+def test_load_img_with_target_size_on_a_truncated_image_fails_where_the_matrix_says(
+    fmt: str, truncated_images: Observed, judge: Judge
+) -> None:
+    judge(truncated_images, TF_KERAS, f"truncated_{fmt}.load_img_target_size")
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+def test_load_truncated_images_lets_pil_read_a_truncated_image(
+    fmt: str, truncated_images: Observed, judge: Judge
+) -> None:
+    judge(truncated_images, TF_KERAS, f"truncated_{fmt}.load_truncated_images")
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+def test_tensorflow_decodes_a_truncated_image_as_the_matrix_says(
+    fmt: str, truncated_images: Observed, judge: Judge
+) -> None:
+    judge(truncated_images, TF_KERAS, f"truncated_{fmt}.tf_decode")
+
+
+# ---- resizing -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pair", list(SKEWS))
+def test_resize_skew_stays_within_the_matrix_thresholds(pair: str, resize_skew: Observed, judge: Judge) -> None:
+    judge(resize_skew, TF_KERAS, f"resize_skew.{pair}")
+
+
+# ---- image_dataset_from_directory ---------------------------------------------------------
+
+
+def test_image_dataset_from_directory_names_classes_in_sorted_order(image_dataset: Observed, judge: Judge) -> None:
+    judge(image_dataset, TF_KERAS, "image_dataset.class_names")
+
+
+def test_image_dataset_from_directory_labels_files_by_class(image_dataset: Observed, judge: Judge) -> None:
+    judge(image_dataset, TF_KERAS, "image_dataset.labels")
+
+
+def test_image_dataset_from_directory_keeps_file_order_without_shuffle(image_dataset: Observed, judge: Judge) -> None:
+    judge(image_dataset, TF_KERAS, "image_dataset.file_order")
+
+
+def test_image_dataset_from_directory_yields_float32_batches_of_the_requested_size(
+    image_dataset: Observed, judge: Judge
+) -> None:
+    judge(image_dataset, TF_KERAS, "image_dataset.batches")
+
+
+@pytest.mark.parametrize("corruption", list(DATASET_CORRUPTIONS))
+def test_image_dataset_from_directory_on_a_corrupt_file_fails_as_the_matrix_says(
+    corruption: str, image_dataset: Observed, judge: Judge
+) -> None:
+    judge(image_dataset, TF_KERAS, f"image_dataset.{corruption}")
+
+
+# ---- ImageDataGenerator -------------------------------------------------------------------
+
+
+def test_image_data_generator_imports_from_tf_keras(image_data_generator: Observed, judge: Judge) -> None:
+    judge(image_data_generator, TF_KERAS, "image_data_generator.from_tf_keras")
+
+
+def test_image_data_generator_imports_from_the_keras_package(image_data_generator: Observed, judge: Judge) -> None:
+    judge(image_data_generator, TF_KERAS, "image_data_generator.from_package")
+
+
+def test_keras_preprocessing_image_data_generator_imports(image_data_generator: Observed, judge: Judge) -> None:
+    judge(image_data_generator, STANDALONE, "image_data_generator.from_package")
+
+
+def test_flow_from_directory_reads_the_tree(image_data_generator: Observed, judge: Judge) -> None:
+    # One behaviour or the other, by whether SciPy is installed (Keras 2.13-2.15 need it here).
+    with_scipy = (TF_KERAS, "image_data_generator.flow_from_directory")
+    judge(
+        image_data_generator,
+        TF_KERAS,
+        with_scipy[1] if with_scipy in image_data_generator else with_scipy[1] + "_without_scipy",
+    )
