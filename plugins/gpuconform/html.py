@@ -51,7 +51,8 @@ PYTEST_HTML_OVERRIDES = """
 body{display:flex;flex-direction:column}
 #title{order:-2}.summary{order:-1}
 @media (max-width:800px){body{min-width:0!important;margin:8px}.summary__data,.summary__spacer{flex:1 1 auto}
-#results-table,#environment{display:block;overflow-x:auto;max-width:100%}}
+#results-table,#environment{display:block;overflow-x:auto;max-width:100%}
+.controls,.filters,.collapse{flex-wrap:wrap;white-space:normal}}
 """
 VIEWPORT = "<meta name='viewport' content='width=device-width,initial-scale=1'>"
 
