@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +84,13 @@ class Page:
             raise BrowserError(f"{expression!r} threw: {reply['exceptionDetails']}")
         return reply["result"].get("value")
 
-    def screenshot(self, path: Path, full_page: bool = True) -> None:
-        """Write a PNG of the page (all of it when full_page)."""
+    def screenshot(self, path: Path, full_page: bool = True, height: int | None = None) -> None:
+        """Write a PNG of the page (all of it when full_page, or its top `height` CSS pixels)."""
         params: dict[str, Any] = {"format": "png"}
-        if full_page:
+        if full_page or height:
             size = self.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-            params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], 16000), "scale": 1}
+            tall = min(size[1], height or 16000)
+            params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": tall, "scale": 1}
             params["captureBeyondViewport"] = True
         data = self.send("Page.captureScreenshot", **params)["data"]
         path.write_bytes(base64.b64decode(data))
@@ -193,10 +195,8 @@ class Browser:
             self.process.wait()
         finally:
             for fd in (self._to_chrome, self._from_chrome):
-                try:
+                with suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
             shutil.rmtree(self.profile, ignore_errors=True)
 
 

@@ -49,7 +49,8 @@ SCENARIOS = (
         0.04,
         "driver::driver_is_new_enough_for_the_tensorflow_cuda",
         summary="driver {driver} is too old for tensorflow 2.21.0 (CUDA 12.5.1): needs >= 525.60.13",
-        fix="install an NVIDIA driver >= 555.42.06: sudo apt install nvidia-driver-555 or newer, then reboot",
+        fix="sudo apt install nvidia-driver-555 (a driver >= 555.42.06), then reboot; or keep this driver and pin "
+        "TensorFlow 2.14: pip install 'tensorflow[and-cuda]==2.14.*'",
         blocks=("libraries::the_driver_api_is_new_enough_for_the_runtime",),
         driver="470.*",
     ),

@@ -40,7 +40,7 @@ class CompatRow:
     verdict: str  # one of matrix.VERDICTS
     runs: bool
     detail: str  # why, in full, from the matrices
-    why: str  # why not, in a few words (empty when it runs)
+    why: str  # why not (or with what caveat), in a few words; empty when it simply runs
     cuda: str
     cudnn: str
     python: str  # the release's Python range
@@ -112,7 +112,7 @@ def render_text(table: CompatTable) -> list[str]:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row, r in zip(cells, (None, *table.rows)):
         text = "  ".join(cell.ljust(w) for cell, w in zip(row, widths))
-        why = "" if r is None else r.why
+        why = "" if r is None or r.runs else r.why
         lines.append(f"{text}  {why}".rstrip())
     newest = table.newest_runnable
     if newest is None:
@@ -188,6 +188,10 @@ def _driver_floor(answer: ReleaseVerdict) -> str:
 
 
 def _why(answer: ReleaseVerdict, driver: str | None) -> str:
+    if answer.verdict == "runs-minor-compat" and answer.requirement is not None:
+        return f"through CUDA minor-version compatibility (full support from driver {answer.requirement.full})"
+    if answer.verdict == "needs-ptx-jit" and answer.coverage is not None:
+        return f"kernels JIT-compiled from {answer.coverage.arch} PTX on first use (slow start)"
     if answer.runs:
         return ""
     if answer.verdict == "driver-too-old" and answer.requirement is not None and driver:

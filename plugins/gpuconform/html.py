@@ -195,13 +195,13 @@ def compat_section(compat: CompatTable) -> str:
     rows = [
         row(
             [
-                cell(r.tensorflow + (" (installed)" if r.installed else "")),
+                cell(r.tensorflow + (" (installed)" if r.installed else ""), "gc-nw"),
                 f"<td>{badge(r.verdict)}</td>",
-                cell(r.driver),
-                cell(r.cuda),
-                cell(r.cudnn),
-                cell(r.python),
-                cell(r.why or r.detail),
+                cell(r.driver, "gc-nw"),
+                cell(r.cuda, "gc-nw"),
+                cell(r.cudnn, "gc-nw"),
+                cell(r.python, "gc-nw"),
+                f"<td title='{esc(r.detail)}'>{esc(r.why or r.detail)}</td>",
                 f"<td><code>{esc(r.fix)}</code></td>" if r.fix else "<td></td>",
             ],
             cls="gc-mine" if r.installed else "",

@@ -41,7 +41,9 @@ COLOURS = {
 #: Scoped to .gc so it never restyles the page it is embedded in.
 STYLE = """
 .gc{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;
-  max-width:1200px;margin:0 0 24px;overflow-wrap:anywhere}
+  max-width:1200px;margin:0 0 24px;overflow-wrap:break-word}
+.gc-banner,.gc-problem,.gc-card,.gc>p{overflow-wrap:anywhere}
+.gc td.gc-nw{white-space:nowrap}
 .gc h2{font-size:18px;margin:20px 0 8px;color:#1f2328}
 .gc h3{font-size:15px;margin:12px 0 6px;color:#1f2328}
 .gc code,.gc pre{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f6f8fa;
