@@ -162,7 +162,7 @@ def result(
             entry["blocked_by"] = scenario.check_id
         checks.append(entry)
     failed = scenario.check_id is not None
-    layer = scenario.check_id.split("::")[0] if failed else None  # type: ignore[union-attr]
+    root_layer = scenario.check_id.split("::")[0] if scenario.check_id is not None else None
     reason = f"warning treated as failure (--host-strict): {warning}" if strict else summary
     blocked = [c["id"] for c in checks if c["outcome"] == "blocked"]
     return {
@@ -202,11 +202,11 @@ def result(
         "options": {"strict": strict, "compat": False},
         "verdict": {
             "status": "FAIL" if failed else "PASS",
-            "layer": layer,
+            "layer": root_layer,
             "check_id": scenario.check_id,
             "reason": reason if failed else "",
             "fix": scenario.fix,
-            "line": f"host verdict: FAIL at {layer}: {reason}" if failed else "host verdict: PASS (profile t4)",
+            "line": f"host verdict: FAIL at {root_layer}: {reason}" if failed else "host verdict: PASS (profile t4)",
             "finding": _finding(summary, scenario.fix) if failed and not strict else None,
             "blocked": blocked,
             "also_failing": [],

@@ -192,7 +192,7 @@ def test_the_merged_junit_has_one_suite_per_host_and_honest_outcome_classes(tmp_
     write_fleet(tmp_path / "r", {"healthy": 2, "gpu_lost": 1, "nvml_hang": 1})
     merge(tmp_path / "r", "-o", tmp_path / "out", cwd=tmp_path)
     root = ET.parse(tmp_path / "out" / "fleet-junit.xml").getroot()
-    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    suites = {s.get("name", ""): s for s in root.findall("testsuite")}
     assert sorted(suites) == ["gpu_lost-000", "healthy-000", "healthy-001", "nvml_hang-000"]
     ids = stable_ids()
     for suite in suites.values():
@@ -204,7 +204,7 @@ def test_the_merged_junit_has_one_suite_per_host_and_honest_outcome_classes(tmp_
     assert all(s.get("message", "").startswith("blocked by driver::nvml_initialises") for s in lost.iter("skipped"))
     hang = suites["nvml_hang-000"]
     assert hang.find("testcase[@name='driver::nvml_initialises']/error") is not None and hang.get("errors") == "1"
-    props = {p.get("name"): p.get("value") for p in lost.iter("property")}
+    props = {p.get("name"): p.get("value", "") for p in lost.iter("property")}
     assert props["gpuconform.verdict"].startswith("host verdict: FAIL at driver: a GPU has fallen off the bus")
     assert int(root.get("tests", "0")) == 4 * len(ids)
     assert int(root.get("failures", "0")) == 1 and int(root.get("errors", "0")) == 1

@@ -51,17 +51,21 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]
     return reports, json.loads((reports / "result.json").read_text())
 
 
+@pytest.fixture
+def report(chromium: Browser, run: tuple[Path, dict[str, Any]]) -> tuple[Page, dict[str, Any]]:
+    """The report of `run`, freshly loaded in a desktop-sized tab, and its result.json."""
+    reports, result = run
+    return open_page(chromium, reports / "report.html"), result
+
+
 def open_page(chromium: Browser, path: Path, **size: Any) -> Page:
     page = chromium.new_page()
     page.open(path.as_uri(), **size)
     return page
 
 
-def test_the_report_shows_the_verdict_root_check_and_fix_on_top(
-    chromium: Browser, run: tuple[Path, dict[str, Any]]
-) -> None:
-    reports, result = run
-    page = open_page(chromium, reports / "report.html")
+def test_the_report_shows_the_verdict_root_check_and_fix_on_top(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
     verdict = result["verdict"]
     assert page.evaluate("document.querySelector('#gc-verdict').innerText") == verdict["line"]
     assert page.evaluate("document.querySelector('#gc-fix').innerText") == f"fix: {verdict['fix']}"
@@ -74,11 +78,8 @@ def test_the_report_shows_the_verdict_root_check_and_fix_on_top(
     assert page.console_errors == []
 
 
-def test_the_host_card_names_gpus_driver_cuda_cudnn_tensorflow_and_profile(
-    chromium: Browser, run: tuple[Path, dict[str, Any]]
-) -> None:
-    reports, result = run
-    page = open_page(chromium, reports / "report.html")
+def test_the_host_card_names_gpus_driver_cuda_cudnn_tensorflow_and_profile(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
     labels = page.evaluate("[...document.querySelectorAll('#gpuconform-host-summary b')].map(b => b.textContent)")
     for label in ("profile", "gpus", "driver", "cuda (driver API)", "cuda runtime", "cudnn", "tensorflow"):
         assert label in labels
@@ -86,9 +87,8 @@ def test_the_host_card_names_gpus_driver_cuda_cudnn_tensorflow_and_profile(
     assert result["host"]["hostname"] in card and result["profile"]["name"] in card
 
 
-def test_the_layer_table_counts_match_result_json(chromium: Browser, run: tuple[Path, dict[str, Any]]) -> None:
-    reports, result = run
-    page = open_page(chromium, reports / "report.html")
+def test_the_layer_table_counts_match_result_json(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
     rows = page.evaluate(
         "[...document.querySelectorAll('#gc-layers tbody tr')].map(r => [...r.cells].map(c => c.innerText.trim()))"
     )
@@ -100,11 +100,8 @@ def test_the_layer_table_counts_match_result_json(chromium: Browser, run: tuple[
     assert shown["driver"][1] == "fail" and int(shown["driver"][2 + OUTCOMES.index("blocked")]) > 0
 
 
-def test_each_failure_shows_its_four_parts_and_what_it_blocked(
-    chromium: Browser, run: tuple[Path, dict[str, Any]]
-) -> None:
-    reports, result = run
-    page = open_page(chromium, reports / "report.html")
+def test_each_failure_shows_its_four_parts_and_what_it_blocked(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
     cards = page.evaluate(
         "[...document.querySelectorAll('.gc-problem')].filter(c => !c.querySelector('.gc-warn'))"
         ".map(c => ({text: c.innerText, labels: [...c.querySelectorAll('dt')].map(d => d.textContent)}))"
@@ -117,9 +114,8 @@ def test_each_failure_shows_its_four_parts_and_what_it_blocked(
     assert "blocked by this check:" in root["text"] or not result["verdict"]["blocked"]
 
 
-def test_the_facts_behind_a_check_are_one_click_away(chromium: Browser, run: tuple[Path, dict[str, Any]]) -> None:
-    reports, _ = run
-    page = open_page(chromium, reports / "report.html")
+def test_the_facts_behind_a_check_are_one_click_away(report: tuple[Page, dict[str, Any]]) -> None:
+    page, _ = report
     opened = page.evaluate(
         "(() => { const a = document.querySelector(\"#gc-layer-driver a.gc-facts\");"
         " const target = document.getElementById(a.getAttribute('href').slice(1));"
@@ -135,11 +131,8 @@ def test_the_facts_behind_a_check_are_one_click_away(chromium: Browser, run: tup
     assert inline[0] is True and '"pci_devices"' in inline[1]
 
 
-def test_the_compat_table_lists_every_release_and_marks_the_installed_one(
-    chromium: Browser, run: tuple[Path, dict[str, Any]]
-) -> None:
-    reports, result = run
-    page = open_page(chromium, reports / "report.html")
+def test_the_compat_table_lists_every_release_and_marks_the_installed_one(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
     rows = page.evaluate(
         "[...document.querySelectorAll('#gc-compat tbody tr')]"
         ".map(r => [r.className, r.cells[0].innerText, r.cells[1].innerText])"
@@ -150,17 +143,16 @@ def test_the_compat_table_lists_every_release_and_marks_the_installed_one(
     assert len(installed) == sum(r["installed"] for r in result["compat"]["rows"])
 
 
-def test_pytest_html_still_renders_its_results_table(chromium: Browser, run: tuple[Path, dict[str, Any]]) -> None:
-    reports, result = run
-    page = open_page(chromium, reports / "report.html")
+def test_pytest_html_still_renders_its_results_table(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
     rows = page.evaluate("document.querySelectorAll('#results-table tbody.results-table-row').length")
     assert rows == len(result["checks"])
 
 
-def test_the_report_fetches_nothing(chromium: Browser, run: tuple[Path, dict[str, Any]]) -> None:
-    reports, _ = run
-    page = open_page(chromium, reports / "report.html")
-    assert page.requests == [(reports / "report.html").as_uri()]
+def test_the_report_fetches_nothing(report: tuple[Page, dict[str, Any]]) -> None:
+    page, _ = report
+    (only,) = page.requests  # the page itself, from disk
+    assert only.startswith("file://") and only.endswith("/reports/report.html")
 
 
 def test_the_report_fits_a_phone_screen(chromium: Browser, run: tuple[Path, dict[str, Any]]) -> None:

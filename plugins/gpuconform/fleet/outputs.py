@@ -78,7 +78,8 @@ class JunitWriter:
             if not isinstance(check, dict):
                 continue
             outcome = str(check.get("outcome", ""))
-            duration = check.get("duration") if isinstance(check.get("duration"), (int, float)) else 0.0
+            raw = check.get("duration")
+            duration = float(raw) if isinstance(raw, (int, float)) else 0.0
             time += duration
             counts["tests"] += 1
             classname = quoteattr(f"{name}.{check.get('layer', '')}")
