@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gpuconform.check import could_not_check
@@ -11,6 +13,9 @@ from gpuconform.facts import Facts
 from gpuconform.facts import GpuFacts
 from gpuconform.facts import NvmlFacts
 from gpuconform.facts import PciDevice
+from gpuconform.tflive import LiveTf
+from gpuconform.tflive import live_tf
+from gpuconform.tflive import recorder
 
 #: Probe failures that mean "the probe itself broke", not "the host said no".
 CRASH_KINDS = ("signal", "timeout", "exit", "invalid-output")
@@ -44,3 +49,15 @@ def nvml(host_facts: Facts, gpu_profile: Expectations) -> NvmlFacts:
 def nvml_gpus(nvml: NvmlFacts) -> tuple[GpuFacts, ...]:
     """The GPUs NVML enumerated (the check is blocked when NVML did not initialise)."""
     return nvml.gpus
+
+
+@pytest.fixture
+def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
+    """TensorFlow children for a live check; it skips when TF is not installed or facts are replayed."""
+    return live_tf(request.config, host_expect.tensorflow)
+
+
+@pytest.fixture
+def measured(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
+    """``measured(name, value)``: report a measurement with the check (JUnit properties), without judging it."""
+    return recorder(request.node)

@@ -31,9 +31,7 @@ from gpuconform.observations import TfIdentity
 from gpuconform.tfdiag import Evidence
 from gpuconform.tfdiag import diagnose
 from gpuconform.tflive import LiveTf
-from gpuconform.tflive import live_tf
 from gpuconform.tflive import observe
-from gpuconform.tflive import recorder
 from gpuconform.tflog import TfLog
 from gpuconform.tflog import parse_log
 from gpuconform.tfrun import Batch
@@ -56,16 +54,6 @@ KERNELS_TABLE = "matrices/kernels.toml (the CUDA fatbins of each wheel)"
 
 
 # ---- fixtures: one child for the whole layer ----------------------------------------
-
-
-@pytest.fixture
-def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
-    return live_tf(request.config, host_expect.tensorflow)
-
-
-@pytest.fixture
-def measured(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
-    return recorder(request.node)
 
 
 @pytest.fixture

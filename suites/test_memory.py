@@ -11,7 +11,6 @@ run for real; the footprints are not applicable.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,9 +37,7 @@ from gpuconform.observations import LogicalSplit
 from gpuconform.observations import Raised
 from gpuconform.observations import observed
 from gpuconform.tflive import LiveTf
-from gpuconform.tflive import live_tf
 from gpuconform.tflive import observe
-from gpuconform.tflive import recorder
 from gpuconform.tfrun import Batch
 
 pytestmark = pytest.mark.memory
@@ -61,16 +58,6 @@ CONFIGURE_EARLY = (
 
 
 # ---- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
-    return live_tf(request.config, host_expect.tensorflow)
-
-
-@pytest.fixture
-def measured(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
-    return recorder(request.node)
 
 
 @pytest.fixture

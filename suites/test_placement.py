@@ -28,7 +28,6 @@ from gpuconform.observations import OpRuns
 from gpuconform.observations import Placed
 from gpuconform.observations import observed
 from gpuconform.tflive import LiveTf
-from gpuconform.tflive import live_tf
 from gpuconform.tflive import observe
 from gpuconform.tflog import parse_log
 from gpuconform.tfrun import Batch
@@ -43,11 +42,6 @@ SEES = "framework::tensorflow_sees_the_expected_gpus"
 #: What TF says when an op cannot be placed (eager: "Could not satisfy ...", graph: "Cannot assign ...").
 HARD_PLACEMENT_ERRORS = ("Could not satisfy device specification", "Cannot assign a device")
 REINSTALL = "pip install --force-reinstall '{name}=={version}'"
-
-
-@pytest.fixture
-def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
-    return live_tf(request.config, host_expect.tensorflow)
 
 
 @pytest.fixture

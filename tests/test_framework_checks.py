@@ -297,7 +297,15 @@ def test_a_clean_load_log_passes() -> None:
 # ---- which GPUs TensorFlow sees ---------------------------------------------------------
 
 
-def sees(recording: str, facts: Facts, profile: str | Profile = "t4", pin: int | None = None) -> Warnings:
+def sees(
+    recording: str,
+    facts: Facts,
+    profile: str | Profile = "t4",
+    pin: int | None = None,
+    build: BuildInfo | None = None,
+    log: str | None = None,
+) -> Warnings:
+    """Run the visible-GPU check on a recorded child (`build`, `log`: replace what it recorded)."""
     b = batch(recording)
     warned = Warnings()
     fw.test_tensorflow_sees_the_expected_gpus(
@@ -305,8 +313,8 @@ def sees(recording: str, facts: Facts, profile: str | Profile = "t4", pin: int |
         facts,
         live(pin),
         observe(b, "devices", DeviceList),
-        observe(b, "build_info", BuildInfo),
-        parse_log(b.log),
+        build or observe(b, "build_info", BuildInfo),
+        parse_log(b.log if log is None else log),
         MATRICES,
         warned,
     )
@@ -359,42 +367,13 @@ def test_a_gpu_below_tensorflows_minimum_is_named_with_the_minimum() -> None:
 
 
 def test_a_cpu_build_is_the_first_cause_named() -> None:
-    facts = host(tf=("tensorflow-cpu", "2.21.0"))
-    b = batch("t4_framework_cuinit_303")
-    warned = Warnings()
     cpu_build = BuildInfo(keys=("is_cuda_build",), is_cuda_build=False)
-    with pytest.raises(NonConformance) as raised:
-        fw.test_tensorflow_sees_the_expected_gpus(
-            expect("t4", facts),
-            facts,
-            live(),
-            observe(b, "devices", DeviceList),
-            cpu_build,
-            parse_log(b.log),
-            MATRICES,
-            warned,
-        )
-    assert (
-        raised.value.finding.summary
-        == "TensorFlow sees 0 of the 1 GPU(s) expected: tensorflow-cpu 2.21.0 is a CPU-only build"
-    )
+    f = failure(sees, "t4_framework_cuinit_303", host(tf=("tensorflow-cpu", "2.21.0")), "t4", None, cpu_build)
+    assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected: tensorflow-cpu 2.21.0 is a CPU-only build"
 
 
 def test_no_evidence_at_all_says_so_and_how_to_get_tensorflows_own_account() -> None:
-    b = batch("t4_framework_no_cudnn")
-    facts = host()
-    with pytest.raises(NonConformance) as raised:
-        fw.test_tensorflow_sees_the_expected_gpus(
-            expect("t4", facts),
-            facts,
-            live(),
-            observe(b, "devices", DeviceList),
-            observe(b, "build_info", BuildInfo),
-            parse_log(""),
-            MATRICES,
-            Warnings(),
-        )
-    f = raised.value.finding
+    f = failure(sees, "t4_framework_no_cudnn", host(), "t4", None, None, "")
     assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected (1 in NVML), and its log names no cause"
     assert "TF_CPP_MAX_VLOG_LEVEL=1" in f.fix
 
