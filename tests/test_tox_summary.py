@@ -1,0 +1,182 @@
+"""The tox sweep: tox.ini's envs and factors, and tools/tox_summary.py's tables.
+
+tox.ini is read through `tox config` (what tox itself resolves, no env is built).
+The summary is tested on report directories written the way each tox env writes
+them: one from a real (platform-layer) run of the suites, others shaped like it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.test_preprocessing_suite import run_suites
+
+ROOT = Path(__file__).resolve().parents[1]
+RELEASES = [f"2{n}" for n in range(12, 22)]
+
+
+def load_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("tox_summary", ROOT / "tools" / "tox_summary.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["tox_summary"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = load_tool()
+
+
+# --- tox.ini -------------------------------------------------------------------------------------
+
+
+def tox_config(*envs: str, keys: tuple[str, ...] = ("deps", "set_env", "commands")) -> dict[str, dict[str, str]]:
+    """`tox config` of `envs`, as {env: {key: text}}."""
+    command = [sys.executable, "-m", "tox", "config", "-c", str(ROOT / "tox.ini"), "-e", ",".join(envs), "-k", *keys]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, dict[str, str]] = {}
+    env = key = ""
+    for line in proc.stdout.splitlines():
+        if m := re.fullmatch(r"\[testenv:(.+)\]", line):
+            env = m.group(1)
+            out[env] = {}
+        elif m := re.fullmatch(r"(\w+) =\s*(.*)", line):
+            key = m.group(1)
+            out[env][key] = m.group(2)
+        elif line.startswith("  ") and env:
+            out[env][key] += "\n" + line.strip()
+    return out
+
+
+@pytest.fixture(scope="module")
+def cpu_envs() -> dict[str, dict[str, str]]:
+    return tox_config(*(f"tf{r}" for r in RELEASES))
+
+
+def test_every_release_from_2_12_to_2_21_has_an_env_in_the_default_list() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tox", "config", "-c", str(ROOT / "tox.ini"), "-k", "env_name"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    listed = re.findall(r"^\[testenv:(\S+)\]", proc.stdout, re.MULTILINE)
+    assert listed == ["selftest", *(f"tf{r}" for r in RELEASES)]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_release_env_installs_the_cpu_wheel_of_that_release(
+    cpu_envs: dict[str, dict[str, str]], release: str
+) -> None:
+    deps = cpu_envs[f"tf{release}"]["deps"].split()
+    assert f"tensorflow-cpu=={release[0]}.{release[1:]}.*" in deps
+    assert not [d for d in deps if d.startswith("tensorflow[") or d.startswith("tensorflow==")]
+    assert {"pillow", "werkzeug", "keras-preprocessing==1.1.2"} <= set(deps)
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_each_env_keeps_its_reports_apart_and_takes_the_profile_from_the_environment(
+    cpu_envs: dict[str, dict[str, str]], release: str
+) -> None:
+    command = cpu_envs[f"tf{release}"]["commands"]
+    assert f"--host-reports {ROOT}/reports/tf{release}" in command
+    assert "--host-profile auto" in command  # GPUCONFORM_PROFILE unset: the default
+
+
+def test_the_gpu_factor_installs_the_cuda_build_and_never_tensorflow_cpu() -> None:
+    config = tox_config("tf221-gpu", "tf215-gpu", "tf212-gpu")
+    assert "tensorflow[and-cuda]==2.21.*" in config["tf221-gpu"]["deps"].split()
+    assert "tensorflow[and-cuda]==2.15.*" in config["tf215-gpu"]["deps"].split()
+    assert "tensorflow==2.12.*" in config["tf212-gpu"]["deps"].split()  # no [and-cuda] extra before 2.14
+    for env in config.values():
+        assert "tensorflow-cpu" not in env["deps"]
+
+
+def test_the_legacy_factor_switches_tf_keras_on_and_the_kp110_factor_pins_the_old_loader() -> None:
+    config = tox_config("tf221-legacy", "tf212-kp110")
+    assert "tf-keras==2.21.*" in config["tf221-legacy"]["deps"].split()
+    assert "TF_USE_LEGACY_KERAS=1" in config["tf221-legacy"]["set_env"].split()
+    deps = config["tf212-kp110"]["deps"].split()
+    assert "keras-preprocessing==1.1.0" in deps and "keras-preprocessing==1.1.2" not in deps
+
+
+def test_the_profile_comes_from_gpuconform_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GPUCONFORM_PROFILE", "t4")
+    assert "--host-profile t4" in tox_config("tf221")["tf221"]["commands"]
+
+
+# --- the summary -------------------------------------------------------------------------------
+
+
+def write_env(reports: Path, env: str, tf: str, layers: dict[str, str], checks: dict[str, str]) -> None:
+    """A reports/<env>/ directory holding what the summary reads."""
+    directory = reports / env
+    directory.mkdir(parents=True)
+    counts = {"passed": 3, "xfailed": 1, "not-applicable": 2}
+    result: dict[str, Any] = {
+        "summary": [{"label": "tensorflow", "value": f"tensorflow-cpu {tf}"}],
+        "verdict": {"line": "host verdict: PASS (profile cpu)", "status": "PASS"},
+        "layers": [{"layer": layer, "status": status, "counts": counts} for layer, status in layers.items()],
+        "checks": [{"id": i, "outcome": o} for i, o in checks.items()],
+    }
+    (directory / "result.json").write_text(json.dumps(result))
+    (directory / "facts.json").write_text(json.dumps({"packages": {"keras": {"version": "3.15.1"}}}))
+
+
+def test_envs_are_ordered_by_tensorflow_version_not_by_name(tmp_path: Path) -> None:
+    for env, tf in (("tf221", "2.21.0"), ("tf29", "2.9.3"), ("tf212", "2.12.1")):
+        write_env(tmp_path, env, tf, {"preprocessing": "pass"}, {"preprocessing::x": "passed"})
+    assert [e.env for e in tool.collect(tmp_path, "*")] == ["tf29", "tf212", "tf221"]
+    assert [e.env for e in tool.collect(tmp_path, "tf22*")] == ["tf221"]
+
+
+def test_the_release_table_has_a_cell_per_layer_with_its_counts(tmp_path: Path) -> None:
+    write_env(tmp_path, "tf215", "2.15.1", {"platform": "pass", "determinism": "fail"}, {})
+    table = tool.release_table(tool.collect(tmp_path, "*"))
+    header, rule, row = table.splitlines()
+    assert header == "| env | TensorFlow | Keras packages | verdict | platform | determinism |"
+    assert rule.count("---") == 6
+    assert row == (
+        "| tf215 | tensorflow-cpu 2.15.1 | keras 3.15.1 | host verdict: PASS (profile cpu) "
+        "| pass (3 ok, 1 xfail, 2 n/a) | fail (3 ok, 1 xfail, 2 n/a) |"
+    )
+
+
+def test_only_checks_whose_outcome_differs_are_listed_with_every_env(tmp_path: Path) -> None:
+    write_env(tmp_path, "tf215", "2.15.1", {}, {"p::same": "passed", "p::flow": "xfailed", "p::only215": "passed"})
+    write_env(tmp_path, "tf216", "2.16.2", {}, {"p::same": "passed", "p::flow": "passed"})
+    lines = tool.differences_table(tool.collect(tmp_path, "*")).splitlines()
+    assert lines[0] == "| check | tf215 | tf216 |"
+    assert lines[2:] == ["| p::flow | xfailed | passed |", "| p::only215 | passed | - |"]
+
+
+def test_an_env_without_a_result_is_left_out_and_no_result_at_all_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tf213").mkdir()
+    assert tool.main([str(tmp_path)]) == 1
+    assert "no tox env reports (result.json) below" in capsys.readouterr().err
+
+
+def test_the_summary_reads_the_reports_a_real_run_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_suites(tmp_path / "run", "platform", "--host-profile", "cpu")
+    assert run.ret == 0, run.output[-2000:]
+    (tmp_path / "by-env").mkdir()
+    run.reports.rename(tmp_path / "by-env" / "tf221")  # where `tox -e tf221` would have written it
+    assert tool.main([str(tmp_path / "by-env")]) == 0
+    out = capsys.readouterr().out
+    assert "## TensorFlow release x layer" in out
+    row = next(line for line in out.splitlines() if line.startswith("| tf221 |"))
+    assert "host verdict: PASS (profile cpu)" in row
+    assert re.search(r"\| pass \(\d+ ok", row), row

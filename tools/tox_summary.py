@@ -1,0 +1,150 @@
+"""Print the tox sweep as tables: TensorFlow release x layer outcome, then the checks that differ.
+
+    python tools/tox_summary.py                # reads reports/<env>/result.json for every env
+    python tools/tox_summary.py path/to/reports --only 'tf2*'
+
+Each tox env writes its reports to reports/<envname>/ (tox.ini). The first table has
+one row per env, ordered by TensorFlow version: the verdict, then each layer's status
+with its counts. The second lists every check whose outcome is not the same in all
+envs, so a release where a behaviour differs stands out with the check that says why.
+Both are Markdown. Exit status 1 when no env has a result.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion
+from packaging.version import Version
+
+#: How counts are written in a cell, in this order; zero counts are left out.
+COUNT_LABELS = (
+    ("passed", "ok"),
+    ("xfailed", "xfail"),
+    ("not-applicable", "n/a"),
+    ("blocked", "blocked"),
+    ("failed", "FAILED"),
+    ("error", "ERROR"),
+    ("xpassed", "XPASS"),
+)
+
+
+@dataclass
+class EnvResult:
+    """What one tox env's reports say."""
+
+    env: str
+    tensorflow: str = "?"
+    keras: str = "?"
+    verdict: str = "no result.json"
+    layers: dict[str, str] = field(default_factory=dict)  # layer -> cell text
+    checks: dict[str, str] = field(default_factory=dict)  # check id -> outcome class
+
+    @property
+    def sort_key(self) -> tuple[Version, str]:
+        try:
+            return Version(self.tensorflow.split()[-1]), self.env
+        except (InvalidVersion, IndexError):
+            return Version("0"), self.env
+
+
+def read_env(directory: Path) -> EnvResult:
+    """The EnvResult of one reports/<env>/ directory (missing or broken files leave '?')."""
+    result = EnvResult(directory.name)
+    document = _json(directory / "result.json")
+    if document is None:
+        return result
+    summary = {row.get("label"): row.get("value") for row in document.get("summary", [])}
+    result.tensorflow = str(summary.get("tensorflow", "?"))
+    verdict = document.get("verdict", {})
+    result.verdict = str(verdict.get("line") or verdict.get("status") or "?")
+    for layer in document.get("layers", []):
+        result.layers[str(layer["layer"])] = cell(str(layer["status"]), layer.get("counts", {}))
+    result.checks = {str(c["id"]): str(c["outcome"]) for c in document.get("checks", [])}
+    packages = (_json(directory / "facts.json") or {}).get("packages", {})
+    keras = [
+        f"{name} {info['version']}"
+        for name, info in ((n, packages.get(n)) for n in ("keras", "tf_keras", "keras_preprocessing"))
+        if isinstance(info, dict) and "version" in info
+    ]
+    result.keras = ", ".join(keras) or "?"
+    return result
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def cell(status: str, counts: dict[str, int]) -> str:
+    """'pass (43 ok, 6 xfail, 2 n/a)'."""
+    parts = [f"{counts[key]} {label}" for key, label in COUNT_LABELS if counts.get(key)]
+    return f"{status} ({', '.join(parts)})" if parts else status
+
+
+def release_table(envs: Sequence[EnvResult]) -> str:
+    """One row per env: TensorFlow, Keras, the verdict, and each layer's cell."""
+    layers = list(dict.fromkeys(layer for e in envs for layer in e.layers))
+    header = ["env", "TensorFlow", "Keras packages", "verdict", *layers]
+    rows = [[e.env, e.tensorflow, e.keras, e.verdict, *(e.layers.get(layer, "-") for layer in layers)] for e in envs]
+    return markdown(header, rows)
+
+
+def differences_table(envs: Sequence[EnvResult]) -> str:
+    """One row per check whose outcome is not the same in every env that ran it."""
+    ids = sorted({check for e in envs for check in e.checks})
+    rows = []
+    for check in ids:
+        outcomes = [e.checks.get(check, "-") for e in envs]
+        if len(set(outcomes)) > 1:
+            rows.append([check, *outcomes])
+    if not rows:
+        return "Every check has the same outcome in every env."
+    return markdown(["check", *(e.env for e in envs)], rows)
+
+
+def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
+
+
+def collect(reports: Path, only: str) -> list[EnvResult]:
+    """The envs below `reports` whose names match `only`, ordered by TensorFlow version."""
+    dirs = (
+        [d for d in sorted(reports.iterdir()) if d.is_dir() and fnmatch.fnmatch(d.name, only)]
+        if reports.is_dir()
+        else []
+    )
+    return sorted((read_env(d) for d in dirs), key=lambda e: e.sort_key)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("reports", nargs="?", type=Path, default=Path("reports"), help="the reports directory")
+    parser.add_argument("--only", default="*", help="a glob of env names to include (default: all)")
+    args = parser.parse_args(argv)
+    envs = [e for e in collect(args.reports, args.only) if e.checks or e.layers]
+    if not envs:
+        print(f"no tox env reports (result.json) below {args.reports}", file=sys.stderr)
+        return 1
+    print("## TensorFlow release x layer\n")
+    print(release_table(envs))
+    print("\n## Checks whose outcome differs between envs\n")
+    print(differences_table(envs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
