@@ -18,6 +18,7 @@ import pytest
 import suites.test_memory as mem
 
 from gpuconform.memrun import MemoryRun
+from gpuconform.memrun import child_env
 from gpuconform.memrun import default_expectation_mib
 from gpuconform.memrun import growth_ceiling_mib
 from gpuconform.memrun import system_reserve_mib
@@ -252,3 +253,24 @@ def test_a_real_tensorflow_child_holds_and_releases_on_a_cpu_only_machine() -> N
     assert report["pid"] == held.pid and report["mode"] == "growth"
     assert report["error"] == "RuntimeError: TensorFlow lists no GPU (soft placement would run the model on the CPU)"
     assert held.batch is not None and held.batch["hold_growth"].value == {"released": True}
+
+
+ECHO_ENV = POLITE.replace(
+    "'value': line.strip()}", "'value': [os.environ.get('TF_GPU_ALLOCATOR'), os.environ.get('EXTRA')]}"
+).replace("import json, sys", "import json, os, sys")
+
+
+def test_a_held_child_gets_variables_added_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TF_GPU_ALLOCATOR", "cuda_malloc_async")
+    env = {"TF_GPU_ALLOCATOR": None, "EXTRA": "1"}
+    with hold("m", "x", env=env, timeout=5, argv=[sys.executable, "-c", ECHO_ENV]) as held:
+        assert held.ready
+    assert held.batch is not None and held.batch["x"].value == [None, "1"]
+
+
+def test_memory_children_see_one_gpu_by_uuid_and_none_of_the_shells_allocator_settings() -> None:
+    env = child_env(live(), a100(1), {"TF_FORCE_GPU_ALLOW_GROWTH": "true"})
+    assert env["CUDA_VISIBLE_DEVICES"] == "GPU-a100-1"
+    assert env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+    assert env["TF_FORCE_GPU_ALLOW_GROWTH"] == "true"
+    assert env["TF_GPU_ALLOCATOR"] is None

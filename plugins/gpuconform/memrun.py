@@ -103,13 +103,13 @@ def system_reserve_mib(available_mib: int, cc_major: int) -> int:
     return 1800
 
 
-def child_env(live: LiveTf, gpu: GpuFacts, extra: Mapping[str, str]) -> dict[str, str]:
-    """Show the child only `gpu` (by UUID when known, so the CUDA order does not matter)."""
-    env = {name: "" for name in CLEARED}
+def child_env(live: LiveTf, gpu: GpuFacts, extra: Mapping[str, str]) -> dict[str, str | None]:
+    """Show the child only `gpu` (by UUID when known, so the CUDA order does not matter); None removes a variable."""
+    env: dict[str, str | None] = {name: None for name in CLEARED}
     env.update(live.env())
     env.update({VISIBLE: gpu.uuid or str(gpu.index), ORDER: "PCI_BUS_ID", "TF_CPP_MIN_LOG_LEVEL": "0"})
     env.update(extra)
-    return {k: v for k, v in env.items() if v != "" or k == VISIBLE}
+    return env
 
 
 def run_mode(live: LiveTf, gpu: GpuFacts, mode: str, *, copies: int = 1, limit_mb: int | None = None) -> MemoryRun:

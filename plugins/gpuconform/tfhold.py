@@ -59,14 +59,18 @@ class Held:
 
 @contextlib.contextmanager
 def hold(
-    module: str, name: str, *, env: Mapping[str, str], timeout: float, argv: Sequence[str] | None = None
+    module: str, name: str, *, env: Mapping[str, str | None], timeout: float, argv: Sequence[str] | None = None
 ) -> Iterator[Held]:
     """Start experiment `name` of `module` and yield once it is ready (or gone); release it on exit.
 
-    `argv` replaces the experiments child (``python -m gpuconform.experiments.child MODULE NAME``)
-    with another program that speaks the same protocol.
+    `env` adds variables to ours; a None value removes one. `argv` replaces the experiments
+    child (``python -m gpuconform.experiments.child MODULE NAME``) with another program that
+    speaks the same protocol.
     """
-    extra = {**BASE_ENV, **env, HOLD_ENV: str(int(timeout))}
+    added = {k: v for k, v in env.items() if v is not None}
+    environment = child_env({**BASE_ENV, **added, HOLD_ENV: str(int(timeout))})
+    for key in (k for k, v in env.items() if v is None):
+        environment.pop(key, None)
     argv = tuple(argv) if argv is not None else (sys.executable, "-m", "gpuconform.experiments.child", module, name)
     started = time.monotonic()
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
@@ -75,7 +79,7 @@ def hold(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=err,
-            env=child_env(extra),
+            env=environment,
             start_new_session=True,  # the whole group is killed on a hang
         )
         held = Held(module, name, proc.pid)
@@ -101,7 +105,7 @@ def hold(
             child = ChildResult(
                 argv, proc.returncode, "".join(reader.lines), err.read(), timed_out, time.monotonic() - started
             )
-            held.batch = Batch(module, tuple(sorted(env.items())), parse_results(child, [READY, name]), child)
+            held.batch = Batch(module, tuple(sorted(added.items())), parse_results(child, [READY, name]), child)
 
 
 def _is_result(line: str, name: str) -> bool:
