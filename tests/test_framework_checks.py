@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import suites.test_framework as fw
 
+from gpuconform.check import CouldNotCheck
 from gpuconform.check import Finding
 from gpuconform.check import NonConformance
 from gpuconform.expectations import Expectations
@@ -49,6 +50,7 @@ from gpuconform.tflog import parse_log
 from gpuconform.tfrecord import load_batch
 from gpuconform.tfrun import Batch
 from gpuconform.tfrun import TfRunner
+from gpuconform.tfrun import parse_results
 
 OUTPUTS = Path(__file__).parent / "data" / "tf_outputs"
 SITE = "/venv/lib/python3.11/site-packages"
@@ -448,3 +450,79 @@ def test_tensorfloat32_is_not_applicable_before_ampere() -> None:
         fw.test_tensorfloat32_state_is_reported(
             expect("t4", host()), observe(b, "devices", DeviceList), observe(b, "gpu_init", GpuInit), Warnings(), print
         )
+
+
+# ---- the remaining branches ----------------------------------------------------------------
+
+
+def test_a_cpu_distribution_reporting_a_cuda_build_fails() -> None:
+    info = observe(batch("t4_framework_healthy"), "build_info", BuildInfo)
+    f = failure(
+        fw.test_build_info_matches_the_matrix,
+        expect("cpu", host(tf=("tensorflow-cpu", "2.21.0"))),
+        MATRICES,
+        info,
+        Warnings(),
+    )
+    assert f.summary == "tensorflow-cpu 2.21.0 reports a CUDA build"
+
+
+def test_a_tensorflow_without_a_cpu_device_fails() -> None:
+    b = batch("t4_framework_healthy")
+    devices = dataclasses.replace(observe(b, "devices", DeviceList), physical=("/physical_device:GPU:0",))
+    facts = host()
+    with pytest.raises(NonConformance) as raised:
+        fw.test_tensorflow_sees_the_expected_gpus(
+            expect("t4", facts),
+            facts,
+            live(),
+            devices,
+            observe(b, "build_info", BuildInfo),
+            parse_log(b.log),
+            MATRICES,
+            Warnings(),
+        )
+    assert raised.value.finding.summary == "TensorFlow lists no CPU device"
+
+
+def test_another_copy_of_another_version_winning_names_the_expected_one() -> None:
+    facts = host()
+    libs = facts.libraries
+    assert libs is not None
+    opt = "/opt/cudnn-9.1/lib/libcudnn.so.9.1.0"
+    cudnn = next(lib for lib in libs.libraries if lib.name == "cudnn")
+    other = dataclasses.replace(
+        cudnn,
+        candidates=(*cudnn.candidates, LibraryCandidate(opt, "system", opt)),
+        loads=(*cudnn.loads, LibraryLoad(opt, True, "9.1.0")),
+    )
+    facts = dataclasses.replace(
+        facts,
+        libraries=dataclasses.replace(libs, libraries=tuple(other if lib is cudnn else lib for lib in libs.libraries)),
+    )
+    init = observe(batch("t4_framework_stray_cudnn"), "gpu_init", GpuInit)
+    f = failure(fw.test_tensorflow_maps_the_libraries_the_libraries_layer_checked, expect("t4", facts), facts, init)
+    assert (
+        f.summary
+        == f"tensorflow 2.21.0 loaded libcudnn.so.9 from {opt}, not the expected {PIP}/cudnn/lib/libcudnn.so.9"
+    )
+    assert f.found == f"{opt}: version 9.1.0 (system)"
+
+
+def test_a_child_answering_garbage_is_could_not_check_not_a_judgement() -> None:
+    data = json.loads((OUTPUTS / "t4_framework_healthy.json").read_text())
+    data["results"]["devices"] = {"ok": True, "value": {"physical": "not a list"}}
+    with pytest.raises(
+        CouldNotCheck,
+        match=r"could not check TensorFlow \(devices\): TensorFlow child \(devices\): physical: expected list",
+    ):
+        observe(load_batch(data), "devices", DeviceList)
+
+
+def test_a_child_that_timed_out_importing_tensorflow_is_could_not_check() -> None:
+    data = json.loads((OUTPUTS / "t4_framework_sigill.json").read_text())
+    child = load_batch(data).child
+    hung = dataclasses.replace(child, returncode=-9, timed_out=True)
+    b = Batch("gpuconform.experiments.framework", (), parse_results(hung, ["identity"]), hung)
+    with pytest.raises(CouldNotCheck, match="could not check TensorFlow: timeout"):
+        fw.identity.__wrapped__(b)  # type: ignore[attr-defined]

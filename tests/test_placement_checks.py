@@ -10,6 +10,8 @@ filled with the recorded batches, so its real loop and messages run.
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import pytest
 import suites.test_placement as pl
@@ -30,6 +32,8 @@ from gpuconform.observations import Placed
 from gpuconform.tflive import LiveTf
 from gpuconform.tflive import observe
 from gpuconform.tflog import parse_log
+from gpuconform.tfrecord import load_batch
+from gpuconform.tfrun import Batch
 from tests.test_framework_checks import a100
 from tests.test_framework_checks import batch
 from tests.test_framework_checks import expect
@@ -38,6 +42,7 @@ from tests.test_framework_checks import host
 from tests.test_framework_checks import live
 from tests.test_framework_checks import t4
 
+OUTPUTS = Path(__file__).parent / "data" / "tf_outputs"
 GPUS = (t4(0, "0000:00:04.0"), t4(1, "0000:00:05.0"), t4(2, "0000:00:06.0"))
 DEV = "/job:localhost/replica:0/task:0/device:"
 
@@ -259,12 +264,12 @@ SUBSET_RECORDINGS = {
 }
 
 
-def prime(tf: LiveTf, recordings: dict[str, str]) -> None:
-    """Fill the run's batch cache with the recorded child of each CUDA_VISIBLE_DEVICES value."""
+def prime(tf: LiveTf, recordings: dict[str, str], child: Batch | None = None) -> None:
+    """Fill the run's batch cache with the recorded child of each CUDA_VISIBLE_DEVICES value (or `child`)."""
     for value, recording in recordings.items():
         env = tf.env({"CUDA_VISIBLE_DEVICES": value, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_CPP_MIN_LOG_LEVEL": "0"})
         key = ("gpuconform.experiments.framework", ("devices", "gpu_init"), tuple(sorted(env.items())))
-        tf.runner.cache[key] = batch(recording)
+        tf.runner.cache[key] = child or batch(recording)
 
 
 def subset_check(tf: LiveTf, replace: dict[str, str] | None = None) -> None:
@@ -313,3 +318,25 @@ def test_a_pinned_worker_tries_subsets_of_its_own_gpu_only() -> None:
     subset_check(tf, {"": "a100x2_subset_none", "1": "a100x2_subset_1"})
     assert {dict(key[2])["CUDA_VISIBLE_DEVICES"] for key in tf.runner.cache} >= {"", "1"}
     assert len([b for b in tf.runner.cache.values() if b.results]) == len(tf.runner.cache)
+
+
+def test_a_gpu_experiment_that_ran_on_no_gpu_fails() -> None:
+    e = expect("t4", host())
+    f = failure(
+        pl.test_ops_placed_on_each_gpu_run_there_and_match_the_cpu, e, e, runs("t4_placement_healthy", "cpu_ops")
+    )
+    assert f.summary == "no op ran on a GPU"
+
+
+def test_a_subset_child_that_cannot_start_tensorflow_fails_with_its_error() -> None:
+    data = json.loads((OUTPUTS / "a100x2_subset_1.json").read_text())
+    del data["results"]["devices"], data["results"]["gpu_init"]
+    data["returncode"] = -6  # SIGABRT
+    tf = live()
+    prime(tf, SUBSET_RECORDINGS)
+    prime(tf, {"1": ""}, load_batch(data))
+    facts = host(gpus=A100X2)
+    e = expect("a100", facts)
+    f = failure(pl.test_cuda_visible_devices_subsets_are_renumbered_from_zero, e, e, facts, tf)
+    assert f.summary == "TensorFlow fails to start with CUDA_VISIBLE_DEVICES='1'"
+    assert "SIGABRT" in f.found

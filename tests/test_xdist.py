@@ -186,3 +186,16 @@ def test_gpu_per_worker_pins_each_worker_to_its_own_gpu(
         "pin-gw0": {"pin": 0, "env": {"CUDA_VISIBLE_DEVICES": "0", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}},
         "pin-gw1": {"pin": 1, "env": {"CUDA_VISIBLE_DEVICES": "1", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}},
     }
+
+
+def test_a_tensorflow_child_that_times_out_is_could_not_check_and_blocks_the_rest(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        str(suites_dir()), *TF_LAYERS, "--host-profile", "cpu", "--host-tf-timeout", "0.01", timeout=600
+    )
+    assert result.ret == 1, result.stdout.str()[-3000:]
+    got = checks(pytester.path)
+    assert got["framework::tensorflow_imports_as_the_installed_distribution"]["outcome"] == "error"
+    assert got["placement::ops_placed_on_the_cpu_run_there"]["outcome"] == "blocked"
+    result.stdout.fnmatch_lines(
+        ["host verdict: FAIL at framework: could not check TensorFlow: timeout: no answer within *"]
+    )
