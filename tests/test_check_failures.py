@@ -254,7 +254,7 @@ def _checks(result_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _text(check: dict[str, Any]) -> str:
-    return f"{check['summary']}\n{check['message']}"
+    return f"{check['reason']}\n{check['message']}"
 
 
 @pytest.mark.parametrize("case", sorted(SIMULATED))
@@ -281,7 +281,7 @@ def test_a_degraded_link_is_a_warning_not_a_failure(tmp_path: Path) -> None:
     run_suite(host, tmp_path, layers=ALL_LOW)
     check = _checks(tmp_path / "reports")["driver::pcie_links_run_at_full_width"]
     assert check["outcome"] == "passed"
-    assert any("link is degraded: x8 of x16" in w for w in check["warnings"])
+    assert any("link is degraded: x8 of x16" in w["summary"] for w in check["warnings"])
 
 
 def test_strict_mode_fails_the_host_on_a_warning(tmp_path: Path) -> None:
@@ -298,9 +298,9 @@ def test_checks_below_a_failed_prerequisite_are_blocked_not_failed(tmp_path: Pat
     run_suite(host, tmp_path, layers=ALL_LOW)
     checks = _checks(tmp_path / "reports")
     nvml_check = checks["driver::nvml_initialises"]
-    assert nvml_check["outcome"] == "skipped"
-    assert nvml_check["skip_kind"] == "blocked"
-    assert nvml_check["summary"].startswith("blocked by driver::the_nvidia_kernel_module_is_loaded")
+    assert nvml_check["outcome"] == "blocked"
+    assert nvml_check["blocked_by"] == "driver::the_nvidia_kernel_module_is_loaded"
+    assert nvml_check["reason"].startswith("blocked by driver::the_nvidia_kernel_module_is_loaded")
 
 
 # ---- platform checks: broken at the facts seam ------------------------------------------
@@ -418,7 +418,7 @@ def test_a_tensorflow_newer_than_the_matrix_is_a_warning(recorded: dict[str, Any
     )
     check = _checks(pytester.path / "reports")["platform::tensorflow_release_is_in_the_matrix"]
     assert check["outcome"] == "passed"
-    assert any("TensorFlow 2.22.0 is newer than the matrix" in w for w in check["warnings"])
+    assert any("TensorFlow 2.22.0 is newer than the matrix" in w["summary"] for w in check["warnings"])
 
 
 def test_a_tensorflow_outside_the_profile_range_fails(recorded: dict[str, Any], pytester: pytest.Pytester) -> None:
@@ -431,4 +431,4 @@ def test_a_tensorflow_outside_the_profile_range_fails(recorded: dict[str, Any], 
     )
     check = _checks(pytester.path / "reports")["platform::tensorflow_version_satisfies_the_profile"]
     assert check["outcome"] == "failed"
-    assert "tensorflow 2.21.0 is outside the profile's range >=2.22" in check["summary"]
+    assert "tensorflow 2.21.0 is outside the profile's range >=2.22" in check["reason"]

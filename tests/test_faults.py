@@ -173,7 +173,7 @@ def test_the_fault_is_survived_named_bounded_and_reported(fault: Fault, tmp_path
     result = assert_reports_valid(tmp_path / "reports")
     checks = {c["id"]: c for c in result["checks"]}
     check = checks[fault.check]
-    text = f"{check['summary']}\n{check['message']}"
+    text = f"{check['reason']}\n{check['message']}"
     assert check["outcome"] == fault.outcome, check
     assert fault.words in text, text
 
