@@ -32,6 +32,7 @@ from gpuconform.observations import TfIdentity
 from gpuconform.tfdiag import Evidence
 from gpuconform.tfdiag import diagnose
 from gpuconform.tflive import LiveTf
+from gpuconform.tflive import gpu_build
 from gpuconform.tflive import observe
 from gpuconform.tflog import TfLog
 from gpuconform.tflog import parse_log
@@ -95,18 +96,6 @@ def framework_log(framework_batch: Batch) -> TfLog:
     return parse_log(framework_batch.log)
 
 
-def _gpu_build(host_expect: Expectations) -> str:
-    """'tensorflow 2.21.0' for a GPU profile with a CUDA-capable TF; skips otherwise."""
-    tf = host_expect.tensorflow
-    if not host_expect.profile.expects_gpu:
-        not_applicable(f"profile {host_expect.profile.name!r} expects no GPU")
-    if tf is None:
-        not_applicable("TensorFlow is not installed")
-    if not host_expect.tf_is_gpu_build:
-        not_applicable(f"{tf.name} {tf.version} is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
-    return f"{tf.name} {tf.version}"
-
-
 def _fix_for_library(host_expect: Expectations, host_matrices: Matrices) -> Callable[[str], str]:
     def fix(name: str) -> str:
         try:
@@ -151,7 +140,7 @@ def test_tensorflow_build_can_use_the_gpu(host_expect: Expectations, host_matric
 def test_gpu_kernels_cover_every_compute_capability(
     host_expect: Expectations, host_facts: Facts, host_matrices: Matrices, host_warn: Any
 ) -> None:
-    installed = _gpu_build(host_expect)
+    installed = gpu_build(host_expect)
     tf = host_expect.tensorflow
     assert tf is not None
     if host_expect.tf_release is None:
@@ -330,7 +319,7 @@ def _build_text(build: BuildInfo) -> str:
 def test_tensorflow_loads_every_gpu_library(
     host_expect: Expectations, host_facts: Facts, host_matrices: Matrices, framework_log: TfLog
 ) -> None:
-    installed = _gpu_build(host_expect)
+    installed = gpu_build(host_expect)
     log = framework_log
     if not log.missing and not log.cannot_dlopen:
         return
@@ -467,7 +456,7 @@ def _pin_text(tf_live: LiveTf) -> str:
 def test_tensorflow_maps_the_libraries_the_libraries_layer_checked(
     host_expect: Expectations, host_facts: Facts, gpu_init: GpuInit
 ) -> None:
-    installed = _gpu_build(host_expect)
+    installed = gpu_build(host_expect)
     libraries = host_facts.libraries
     if libraries is None or libraries.error is not None:
         not_applicable("the libraries layer recorded no libraries to compare with")
@@ -510,7 +499,7 @@ def test_tensorflow_maps_the_libraries_the_libraries_layer_checked(
 def test_tensorfloat32_state_is_reported(
     host_expect: Expectations, device_list: DeviceList, gpu_init: GpuInit, host_warn: Any, measured: Any
 ) -> None:
-    _gpu_build(host_expect)
+    gpu_build(host_expect)
     ampere = [g for g in device_list.gpus if g.compute_capability and g.compute_capability >= (8, 0)]
     if not ampere:
         not_applicable("TensorFloat-32 exists on compute capability 8.0 (Ampere) and newer only")

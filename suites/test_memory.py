@@ -37,6 +37,7 @@ from gpuconform.observations import LogicalSplit
 from gpuconform.observations import Raised
 from gpuconform.observations import observed
 from gpuconform.tflive import LiveTf
+from gpuconform.tflive import gpu_build
 from gpuconform.tflive import observe
 from gpuconform.tfrun import Batch
 
@@ -78,8 +79,7 @@ def after_init(config_batch: Batch) -> AfterInit:
 @pytest.fixture
 def measured_gpu(gpu_profile: Expectations, host_expect: Expectations, host_facts: Facts, tf_live: LiveTf) -> GpuFacts:
     """The GPU the footprint checks measure: this worker's pin, else the first one the environment shows."""
-    if not host_expect.tf_is_gpu_build:
-        not_applicable("the installed TensorFlow is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    gpu_build(host_expect)
     gpus = host_facts.driver.nvml.gpus
     shown = (
         [g for g in gpus if g.index == tf_live.pin]
@@ -211,8 +211,7 @@ def test_configuring_after_initialisation_raises_the_documented_error(after_init
 def test_mixed_memory_growth_raises_the_documented_error(
     gpu_profile: Expectations, host_expect: Expectations, host_facts: Facts, tf_live: LiveTf
 ) -> None:
-    if not host_expect.tf_is_gpu_build:
-        not_applicable("the installed TensorFlow is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    gpu_build(host_expect)
     if tf_live.pin is not None:
         not_applicable(f"this xdist worker is pinned to GPU {tf_live.pin}; mixed growth needs two GPUs in one process")
     gpus = visibility(os.environ.get(VISIBLE), host_facts.driver.nvml.gpus).gpus

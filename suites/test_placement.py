@@ -28,6 +28,7 @@ from gpuconform.observations import OpRuns
 from gpuconform.observations import Placed
 from gpuconform.observations import observed
 from gpuconform.tflive import LiveTf
+from gpuconform.tflive import gpu_build
 from gpuconform.tflive import observe
 from gpuconform.tflog import parse_log
 from gpuconform.tfrun import Batch
@@ -139,8 +140,7 @@ def test_hard_placement_raises_the_documented_error(host_expect: Expectations, h
 def test_ops_placed_on_each_gpu_run_there_and_match_the_cpu(
     gpu_profile: Expectations, host_expect: Expectations, gpu_runs: OpRuns
 ) -> None:
-    if not host_expect.tf_is_gpu_build:
-        not_applicable("the installed TensorFlow is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    gpu_build(host_expect)
     runs = [r for r in gpu_runs.runs if parse_device(r.requested) != ("CPU", 0)]
     if not runs:
         failed = [r for r in gpu_runs.runs if r.error]
@@ -181,8 +181,7 @@ def test_ops_placed_on_each_gpu_run_there_and_match_the_cpu(
 def test_cuda_visible_devices_subsets_are_renumbered_from_zero(
     gpu_profile: Expectations, host_expect: Expectations, host_facts: Facts, tf_live: LiveTf
 ) -> None:
-    if not host_expect.tf_is_gpu_build:
-        not_applicable("the installed TensorFlow is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    gpu_build(host_expect)
     gpus = host_facts.driver.nvml.gpus
     if tf_live.pin is not None:
         gpus = tuple(g for g in gpus if g.index == tf_live.pin)

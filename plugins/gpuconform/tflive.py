@@ -27,6 +27,7 @@ from gpuconform.check import live_only
 from gpuconform.check import not_applicable
 from gpuconform.devices import pinned_env
 from gpuconform.errors import DataError
+from gpuconform.expectations import Expectations
 from gpuconform.facts import PackageInfo
 from gpuconform.observations import observed
 from gpuconform.tfrun import Batch
@@ -118,3 +119,15 @@ def recorder(node: pytest.Item) -> Callable[[str, object], None]:
         node.user_properties.append((f"{MEASURED}.{name}", value))
 
     return record
+
+
+def gpu_build(expect: Expectations) -> str:
+    """'tensorflow 2.21.0' when the profile expects GPUs and TF is a CUDA build; skips as not applicable otherwise."""
+    tf = expect.tensorflow
+    if not expect.profile.expects_gpu:
+        not_applicable(f"profile {expect.profile.name!r} expects no GPU")
+    if tf is None:
+        not_applicable("TensorFlow is not installed")
+    if not expect.tf_is_gpu_build:
+        not_applicable(f"{tf.name} {tf.version} is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    return f"{tf.name} {tf.version}"
