@@ -191,3 +191,10 @@ def test_without_host_compat_the_table_is_reported_but_not_printed(pytester: pyt
     )
     assert "--host-compat" not in result.stdout.str()
     assert json.loads((pytester.path / "reports/result.json").read_text())["compat"]["rows"]
+
+
+def test_an_unreadable_driver_version_is_a_note_not_a_crash(matrices: Matrices) -> None:
+    t = table(host(driver="garbage"), "t4", matrices)
+    assert "the driver version 'garbage' cannot be read: the driver criterion was not judged" in t.notes
+    assert not any(b.startswith("driver ") for b in t.basis)
+    assert row(t, "2.21").verdict != "driver-too-old"

@@ -25,6 +25,7 @@ from gpuconform.matrix_tables import CC
 from gpuconform.profiles import Profile
 from gpuconform.versions import driver_branch
 from gpuconform.versions import format_cc
+from gpuconform.versions import parse_driver_version
 from gpuconform.versions import release_series
 
 #: Python minors to suggest from when a release's range excludes this host's.
@@ -75,7 +76,10 @@ def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
     else:
         nvml = facts.driver.nvml
         driver = nvml.driver_version or facts.driver.kernel_module_version
-        if driver:
+        if driver and not _readable_driver(driver):
+            notes.append(f"the driver version {driver!r} cannot be read: the driver criterion was not judged")
+            driver = None
+        elif driver:
             where = "NVML" if nvml.driver_version else "/proc/driver/nvidia/version"
             basis.insert(0, f"driver {driver} ({where})")
         else:
@@ -122,6 +126,14 @@ def render_text(table: CompatTable) -> list[str]:
         lines.append(f"confirm before you upgrade: {tox_env(newest.series, table.gpu)}")
     lines.append("(* installed)")
     return lines
+
+
+def _readable_driver(text: str) -> bool:
+    try:
+        parse_driver_version(text)
+    except ValueError:
+        return False
+    return True
 
 
 def tox_env(series: str, gpu: bool) -> str:

@@ -65,6 +65,7 @@ class HostSession:
     pending_warnings: dict[str, list[Finding]] = field(default_factory=dict)
     verdict: Verdict | None = None
     compat: CompatTable | None = None
+    compat_problem: str | None = None
     report_errors: list[str] = field(default_factory=list)
 
     # ---- collection ---------------------------------------------------------------
@@ -151,7 +152,10 @@ class HostSession:
         if controller:
             from gpuconform.compat import predict
 
-            self.compat = predict(self.facts, self.profile, self.matrices)
+            try:
+                self.compat = predict(self.facts, self.profile, self.matrices)
+            except (ValueError, KeyError) as exc:  # a hand-edited facts file; the checks say what is wrong
+                self.compat_problem = f"the compatibility table was not computed: {exc}"
         try:
             yield
         finally:
@@ -170,6 +174,8 @@ class HostSession:
             for o in warned:
                 for w in o.warnings:
                     terminalreporter.line(f"{o.check_id}: {w.render()}")
+        if self.compat_problem:
+            terminalreporter.line(f"gpuconform: {self.compat_problem}", yellow=True)
         if self.settings.compat and self.compat is not None:
             from gpuconform.compat import render_text
 
