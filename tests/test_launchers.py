@@ -200,3 +200,29 @@ def test_the_slurm_script_runs_every_node_then_merges_and_names_a_silent_node(tm
     assert fleet["missing"] == ["node-c"] and fleet["totals"]["pass"] == 2
     assert proc.stdout.splitlines()[-1] == fleet["line"]
     assert "sent no result: node-c" in proc.stdout
+
+
+def test_the_summary_command_writes_the_verdict_as_markdown_for_the_job_summary(tmp_path: Path) -> None:
+    import random
+
+    from tests.fleetgen import SCENARIOS
+    from tests.fleetgen import result
+    from tests.fleetgen import stable_ids
+
+    lost = next(s for s in SCENARIOS if s.name == "gpu_lost")
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(result("gpu-7", lost, stable_ids(), {}, random.Random(0))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuconform", "summary", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1  # the host failed: a step that runs it alone fails too
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "### :x: `host verdict: FAIL at driver: a GPU has fallen off the bus (NVML: GPU is lost)`"
+    assert "root check: `driver::nvml_initialises`" in lines
+    assert any(line.startswith("| driver | fail | ") for line in lines)
+    foreign = tmp_path / "junit.json"
+    foreign.write_text("{}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuconform", "summary", str(foreign)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 4 and "not a gpuconform result.json" in proc.stderr
