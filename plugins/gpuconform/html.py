@@ -38,11 +38,17 @@ if TYPE_CHECKING:
     from gpuconform.compat import CompatTable
     from gpuconform.session import HostSession
 
-#: Which top-level branches of the Facts tree each layer's checks read.
+#: Which top-level branches of the Facts tree each layer's checks read. The TensorFlow
+#: layers also observe live experiments; their failures quote what those returned.
 LAYER_FACTS = {
     "platform": ("platform", "packages"),
     "driver": ("driver",),
     "libraries": ("libraries",),
+    "framework": ("packages", "driver", "libraries"),
+    "placement": ("packages", "driver"),
+    "memory": ("packages", "driver"),
+    "preprocessing": ("packages",),
+    "determinism": ("packages", "platform"),
 }
 
 #: pytest-html's page is made for wide screens (body min-width 800px, a 550px summary
