@@ -117,13 +117,6 @@ def second_golden_cpu(second_child: Batch) -> dict[str, Any]:
 
 
 @pytest.fixture
-def gpu_profile_for_determinism(host_expect: Expectations) -> Expectations:
-    if not host_expect.profile.expects_gpu:
-        not_applicable(f"profile {host_expect.profile.name!r} expects no GPU; the CPU checks of this layer ran")
-    return host_expect
-
-
-@pytest.fixture
 def state(request: pytest.FixtureRequest) -> Any:
     """Put a figure (a tolerance, a measured difference) into this check's properties in junit.xml."""
 
@@ -200,14 +193,14 @@ def test_golden_outputs_match_on_the_cpu(
 def test_golden_outputs_match_on_each_gpu(
     gpu_golden: list[dict[str, Any]],
     reference: ReferenceModel,
-    gpu_profile_for_determinism: Expectations,
+    gpu_profile: Expectations,
     environment: dict[str, Any],
     state: Any,
 ) -> None:
     if not gpu_golden:
         fail(
             "TensorFlow sees no GPU, so the reference model could not run on one",
-            expected=f"{gpu_profile_for_determinism.profile.gpus.count} GPU(s) in list_physical_devices('GPU')",
+            expected=f"{gpu_profile.profile.gpus.count} GPU(s) in list_physical_devices('GPU')",
             found="no GPU",
             source=f"{SOURCE}, {_tf(environment)}",
             why="GPU inference can only be checked on a GPU (the framework layer says why none is seen)",
@@ -399,7 +392,7 @@ def test_an_unseeded_random_op_raises_under_determinism(
 
 def test_an_op_without_a_deterministic_gpu_kernel_raises_on_each_gpu(
     gpu_nondeterministic_op: list[dict[str, Any]],
-    gpu_profile_for_determinism: Expectations,
+    gpu_profile: Expectations,
     environment: dict[str, Any],
 ) -> None:
     if not gpu_nondeterministic_op:

@@ -105,7 +105,9 @@ def test_the_gpu_factor_installs_the_cuda_build_and_never_tensorflow_cpu() -> No
 
 def test_the_legacy_factor_switches_tf_keras_on_and_the_kp110_factor_pins_the_old_loader() -> None:
     config = tox_config("tf221-legacy", "tf212-kp110")
-    assert "tf-keras==2.21.*" in config["tf221-legacy"]["deps"].split()
+    legacy = config["tf221-legacy"]["deps"].split()
+    assert "tf-keras==2.21.*" in legacy and "tensorflow==2.21.*" in legacy  # tf-keras requires `tensorflow`
+    assert "tensorflow-cpu" not in config["tf221-legacy"]["deps"]
     assert "TF_USE_LEGACY_KERAS=1" in config["tf221-legacy"]["set_env"].split()
     deps = config["tf212-kp110"]["deps"].split()
     assert "keras-preprocessing==1.1.0" in deps and "keras-preprocessing==1.1.2" not in deps

@@ -330,11 +330,12 @@ def _staged(loader: Loader, path: pathlib.Path, target: tuple[int, int] | None) 
     # `stage` says where it failed: PIL opens lazily, so a truncated file may load and only
     # fail when its pixels are read (array conversion), or at load when a resize reads them.
     def probe(values: Json, measures: Json) -> None:
-        values["stage"] = "load"
-        img = loader.load_img(str(path), target_size=target)
-        values["stage"] = "array"
-        loader.img_to_array(img)
-        values["stage"] = "none"
+        with load_truncated_images(False):  # PIL's default, whatever this process had set
+            values["stage"] = "load"
+            img = loader.load_img(str(path), target_size=target)
+            values["stage"] = "array"
+            loader.img_to_array(img)
+            values["stage"] = "none"
 
     return probe
 
