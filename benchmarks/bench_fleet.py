@@ -3,7 +3,7 @@
     python benchmarks/bench_fleet.py [--hosts 10000] [--repeat 3] [--budget 10]
 
 Generates --hosts result.json files (tests/fleetgen.py: each as large as a real run's,
-about 40 KB with its compatibility table; 14% of hosts fail in seven ways) into a
+every stable check id and the compatibility table; 14% of hosts fail in seven ways) into a
 temporary directory, then runs the real command, `python -m gpuconform fleet merge DIR
 -o OUT`, --repeat times in fresh interpreters (the first run reads a warm page cache
 too: generating the files just wrote them). Prints each wall time and the median, and
