@@ -34,18 +34,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "make_reference_model.py"
 
 
-def copy_reference(tmp_path: Path) -> Path:
-    target = tmp_path / "reference"
+def copy_reference(target: Path, **changes: object) -> Path:
+    """A copy of the shipped reference model in `target`, its manifest updated with `changes`."""
     shutil.copytree(reference_dir(), target, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-    return target
-
-
-def edit_manifest(directory: Path, **changes: object) -> Path:
-    path = directory / MANIFEST
+    path = target / MANIFEST
     manifest = json.loads(path.read_text())
     manifest.update(changes)
     path.write_text(json.dumps(manifest))
-    return directory
+    return target
 
 
 # --- the shipped files -------------------------------------------------------------------------
@@ -62,7 +58,7 @@ def test_the_shipped_reference_model_is_small_and_recorded_on_the_cpu_without_on
 
 
 def test_the_environment_variable_points_at_another_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    copy = copy_reference(tmp_path)
+    copy = copy_reference(tmp_path / "reference")
     monkeypatch.setenv(ENV_VAR, str(copy))
     assert reference_dir() == copy
     assert load_reference().golden == load_reference(ROOT / "plugins" / "gpuconform" / "data").golden
@@ -82,7 +78,7 @@ def test_the_environment_variable_points_at_another_copy(tmp_path: Path, monkeyp
 def test_a_bad_manifest_is_a_data_error_naming_the_key(
     tmp_path: Path, changes: dict[str, object], key: str, problem: str
 ) -> None:
-    directory = edit_manifest(copy_reference(tmp_path), **changes)
+    directory = copy_reference(tmp_path / "reference", **changes)
     with pytest.raises(DataError) as info:
         load_reference(directory)
     assert info.value.key == key and problem in str(info.value)

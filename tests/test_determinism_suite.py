@@ -14,7 +14,6 @@ Seams, none of them inside the product code:
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from gpuconform.reference_model import ENV_VAR
 from gpuconform.reference_model import MANIFEST
 from gpuconform.reference_model import reference_dir
+from tests.test_determinism_reference import copy_reference
 from tests.test_preprocessing_suite import Run
 from tests.test_preprocessing_suite import run_suites
 from tests.test_preprocessing_suite import sitecustomize
@@ -81,15 +81,6 @@ d.enable_determinism = lambda tf: None
 d.gpu_golden = t4_golden
 d.gpu_nondeterministic_op = t4_bincount
 """
-
-
-def copy_reference(directory: Path, **changes: object) -> Path:
-    shutil.copytree(reference_dir(), directory, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
-    path = directory / MANIFEST
-    manifest = json.loads(path.read_text())
-    manifest.update(changes)
-    path.write_text(json.dumps(manifest))
-    return directory
 
 
 def nudged_goldens(by: float) -> list[list[float]]:
