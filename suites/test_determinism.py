@@ -44,7 +44,6 @@ from gpuconform.reference_model import max_abs_diff
 from gpuconform.reference_model import mismatch
 from gpuconform.reference_model import reference_dir
 from gpuconform.tflive import LiveTf
-from gpuconform.tflive import live_tf
 from gpuconform.tfrun import Batch
 
 pytestmark = pytest.mark.determinism
@@ -67,11 +66,6 @@ def reference() -> ReferenceModel:
         return load_reference()
     except DataError as exc:  # a bad $GPUCONFORM_REFERENCE_MODEL is bad input: a usage error
         pytest.exit(f"gpuconform: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-@pytest.fixture
-def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
-    return live_tf(request.config, host_expect.tensorflow)
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -114,16 +108,6 @@ def golden_cpu(first_child: Batch, environment: dict[str, Any], reference: Refer
 @pytest.fixture
 def second_golden_cpu(second_child: Batch) -> dict[str, Any]:
     return answer(second_child, "golden_cpu")  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def state(request: pytest.FixtureRequest) -> Any:
-    """Put a figure (a tolerance, a measured difference) into this check's properties in junit.xml."""
-
-    def put(name: str, value: object) -> None:
-        request.node.user_properties.append((f"gpuconform.{name}", str(value)))
-
-    return put
 
 
 def _tf(environment: dict[str, Any]) -> str:
@@ -172,10 +156,10 @@ def test_two_processes_give_bitwise_equal_outputs(
 
 
 def test_golden_outputs_match_on_the_cpu(
-    golden_cpu: dict[str, Any], reference: ReferenceModel, environment: dict[str, Any], state: Any
+    golden_cpu: dict[str, Any], reference: ReferenceModel, environment: dict[str, Any], measured: Any
 ) -> None:
-    state("tolerance", f"{CPU} ({CPU.why})")
-    state("max_abs_diff", max_abs_diff(golden_cpu["outputs"], reference.golden))
+    measured("tolerance", f"{CPU} ({CPU.why})")
+    measured("max_abs_diff", max_abs_diff(golden_cpu["outputs"], reference.golden))
     m = mismatch(golden_cpu["outputs"], reference.golden, CPU)
     if m is not None:
         fail(
@@ -195,7 +179,7 @@ def test_golden_outputs_match_on_each_gpu(
     reference: ReferenceModel,
     gpu_profile: Expectations,
     environment: dict[str, Any],
-    state: Any,
+    measured: Any,
 ) -> None:
     if not gpu_golden:
         fail(
@@ -209,7 +193,7 @@ def test_golden_outputs_match_on_each_gpu(
     problems = []
     for gpu in gpu_golden:
         tol = gpu_tolerance(gpu["tf32"], gpu["compute_capability"])
-        state(f"tolerance {gpu['device']}", f"{tol} (TF32 {'on' if gpu['tf32'] else 'off'}: {tol.why})")
+        measured(f"tolerance {gpu['device']}", f"{tol} (TF32 {'on' if gpu['tf32'] else 'off'}: {tol.why})")
         m = mismatch(gpu["outputs"], reference.golden, tol)
         if m is not None:
             problems.append((gpu, tol, m))
@@ -228,9 +212,9 @@ def test_golden_outputs_match_on_each_gpu(
         )
 
 
-def test_a_sample_alone_matches_the_same_sample_in_a_batch(batch_invariance: dict[str, Any], state: Any) -> None:
-    state("tolerance", f"{BATCH} ({BATCH.why})")
-    state("bitwise", batch_invariance["bitwise"])
+def test_a_sample_alone_matches_the_same_sample_in_a_batch(batch_invariance: dict[str, Any], measured: Any) -> None:
+    measured("tolerance", f"{BATCH} ({BATCH.why})")
+    measured("bitwise", batch_invariance["bitwise"])
     m = mismatch(batch_invariance["single"], batch_invariance["batch"], BATCH)
     if m is not None:
         fail(

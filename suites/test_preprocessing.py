@@ -44,7 +44,6 @@ from gpuconform.keras_matrix import differences
 from gpuconform.keras_matrix import load_keras_matrix
 from gpuconform.keras_matrix import observations
 from gpuconform.tflive import LiveTf
-from gpuconform.tflive import live_tf
 from gpuconform.tfrun import Batch
 
 pytestmark = pytest.mark.preprocessing
@@ -65,11 +64,6 @@ def keras_matrix() -> KerasMatrix:
         return load_keras_matrix()
     except DataError as exc:  # a bad matrix (or $GPUCONFORM_KERAS_MATRIX) is bad input: a usage error
         pytest.exit(f"gpuconform: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-
-
-@pytest.fixture
-def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf:
-    return live_tf(request.config, host_expect.tensorflow)
 
 
 @pytest.fixture
