@@ -300,6 +300,9 @@ def _classify(report: pytest.TestReport, previous: str) -> str:
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
+    if getattr(report, "wasxfail", None):
+        # A known regression: its reason (issue reference, workaround), not its traceback.
+        return str(report.wasxfail)
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
