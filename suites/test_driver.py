@@ -34,7 +34,9 @@ BLACKLIST_NOUVEAU = (
     "printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | sudo tee /etc/modprobe.d/blacklist-nouveau.conf"
     " && sudo update-initramfs -u && sudo reboot   (RHEL/CentOS: sudo dracut --force)"
 )
-INSTALL_DRIVER = "install the NVIDIA driver (Ubuntu: sudo ubuntu-drivers install, or sudo apt install nvidia-driver-<branch>)"
+INSTALL_DRIVER = (
+    "install the NVIDIA driver (Ubuntu: sudo ubuntu-drivers install, or sudo apt install nvidia-driver-<branch>)"
+)
 
 
 def _model_label(host_expect: Expectations) -> str:
@@ -96,10 +98,18 @@ def test_every_gpu_is_bound_to_the_nvidia_driver(pci_gpus: tuple[PciDevice, ...]
     else:
         summary, why, fix = (
             f"GPU {d.address} is on the PCI bus but bound to no driver",
-            "the nvidia kernel module did not claim the device: not installed, not loaded, or failed to probe (see dmesg | grep NVRM)",
+            "the nvidia kernel module did not claim the device: not installed, not loaded, or failed to probe (see "
+            "dmesg | grep NVRM)",
             INSTALL_DRIVER + ", then sudo modprobe nvidia",
         )
-    fail(summary, expected="every NVIDIA GPU bound to the 'nvidia' driver", found=found, source=f"{PCI}/*/driver", why=why, fix=fix)
+    fail(
+        summary,
+        expected="every NVIDIA GPU bound to the 'nvidia' driver",
+        found=found,
+        source=f"{PCI}/*/driver",
+        why=why,
+        fix=fix,
+    )
 
 
 @pytest.mark.depends_on("driver::nvidia_gpu_is_on_the_pci_bus")
@@ -108,11 +118,15 @@ def test_the_nvidia_kernel_module_is_loaded(host_facts: Facts, gpu_profile: Expe
     loaded = any(m.name == "nvidia" for m in d.modules)
     if d.proc_version_text is not None and (loaded or d.modules_error is not None):
         return
-    found = f"{PROC_VERSION} {'missing' if d.proc_version_text is None else 'present'}; 'nvidia' {'in' if loaded else 'not in'} {MODULES}"
+    version_file = "missing" if d.proc_version_text is None else "present"
+    found = f"{PROC_VERSION} {version_file}; 'nvidia' {'in' if loaded else 'not in'} {MODULES}"
     container = _in_container(host_facts)
     fix = "sudo modprobe nvidia (and " + INSTALL_DRIVER + " if that fails)"
     if container:
-        fix = f"load the driver on the host that runs this {container} container: the container cannot load kernel modules"
+        fix = (
+            f"load the driver on the host that runs this {container} container: "
+            "the container cannot load kernel modules"
+        )
     fail(
         "the nvidia kernel module is not loaded",
         expected=f"the nvidia module loaded ({PROC_VERSION} present)",
@@ -139,9 +153,7 @@ def test_nouveau_is_not_loaded(host_facts: Facts, gpu_profile: Expectations) -> 
 @pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
 def test_device_nodes_exist_and_are_accessible(host_facts: Facts, gpu_profile: Expectations) -> None:
     nodes = {n.path: n for n in host_facts.driver.device_nodes}
-    wanted = ["/dev/nvidiactl", "/dev/nvidia-uvm"] + sorted(
-        p for p in nodes if p.removeprefix("/dev/nvidia").isdigit()
-    )
+    wanted = ["/dev/nvidiactl", "/dev/nvidia-uvm"] + sorted(p for p in nodes if p.removeprefix("/dev/nvidia").isdigit())
     bad: list[DeviceNode | str] = []
     for path in wanted:
         node = nodes.get(path)
@@ -249,10 +261,15 @@ def test_driver_is_new_enough_for_the_tensorflow_cuda(
         fail(
             f"driver {driver} is too old for {tf} (CUDA {release.cuda}): needs >= {floor}",
             expected=f"driver >= {requirement.full} for {requirement.toolkit_label}"
-            + (f", or >= {requirement.minor_compat} with CUDA {release.cuda.major}.x minor-version compatibility" if requirement.minor_compat else ""),
+            + (
+                f", or >= {requirement.minor_compat} with CUDA {release.cuda.major}.x minor-version compatibility"
+                if requirement.minor_compat
+                else ""
+            ),
             found=f"driver {driver}",
             source=source,
-            why="CUDA refuses to initialise with a driver older than the runtime's major version allows; TF then sees no GPU",
+            why="CUDA refuses to initialise with a driver older than the runtime's major version allows; TF then sees "
+            "no GPU",
             fix=fix,
         )
     if driver < requirement.full:
@@ -276,7 +293,10 @@ def _driver_fix(full: object, host_facts: Facts, matrices: Matrices, profile: Pr
         model = matrices.gpu_by_name(gpu.name)
         if model is not None and model.last_driver_branch and model.last_driver_branch < int(branch):
             # No driver runs both this GPU and this TF: the pin is the only fix on this hardware.
-            stop = f"R{model.last_driver_branch} is the last driver branch for {model.architecture} GPUs such as {gpu.name}"
+            stop = (
+                f"R{model.last_driver_branch} is the last driver branch for {model.architecture} GPUs "
+                f"such as {gpu.name}"
+            )
             return f"{stop}, too old for R{branch}: " + (pin or "replace the GPU")
     return install + (f"; or {pin}" if pin else "")
 
@@ -315,11 +335,16 @@ def test_gpu_count_matches_the_profile(
     want = gpu_profile.profile.gpus.count
     have = len(nvml_gpus)
     if have < want:
-        missing = [d.address for d in pci_gpus if d.address.lower() not in {(g.pci_bus_id or "").lower()[-12:] for g in nvml_gpus}]
+        missing = [
+            d.address
+            for d in pci_gpus
+            if d.address.lower() not in {(g.pci_bus_id or "").lower()[-12:] for g in nvml_gpus}
+        ]
         fail(
             f"expected {want} GPU(s), NVML sees {have}",
             expected=f"{want} x {_model_label(gpu_profile)} (profile {gpu_profile.profile.name!r})",
-            found=f"{have}: " + (", ".join(g.name for g in nvml_gpus) or "none")
+            found=f"{have}: "
+            + (", ".join(g.name for g in nvml_gpus) or "none")
             + (f"; on the PCI bus but not in NVML: {', '.join(missing)}" if missing else ""),
             source=NVML,
             why="jobs sized for the profile will fail or oversubscribe the GPUs that are left",
@@ -348,7 +373,8 @@ def test_gpu_model_and_compute_capability_match_the_profile(
             )
         if want_cc and gpu.compute_capability and tuple(gpu.compute_capability) != want_cc:
             fail(
-                f"GPU {gpu.index} ({gpu.name}) has compute capability {format_cc(gpu.compute_capability)}, expected {format_cc(want_cc)}",
+                f"GPU {gpu.index} ({gpu.name}) has compute capability {format_cc(gpu.compute_capability)}, expected "
+                f"{format_cc(want_cc)}",
                 expected=f"compute capability {format_cc(want_cc)}",
                 found=f"{format_cc(gpu.compute_capability)}",
                 source=NVML + " nvmlDeviceGetCudaComputeCapability",
@@ -381,7 +407,9 @@ def test_gpu_memory_meets_the_profile(gpu_profile: Expectations, nvml_gpus: tupl
 
 
 @pytest.mark.depends_on("driver::nvml_initialises")
-def test_gpu_health_flags_are_clear(gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_warn: object) -> None:
+def test_gpu_health_flags_are_clear(
+    gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_warn: object
+) -> None:
     profile = gpu_profile.profile.gpus
     for g in nvml_gpus:
         if g.remapped_rows_failure:
@@ -418,18 +446,22 @@ def test_gpu_health_flags_are_clear(gpu_profile: Expectations, nvml_gpus: tuple[
             )
         if g.mig_enabled:
             host_warn(  # type: ignore[operator]
-                f"GPU {g.index} ({g.name}) is in MIG mode: TensorFlow sees only the MIG instance named in CUDA_VISIBLE_DEVICES",
+                f"GPU {g.index} ({g.name}) is in MIG mode: TensorFlow sees only the MIG instance named in "
+                "CUDA_VISIBLE_DEVICES",
                 fix=f"sudo nvidia-smi -i {g.index} -mig 0 (or set CUDA_VISIBLE_DEVICES=MIG-<uuid>)",
             )
 
 
 @pytest.mark.depends_on("driver::nvml_initialises")
-def test_pcie_links_run_at_full_width(gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_warn: object) -> None:
+def test_pcie_links_run_at_full_width(
+    gpu_profile: Expectations, nvml_gpus: tuple[GpuFacts, ...], host_warn: object
+) -> None:
     profile = gpu_profile.profile.gpus
     for g in nvml_gpus:
         if profile.min_pcie_gen and g.pcie_gen_max is not None and g.pcie_gen_max < profile.min_pcie_gen:
             fail(
-                f"GPU {g.index} ({g.name}) links at PCIe gen {g.pcie_gen_max} at most, below the profile's gen {profile.min_pcie_gen}",
+                f"GPU {g.index} ({g.name}) links at PCIe gen {g.pcie_gen_max} at most, below the profile's gen "
+                f"{profile.min_pcie_gen}",
                 expected=f"PCIe gen >= {profile.min_pcie_gen}",
                 found=f"max link generation {g.pcie_gen_max}",
                 source=NVML + " nvmlDeviceGetMaxPcieLinkGeneration",
@@ -438,14 +470,19 @@ def test_pcie_links_run_at_full_width(gpu_profile: Expectations, nvml_gpus: tupl
             )
         if profile.min_pcie_width and g.pcie_width_max is not None and g.pcie_width_max < profile.min_pcie_width:
             fail(
-                f"GPU {g.index} ({g.name}) links at x{g.pcie_width_max} at most, below the profile's x{profile.min_pcie_width}",
+                f"GPU {g.index} ({g.name}) links at x{g.pcie_width_max} at most, below the profile's "
+                f"x{profile.min_pcie_width}",
                 expected=f"PCIe width >= x{profile.min_pcie_width}",
                 found=f"max link width x{g.pcie_width_max}",
                 source=NVML + " nvmlDeviceGetMaxPcieLinkWidth",
                 why="host-device copies run at a fraction of the expected bandwidth",
                 fix="move the card to a full-width slot; check riser cables",
             )
-        if g.pcie_width_current is not None and g.pcie_width_max is not None and g.pcie_width_current < g.pcie_width_max:
+        if (
+            g.pcie_width_current is not None
+            and g.pcie_width_max is not None
+            and g.pcie_width_current < g.pcie_width_max
+        ):
             host_warn(  # type: ignore[operator]
                 f"GPU {g.index} ({g.name}) link is degraded: x{g.pcie_width_current} of x{g.pcie_width_max}",
                 fix="reseat the card or its riser; check `lspci -vv` LnkSta for the slot",
@@ -476,8 +513,10 @@ def test_driver_branch_supports_each_gpu(
                 expected=support.reason,
                 found=f"driver {driver}",
                 source=f"{NVML}; matrices/gpus.toml",
-                why="NVIDIA drops old architectures from new driver branches; the GPU is ignored or fails to initialise",
-                fix=f"install the last driver branch for {model.architecture}: sudo apt install nvidia-driver-{model.last_driver_branch}"
+                why="NVIDIA drops old architectures from new driver branches; the GPU is ignored or fails to "
+                "initialise",
+                fix=f"install the last driver branch for {model.architecture}: sudo apt install "
+                f"nvidia-driver-{model.last_driver_branch}"
                 if model.last_driver_branch
                 else "install a newer driver branch",
             )

@@ -57,7 +57,9 @@ def tf_needs_cuda(host_expect: Expectations) -> Expectations:
     if not host_expect.tf_is_gpu_build or host_expect.tf_release is None:
         tf = host_expect.tensorflow
         not_applicable(
-            "TensorFlow is not installed" if tf is None else f"{tf.name} {tf.version} loads no CUDA libraries from the matrix"
+            "TensorFlow is not installed"
+            if tf is None
+            else f"{tf.name} {tf.version} loads no CUDA libraries from the matrix"
         )
     return host_expect
 
@@ -88,7 +90,8 @@ def install_fix(name: str, host_expect: Expectations, host_matrices: Matrices) -
     if release is not None:
         return (
             f"install CUDA {release.cuda} / cuDNN {release.cudnn} for {tf.name if tf else 'TensorFlow'} "
-            f"{tf.version if tf else ''}, e.g. conda install -c conda-forge cudatoolkit={release.cuda.major}.{release.cuda.minor} "
+            f"{tf.version if tf else ''}, e.g. conda install -c conda-forge "
+            f"cudatoolkit={release.cuda.major}.{release.cuda.minor} "
             f"cudnn={release.cudnn.major}.{release.cudnn.minor}"
         )
     return "install the CUDA libraries matching your TensorFlow (pip install 'tensorflow[and-cuda]')"
@@ -140,7 +143,9 @@ def driver_for_runtime(runtime: Version, matrices: Matrices) -> str:
     except (KeyError, ValueError):
         return f"install a driver for CUDA {runtime.major}.x"
     floor = req.minor_compat or req.full
-    return f"sudo apt install nvidia-driver-{driver_branch(floor)} (a driver >= {floor} runs CUDA {runtime}), then reboot"
+    return (
+        f"sudo apt install nvidia-driver-{driver_branch(floor)} (a driver >= {floor} runs CUDA {runtime}), then reboot"
+    )
 
 
 def reinstall_fix(path: str, host_expect: Expectations, host_facts: Facts) -> str:
@@ -187,10 +192,12 @@ def test_library_is_found(
             summary = f"cuDNN {other[0].version} is loaded but {tf.name} {tf.version} needs cuDNN {release.cudnn_major}"  # type: ignore[union-attr]
     fail(
         summary,
-        expected=f"{lib.soname} (CUDA {release.cuda if release else '?'}, cuDNN {release.cudnn if release else '?'} build)",
+        expected=f"{lib.soname} (CUDA {release.cuda if release else '?'}, cuDNN {release.cudnn if release else '?'} "
+        "build)",
         found=found,
         source="TensorFlow's search order: pip nvidia/*/lib, LD_LIBRARY_PATH, conda, ld cache, /usr/local/cuda",
-        why="TensorFlow dlopens it at start-up; without it TF logs 'Cannot dlopen some GPU libraries' and runs on the CPU",
+        why="TensorFlow dlopens it at start-up; without it TF logs 'Cannot dlopen some GPU libraries' and runs on the "
+        "CPU",
         fix=install_fix(name, tf_needs_cuda, host_matrices),
     )
 
@@ -212,7 +219,8 @@ def test_library_loads_and_reports_its_version(
             error.kind if error else "", "cannot be loaded"
         )
         fail(
-            f"{lib.soname} at {load.path} {what}" + (f": {error.message.removeprefix(load.path + ': ')}" if error else ""),
+            f"{lib.soname} at {load.path} {what}"
+            + (f": {error.message.removeprefix(load.path + ': ')}" if error else ""),
             expected=f"{lib.soname} loads and answers its version call",
             found=f"{error.kind}: {error.message}" if error else "dlopen failed",
             source=SOURCE,
@@ -261,7 +269,10 @@ def test_library_version_matches_the_tensorflow_build(
             built = release.cudnn
             ok = version.major == built.major and version.release[:2] >= built.release[:2]
             need = f"cuDNN {built.major}.x >= {built.major}.{built.minor}"
-            why = "TF refuses a cuDNN of another major or an older minor: 'Loaded runtime CuDNN library: X but source was compiled with: Y'"
+            why = (
+                "TF refuses a cuDNN of another major or an older minor: "
+                "'Loaded runtime CuDNN library: X but source was compiled with: Y'"
+            )
         elif name == "cudart":
             ok = version.major == release.cuda.major
             need = f"CUDA runtime {release.cuda.major}.x"
@@ -270,7 +281,8 @@ def test_library_version_matches_the_tensorflow_build(
             continue  # the soname suffix already pins the major of the other libraries
         if not ok:
             fail(
-                f"{lib.soname} is version {version}, but {tf.name} {tf.version} was built with {name} {built if name == 'cudnn' else release.cuda}",  # type: ignore[union-attr]
+                f"{lib.soname} is version {version}, but {tf.name} {tf.version} was built with "  # type: ignore[union-attr]
+                f"{name} {built if name == 'cudnn' else release.cuda}",
                 expected=need,
                 found=f"{version} at {_where(ld, lib)}",
                 source=SOURCE + "; matrices/tensorflow.toml",
@@ -279,7 +291,9 @@ def test_library_version_matches_the_tensorflow_build(
             )
 
 
-def test_cudnn_and_cudart_are_built_for_the_same_cuda_major(libraries: LibrariesFacts, host_expect: Expectations) -> None:
+def test_cudnn_and_cudart_are_built_for_the_same_cuda_major(
+    libraries: LibrariesFacts, host_expect: Expectations
+) -> None:
     cudnn = next((lib for lib in libraries.libraries if lib.name == "cudnn"), None)
     cudart = next((lib for lib in libraries.libraries if lib.name == "cudart"), None)
     runtime = [ld for ld in (cudart.loads if cudart else ()) if ld.version]
@@ -291,12 +305,15 @@ def test_cudnn_and_cudart_are_built_for_the_same_cuda_major(libraries: Libraries
     if wrong:
         ld = wrong[0]
         fail(
-            f"cuDNN {ld.version} is built for CUDA {ld.cuda_major}, but the CUDA runtime is {', '.join(sorted(r.version for r in runtime))}",  # type: ignore[misc]
+            f"cuDNN {ld.version} is built for CUDA {ld.cuda_major}, "
+            f"but the CUDA runtime is {', '.join(sorted(r.version for r in runtime))}",  # type: ignore[misc]
             expected=f"a cuDNN built for CUDA {'/'.join(str(m) for m in sorted(majors))}",
             found=f"cuDNN {ld.version} (cudnnGetCudartVersion major {ld.cuda_major}) at {ld.path}",
             source=SOURCE,
-            why="a cuDNN for another CUDA major fails at the first convolution (CUDNN_STATUS_NOT_INITIALIZED or a missing symbol)",
-            fix=f"pip install 'nvidia-cudnn-cu{'/'.join(str(m) for m in sorted(majors))}' (the -cuXX suffix must match the CUDA runtime)",
+            why="a cuDNN for another CUDA major fails at the first convolution (CUDNN_STATUS_NOT_INITIALIZED or a "
+            "missing symbol)",
+            fix=f"pip install 'nvidia-cudnn-cu{'/'.join(str(m) for m in sorted(majors))}' (the -cuXX suffix must "
+            "match the CUDA runtime)",
         )
 
 
@@ -318,8 +335,11 @@ def test_the_driver_api_is_new_enough_for_the_runtime(
             fail(
                 f"the driver supports CUDA up to {supported}, but the CUDA runtime is {version}",
                 expected=f"a driver whose CUDA version (cuDriverGetVersion) is >= {version.major}.0",
-                found=f"libcuda.so.1 reports CUDA {supported}; {cudart.soname if cudart else 'cudart'} {version} at {ld.path}",
+                found=f"libcuda.so.1 reports CUDA {supported}; {cudart.soname if cudart else 'cudart'} {version} at "
+                f"{ld.path}",
                 source=SOURCE,
-                why="the runtime refuses to start on an older driver major: 'CUDA driver version is insufficient for CUDA runtime version'",
-                fix=f"{driver_for_runtime(version, host_matrices)}, or use a CUDA {supported.major} build of TensorFlow",
+                why="the runtime refuses to start on an older driver major: 'CUDA driver version is insufficient for "
+                "CUDA runtime version'",
+                fix=f"{driver_for_runtime(version, host_matrices)}, or use a CUDA {supported.major} build of "
+                "TensorFlow",
             )
