@@ -29,6 +29,7 @@ from gpuconform.check import fail
 from gpuconform.check import not_applicable
 from gpuconform.errors import DataError
 from gpuconform.expectations import Expectations
+from gpuconform.facts import Facts
 from gpuconform.keras_matrix import BEHAVIOURS
 from gpuconform.keras_matrix import DATASET_CORRUPTIONS
 from gpuconform.keras_matrix import EXPERIMENTS
@@ -67,8 +68,29 @@ def keras_matrix() -> KerasMatrix:
 
 
 @pytest.fixture
-def preprocessing_child(tf_live: LiveTf, keras_matrix: KerasMatrix) -> Batch:
+def preprocessing_child(
+    tf_live: LiveTf, keras_matrix: KerasMatrix, host_facts: Facts, host_expect: Expectations
+) -> Batch:
+    _require_pillow(host_facts, host_expect)
     return tf_live.batch(MODULE, EXPERIMENTS)
+
+
+def _require_pillow(host_facts: Facts, host_expect: Expectations) -> None:
+    # TensorFlow does not depend on Pillow, but every Keras image loader does.
+    if any(p.name == "pillow" for p in host_facts.packages.others):
+        return
+    app = host_expect.profile.application
+    if app.file_like_uploads or app.image_data_generator:
+        fail(
+            "Pillow is not installed, but the application loads images with Keras",
+            expected=f"Pillow installed (profile {host_expect.profile.name!r} declares [application] image loading)",
+            found="no pillow distribution",
+            source="Python package metadata (importlib.metadata)",
+            why="keras.utils.load_img, image_dataset_from_directory and ImageDataGenerator import PIL "
+            "and fail without it",
+            fix="pip install pillow",
+        )
+    not_applicable("Pillow is not installed, so Keras cannot load images here (pip install pillow to check this layer)")
 
 
 load_img_inputs = answer_fixture("load_img_inputs", "preprocessing_child", observations)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -75,6 +77,10 @@ class HostSession:
         for item in items:
             if layer_of(item) is None and _in_suites(item):
                 item.add_marker(pytest.mark.platform)  # pragma: no cover - every suite file sets one
+        # Lowest layer first (files are collected alphabetically): the order of the verdict,
+        # and an interrupted run has checked the foundations. Stable within a layer.
+        rank = {layer: i for i, layer in enumerate(LAYERS)}
+        items.sort(key=lambda item: rank.get(layer_of(item) or "", len(LAYERS)))
 
     # ---- running ------------------------------------------------------------------
 
@@ -247,6 +253,7 @@ def start_session(config: pytest.Config) -> HostSession:
     except DataError as exc:
         raise pytest.UsageError(str(exc)) from None
     if settings.reports_dir is not None and not hasattr(config, "workerinput"):
+        _check_writable(settings.reports_dir)
         _default_report_paths(config, settings)
     return HostSession(
         config=config,
@@ -258,6 +265,20 @@ def start_session(config: pytest.Config) -> HostSession:
         facts_text=facts_json(facts),
         tf_runner=TfRunner(timeout=settings.tf_timeout, live=settings.facts_file is None),
     )
+
+
+def _check_writable(directory: Path) -> None:
+    # Find out now, not after every check has run: junitxml and pytest-html would
+    # otherwise end the run with a traceback instead of a verdict.
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".gpuconform-write-test-"):
+            pass
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"--host-reports: cannot write reports to {directory}: {exc.strerror or exc}; "
+            "choose a writable directory with --host-reports DIR, or --host-reports off"
+        ) from None
 
 
 def _default_report_paths(config: pytest.Config, settings: Settings) -> None:

@@ -1,0 +1,124 @@
+"""Faults of the run itself: TensorFlow children that crash, hang or lie; Ctrl-C; a dead xdist worker;
+a reports directory that cannot be written. Each run survives, names the fault and writes valid reports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gpuconform.plugin import suites_dir
+from tests.reportcheck import assert_reports_valid
+
+REPO = Path(__file__).resolve().parents[1]
+SEAMS = Path(__file__).parent / "faultseams"
+IMPORT_CHECK = "framework::tensorflow_imports_as_the_installed_distribution"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(SEAMS), str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    env.pop("GPUCONFORM_PROFILE", None)
+    env.update(extra)
+    return env
+
+
+def _pytest(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "--host-profile", "cpu", *args]
+
+
+TF_FAULTS = {
+    "signal": ("failed", "import tensorflow fails: signal: killed by SIGKILL"),
+    "hang": ("error", "could not check TensorFlow: timeout: no answer within 15.0 s"),
+    "garbage": ("failed", "invalid-output: printed no valid JSON"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(TF_FAULTS))
+def test_a_broken_tensorflow_child_is_named_and_the_run_goes_on(fault: str, tmp_path: Path) -> None:
+    outcome, words = TF_FAULTS[fault]
+    proc = subprocess.run(
+        _pytest("-m", "framework or placement", "--host-tf-timeout", "15"),
+        cwd=tmp_path,
+        env=_env(GPUCONFORM_TEST_TF_FAULT=fault),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = assert_reports_valid(tmp_path / "reports")
+    checks = {c["id"]: c for c in result["checks"]}
+    assert checks[IMPORT_CHECK]["outcome"] == outcome
+    assert words in checks[IMPORT_CHECK]["reason"]
+    blocked = [c for c in checks.values() if c["blocked_by"] == IMPORT_CHECK]
+    assert blocked, "the checks that need TensorFlow are shown as blocked by the import check"
+
+
+def test_ctrl_c_mid_run_still_writes_the_reports_of_what_ran(tmp_path: Path) -> None:
+    pids = tmp_path / "tf-children.txt"
+    proc = subprocess.Popen(
+        _pytest("-v", "--host-tf-timeout", "600"),
+        cwd=tmp_path,
+        env=_env(GPUCONFORM_TEST_TF_FAULT="hang", GPUCONFORM_TEST_TF_PIDS=str(pids)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # wait until a TensorFlow check is running (its child hangs)
+        seen.append(line)
+        if "test_framework.py::" in line and pids.exists():
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    output = "".join(seen) + rest
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
+    assert "KeyboardInterrupt" in output
+    result = assert_reports_valid(tmp_path / "reports")
+    ran = {c["id"] for c in result["checks"]}
+    assert "platform::python_is_inside_the_tensorflow_range" in ran  # what ran before Ctrl-C is reported
+    for pid in map(int, pids.read_text().split()):
+        with pytest.raises(ProcessLookupError):  # no TensorFlow child is left behind
+            os.kill(pid, 0)
+
+
+def test_a_crashed_xdist_worker_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        _pytest("-m", "platform or driver", "-n", "2", "-p", "tests.faultseams.crash_worker"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "crashed" in proc.stdout
+    result = assert_reports_valid(tmp_path / "reports")
+    check = {c["id"]: c for c in result["checks"]}["platform::python_is_inside_the_tensorflow_range"]
+    assert check["outcome"] in ("failed", "error")
+    assert result["verdict"]["status"] == "FAIL"
+
+
+def test_an_unwritable_reports_directory_is_a_usage_error_before_anything_runs(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("not a directory")
+    proc = subprocess.run(
+        _pytest("-m", "platform", "--host-reports", "afile/reports"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 4
+    assert f"--host-reports: cannot write reports to {tmp_path}/afile/reports: Not a directory" in proc.stderr
+    assert "INTERNALERROR" not in proc.stdout + proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written anywhere else
