@@ -140,6 +140,52 @@ FAULTS: list[Fault] = [
 ]
 
 
+#: Faults of the run itself, each with its own test in tests/test_faults_runtime.py (or the named file).
+OTHER_ROWS = [
+    (
+        "a TensorFlow child killed by a signal",
+        "sitecustomize in the TF child",
+        "test_faults_runtime.py::test_a_broken_tensorflow_child_is_named_and_the_run_goes_on[signal]",
+    ),
+    (
+        "a TensorFlow child that hangs",
+        "sitecustomize in the TF child",
+        "test_faults_runtime.py::test_a_broken_tensorflow_child_is_named_and_the_run_goes_on[hang]",
+    ),
+    (
+        "a TensorFlow child that prints invalid JSON",
+        "sitecustomize in the TF child",
+        "test_faults_runtime.py::test_a_broken_tensorflow_child_is_named_and_the_run_goes_on[garbage]",
+    ),
+    (
+        "Ctrl-C in the middle of a run",
+        "SIGINT to pytest",
+        "test_faults_runtime.py::test_ctrl_c_mid_run_still_writes_the_reports_of_what_ran",
+    ),
+    (
+        "an xdist worker crashes",
+        "os._exit in a worker",
+        "test_faults_runtime.py::test_a_crashed_xdist_worker_is_reported_and_the_run_goes_on",
+    ),
+    (
+        "reports/ cannot be written",
+        "--host-reports under a file",
+        "test_faults_runtime.py::test_an_unwritable_reports_directory_is_a_usage_error_before_anything_runs",
+    ),
+    (
+        "NVML garbage: negative count, unterminated name, absurd memory",
+        "libnvidia-ml.so.1 shim",
+        "test_probe_driver.py (garbage cases)",
+    ),
+    (
+        "sysfs/procfs files missing, empty, unreadable, malformed, or a directory",
+        "root tree",
+        "test_probe_driver.py (sysfs and procfs edge cases)",
+    ),
+    ("a CUDA library with no version symbol, or version 0", "library shims", "test_probe_libraries.py"),
+]
+
+
 def catalogue() -> str:
     """The Markdown table of docs/faults.md."""
     lines = [
@@ -155,6 +201,22 @@ def catalogue() -> str:
     ]
     for i, f in enumerate(FAULTS, 1):
         lines.append(f"| {i} | {f.name} | {f.seam} | `{f.check}` | {f.outcome} | {f.words} |")
+    lines += [
+        "",
+        "Faults of the run itself (same guarantees; each row is one test):",
+        "",
+        "| # | fault | injected at | test |",
+        "|---|---|---|---|",
+    ]
+    for i, (name, seam, test) in enumerate(OTHER_ROWS, len(FAULTS) + 1):
+        lines.append(f"| {i} | {name} | {seam} | `tests/{test}` |")
+    lines += [
+        "",
+        "Timeouts: `--host-probe-timeout` (ini `host_probe_timeout`, env `GPUCONFORM_PROBE_TIMEOUT`,",
+        "default 20 s) bounds each NVML and library-loading child; `--host-tf-timeout` (ini `host_tf_timeout`,",
+        "env `GPUCONFORM_TF_TIMEOUT`, default 300 s) bounds each TensorFlow child. A library that hangs costs",
+        "one probe timeout, and the probe stops starting new children after three.",
+    ]
     return "\n".join(lines) + "\n"
 
 
