@@ -241,7 +241,7 @@ def start_session(config: pytest.Config) -> HostSession:
 
     settings = opts.resolve(config)
     try:
-        matrices = load_matrices()
+        matrices = load_matrices(settings.matrices_dir)
         workerinput = getattr(config, "workerinput", {})
         if "gpuconform_facts" in workerinput:
             facts = load(Facts, json.loads(workerinput["gpuconform_facts"]), "controller facts")

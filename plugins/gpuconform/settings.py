@@ -59,6 +59,14 @@ ROOT = Option(
     "/",
     "DIR",
 )
+MATRICES = Option(
+    "--host-matrices",
+    "host_matrices",
+    "GPUCONFORM_MATRICES",
+    "Read the compatibility matrices from DIR (a copy of matrices/ you updated) instead of the shipped ones",
+    "",
+    "DIR",
+)
 REPORTS = Option(
     "--host-reports",
     "host_reports",
@@ -116,7 +124,7 @@ STRICT = Option(
     is_flag=True,
 )
 
-OPTIONS = (PROFILE, FACTS, ROOT, REPORTS, FORMATS, TIMEOUT, TF_TIMEOUT, GPU_PER_WORKER, COMPAT, STRICT)
+OPTIONS = (PROFILE, FACTS, ROOT, MATRICES, REPORTS, FORMATS, TIMEOUT, TF_TIMEOUT, GPU_PER_WORKER, COMPAT, STRICT)
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,7 @@ class Settings:
     profile: str
     facts_file: Path | None
     root: Path
+    matrices_dir: Path | None  # None: the matrices shipped with gpuconform
     reports_dir: Path | None  # None: reports are off
     report_formats: frozenset[str]
     probe_timeout: float
@@ -166,6 +175,7 @@ def resolve(config: pytest.Config) -> Settings:
         profile=str(profile).strip() or "auto",
         facts_file=_existing_file(config, FACTS, base) if facts else None,
         root=_directory(config, ROOT, base),
+        matrices_dir=_directory(config, MATRICES, base) if str(_raw(config, MATRICES)).strip() else None,
         reports_dir=None if str(reports).lower() in ("off", "none", "") else base / str(reports),
         report_formats=_formats(config),
         probe_timeout=_number(config, TIMEOUT, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]"),
