@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,23 +63,25 @@ def test_a_broken_tensorflow_child_is_named_and_the_run_goes_on(fault: str, tmp_
 
 def test_ctrl_c_mid_run_still_writes_the_reports_of_what_ran(tmp_path: Path) -> None:
     pids = tmp_path / "tf-children.txt"
-    proc = subprocess.Popen(
-        _pytest("-v", "--host-tf-timeout", "600"),
-        cwd=tmp_path,
-        env=_env(GPUCONFORM_TEST_TF_FAULT="hang", GPUCONFORM_TEST_TF_PIDS=str(pids)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    seen = []
-    for line in proc.stdout:  # wait until a TensorFlow check is running (its child hangs)
-        seen.append(line)
-        if "test_framework.py::" in line and pids.exists():
-            break
-    proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=120)
-    output = "".join(seen) + rest
+    log = tmp_path / "output.txt"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            _pytest("--host-tf-timeout", "600"),
+            cwd=tmp_path,
+            env=_env(GPUCONFORM_TEST_TF_FAULT="hang", GPUCONFORM_TEST_TF_PIDS=str(pids)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        # Wait (bounded) until the first TensorFlow child has started and hangs: the lower layers
+        # have run by then. Polling a file, so a line without its newline cannot block us.
+        for _ in range(1200):
+            if pids.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.25)
+        assert pids.exists(), log.read_text()[-3000:]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+    output = log.read_text()
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, output[-3000:]
     assert "KeyboardInterrupt" in output
     result = assert_reports_valid(tmp_path / "reports")

@@ -125,7 +125,7 @@ class HostSession:
         self.pending_warnings.setdefault(nodeid, []).append(finding)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        layer = next((k for k in report.keywords if k in LAYERS), None)
+        layer = next((k for k in report.keywords if k in LAYERS), None) or _layer_of_file(report.nodeid)
         if layer is None:
             return
         check_id = check_id_of(report.nodeid, layer)
@@ -297,6 +297,13 @@ def layer_of(item: pytest.Item) -> str | None:
     return next((m.name for m in item.iter_markers() if m.name in LAYERS), None)
 
 
+def _layer_of_file(nodeid: str) -> str | None:
+    # Reports xdist makes up for a crashed worker carry no keywords; the suite file names the layer.
+    name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+    layer = name.removeprefix("test_").removesuffix(".py")
+    return layer if layer in LAYERS and name.startswith("test_") else None
+
+
 def check_id_of(nodeid: str, layer: str) -> str:
     """A stable check id: ``layer::name`` where name is the test name without ``test_``."""
     name = nodeid.rpartition("::")[2]
@@ -333,4 +340,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def _first_line(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longreprtext)
+    for line in str(report.longreprtext).splitlines():
+        if "crashed while running" in line:  # xdist's report for a worker that died mid-check
+            return line.strip()[:300]
     return (text.strip().splitlines() or [""])[0][:300]

@@ -76,6 +76,23 @@ class TfLayerScheduling(LoadScopeScheduling):  # type: ignore[misc]
     def _split_scope(self, nodeid: str) -> str:
         return scope_of(nodeid)
 
+    def remove_node(self, node: Any) -> str | None:
+        # LoadScopeScheduling requeues the whole unit of a crashed worker, the check that
+        # killed it included: it then crashes every replacement worker in turn and the run
+        # stalls. xdist reports the crashed check as failed; run only the rest again.
+        workload = self.assigned_work.pop(node)
+        pending = [nodeid for unit in workload.values() for nodeid, done in unit.items() if not done]
+        if not pending:
+            return None
+        crashitem = pending[0]
+        for unit in workload.values():
+            if crashitem in unit:
+                unit[crashitem] = True
+        self.workqueue.update({scope: unit for scope, unit in workload.items() if not all(unit.values())})
+        for other in self.assigned_work:
+            self._reschedule(other)
+        return str(crashitem)
+
 
 class XdistHooks:
     """Hooks for pytest-xdist only; the controller's and each worker's copy."""
