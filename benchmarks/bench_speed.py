@@ -24,7 +24,21 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SUITE = [sys.executable, "-m", "pytest", str(REPO / "suites"), "-q", "-p", "no:cacheprovider", "--host-reports", "off"]
+# `-p no:hypothesispytest`: the dev environment's Hypothesis plugin imports all of Hypothesis
+# (about 0.9 s) in every run; hosts under test do not have it (it is a dev extra).
+SUITE = [
+    sys.executable,
+    "-m",
+    "pytest",
+    str(REPO / "suites"),
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+    "--host-reports",
+    "off",
+]
 IMPORT_TF = [sys.executable, "-c", "import tensorflow"]
 MANUAL_CHECK = [sys.executable, "-c", "import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))"]
 
