@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_low_layers import timed  # the same stopwatch for every benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 # `-p no:hypothesispytest`: the dev environment's Hypothesis plugin imports all of Hypothesis
@@ -43,17 +43,11 @@ IMPORT_TF = [sys.executable, "-c", "import tensorflow"]
 MANUAL_CHECK = [sys.executable, "-c", "import tensorflow as tf; print(tf.config.list_physical_devices('GPU'))"]
 
 
-def timed(argv: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - started
-
-
 def compare(name: str, measured: list[str], reference: list[str], repeat: int, cwd: Path) -> tuple[float, float]:
     ours, theirs = [], []
     for _ in range(repeat):
-        theirs.append(timed(reference, cwd))
-        ours.append(timed(measured, cwd))
+        theirs.append(timed(reference, cwd=cwd))
+        ours.append(timed(measured, cwd=cwd))
     return statistics.median(ours), statistics.median(theirs)
 
 
@@ -66,7 +60,9 @@ def fleet_merge_seconds(repeat: int, work: Path) -> float:
     runs = []
     for _ in range(repeat):
         out = work / f"merged-{len(runs)}"
-        runs.append(timed([sys.executable, "-m", "gpuconform", "fleet", "merge", str(results), "-o", str(out)], work))
+        runs.append(
+            timed([sys.executable, "-m", "gpuconform", "fleet", "merge", str(results), "-o", str(out)], cwd=work)
+        )
     return statistics.median(runs)
 
 
