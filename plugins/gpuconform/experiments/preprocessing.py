@@ -531,7 +531,10 @@ def image_data_generator(tf: Any) -> list[Json]:
 
 def _imports(module: str) -> Probe:
     def probe(values: Json, measures: Json) -> None:
-        # A from-import, as users write it: a missing name is an ImportError with their exact text.
-        exec(f"from {module} import ImageDataGenerator", {})  # noqa: S102 - a constant module name
+        # What `from <module> import ImageDataGenerator` does, with Python's own ImportError text.
+        imported = importlib.import_module(module)
+        if not hasattr(imported, "ImageDataGenerator"):
+            where = getattr(imported, "__file__", None) or "unknown location"
+            raise ImportError(f"cannot import name 'ImageDataGenerator' from '{module}' ({where})")
 
     return probe
