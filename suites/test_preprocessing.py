@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from gpuconform.answers import answer_fixture
+from gpuconform.check import blocked
 from gpuconform.check import could_not_check
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
@@ -75,22 +76,43 @@ def preprocessing_child(
     return tf_live.batch(MODULE, EXPERIMENTS)
 
 
+PILLOW_CHECK = "preprocessing::pillow_is_installed_for_image_loading"
+
+
+def _pillow_installed(host_facts: Facts) -> bool:
+    return any(p.name == "pillow" for p in host_facts.packages.others)
+
+
+def _needs_images(host_expect: Expectations) -> bool:
+    app = host_expect.profile.application
+    return app.file_like_uploads or app.image_data_generator
+
+
 def _require_pillow(host_facts: Facts, host_expect: Expectations) -> None:
     # TensorFlow does not depend on Pillow, but every Keras image loader does.
-    if any(p.name == "pillow" for p in host_facts.packages.others):
+    if _pillow_installed(host_facts):
         return
-    app = host_expect.profile.application
-    if app.file_like_uploads or app.image_data_generator:
-        fail(
-            "Pillow is not installed, but the application loads images with Keras",
-            expected=f"Pillow installed (profile {host_expect.profile.name!r} declares [application] image loading)",
-            found="no pillow distribution",
-            source="Python package metadata (importlib.metadata)",
-            why="keras.utils.load_img, image_dataset_from_directory and ImageDataGenerator import PIL "
-            "and fail without it",
-            fix="pip install pillow",
-        )
+    if _needs_images(host_expect):
+        blocked(PILLOW_CHECK, "Pillow is not installed")
     not_applicable("Pillow is not installed, so Keras cannot load images here (pip install pillow to check this layer)")
+
+
+def test_pillow_is_installed_for_image_loading(host_facts: Facts, host_expect: Expectations) -> None:
+    if _pillow_installed(host_facts):
+        return
+    if not _needs_images(host_expect):
+        not_applicable(
+            "Pillow is not installed and the profile declares no image loading ([application]); "
+            "pip install pillow to check this layer"
+        )
+    fail(
+        "Pillow is not installed, but the application loads images with Keras",
+        expected=f"Pillow installed (profile {host_expect.profile.name!r} declares [application] image loading)",
+        found="no pillow distribution",
+        source="Python package metadata (importlib.metadata)",
+        why="keras.utils.load_img, image_dataset_from_directory and ImageDataGenerator import PIL and fail without it",
+        fix="pip install pillow",
+    )
 
 
 load_img_inputs = answer_fixture("load_img_inputs", "preprocessing_child", observations)

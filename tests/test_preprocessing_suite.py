@@ -195,7 +195,7 @@ def test_the_layer_passes_on_this_machine_with_every_behaviour_run(conforming: R
     assert conforming.ret == 0, conforming.output[-4000:]
     assert conforming.output.rstrip().splitlines()[-1].startswith("host verdict: PASS (profile cpu")
     ran = {i.removeprefix("preprocessing::"): c["outcome"] for i, c in conforming.checks.items()}
-    assert set(ran) == set(IDS)
+    assert set(ran) == set(IDS) | {"pillow_is_installed_for_image_loading"}
     assert {o for o in ran.values()} <= {"passed", "xfailed"}, ran
 
 
