@@ -362,7 +362,7 @@ def test_gpu_model_and_compute_capability_match_the_profile(
     want_cc = parse_cc(profile.gpus.compute_capability) if profile.gpus.compute_capability else None
     for gpu in nvml_gpus:
         model = host_matrices.gpu_by_name(gpu.name)
-        if profile.gpus.model and (model is None or not _same_family(profile.gpus.model, model.key)):
+        if profile.gpus.model and (model is None or not model.answers_to(profile.gpus.model)):
             fail(
                 f"GPU {gpu.index} is a {gpu.name}, not a {_model_label(gpu_profile)}",
                 expected=f"{_model_label(gpu_profile)} (profile {profile.name!r}, model {profile.gpus.model!r})",
@@ -381,10 +381,6 @@ def test_gpu_model_and_compute_capability_match_the_profile(
                 why="TensorFlow's kernels are compiled per compute capability",
                 fix="use the profile for this GPU, or attach the expected GPU",
             )
-
-
-def _same_family(profile_model: str, found: str) -> bool:
-    return found == profile_model or found.startswith(profile_model + "-")
 
 
 @pytest.mark.depends_on("driver::nvml_initialises")

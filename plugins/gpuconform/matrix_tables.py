@@ -153,6 +153,10 @@ class GpuModel:
         """What a profile may name instead of the key: "a100" for "a100-40gb"."""
         return self.key.split("-")[0]
 
+    def answers_to(self, profile_model: str) -> bool:
+        """Whether a profile's `gpus.model` ("a100", or the exact "a100-40gb") means this model."""
+        return profile_model in (self.key, self.family)
+
     @property
     def compute_capability_text(self) -> str:
         """The compute capability as text, "7.5"."""

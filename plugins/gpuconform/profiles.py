@@ -172,7 +172,7 @@ def auto_profile(facts: Facts, matrices: Matrices) -> Profile:
             if name == "auto":
                 continue
             profile = load_profile(builtin_dir() / f"{name}.toml", matrices)
-            if profile.gpus.model and _same_family(profile.gpus.model, model.key):
+            if profile.gpus.model and model.answers_to(profile.gpus.model):
                 gpus = replace(profile.gpus, count=count)
                 return replace(profile, gpus=gpus, chosen_by=f"auto: {count} GPU(s) found ({seen})")
     # An NVIDIA GPU no built-in describes: still a GPU host, so GPU checks apply.
@@ -189,11 +189,6 @@ def auto_profile(facts: Facts, matrices: Matrices) -> Profile:
         chosen_by=f"auto: {count} GPU(s) found ({seen}), no built-in profile for this model",
         source="auto",
     )
-
-
-def _same_family(profile_model: str, found: str) -> bool:
-    # "a100" profiles accept "a100-40gb" and "a100-80gb"; exact keys match themselves.
-    return found == profile_model or found.startswith(profile_model + "-")
 
 
 def _validate(profile: Profile, source: str, matrices: Matrices) -> None:
