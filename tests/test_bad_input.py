@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gpuconform.plugin import suites_dir
+from tests.catalogue import render
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "bad-input.md"
@@ -153,6 +154,7 @@ def catalogue() -> str:
     for i, case in enumerate(CASES, 1):
         words = "; ".join(f"`{w}`" for w in case.words)
         lines.append(f"| {i} | {case.kind} | {case.defect} | `{FLAG[case.kind]}` | {words} |")
+    lines += render("bad-input", len(CASES) + 1)
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.catalogue import render
+from tests.catalogue import untested
 from tests.reportcheck import assert_reports_valid
 from tests.simhost.cc import require_compiler
 from tests.simhost.host import build_host
@@ -217,11 +219,16 @@ def catalogue() -> str:
         "env `GPUCONFORM_TF_TIMEOUT`, default 300 s) bounds each TensorFlow child. A library that hangs costs",
         "one probe timeout, and the probe stops starting new children after three.",
     ]
+    lines += render("faults", len(FAULTS) + len(OTHER_ROWS) + 1)
     return "\n".join(lines) + "\n"
 
 
 def test_the_catalogue_in_the_docs_matches_the_tests() -> None:
     assert DOC.read_text() == catalogue(), "regenerate with: python -m tests.test_faults > docs/faults.md"
+
+
+def test_every_catalogued_row_is_a_test() -> None:
+    assert untested() == []
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
