@@ -290,7 +290,7 @@ def test_keras_preprocessing_image_data_generator_imports(image_data_generator: 
 
 
 def test_flow_from_directory_reads_the_tree(image_data_generator: Observed, judge: Judge) -> None:
-    # One behaviour or the other, by whether SciPy is installed (Keras 2.13-2.15 need it here).
+    # One behaviour or the other, by whether SciPy is installed (Keras 2.12-2.15 need it here).
     with_scipy = (TF_KERAS, "image_data_generator.flow_from_directory")
     judge(
         image_data_generator,

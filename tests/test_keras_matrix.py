@@ -76,7 +76,7 @@ def test_every_known_regression_names_its_issue_and_a_workaround(shipped: KerasM
         ("load_img.filestorage", "keras", "3.15.1", "raises"),
         ("image_data_generator.from_tf_keras", "keras", "3.3.1", "raises"),
         ("image_data_generator.from_tf_keras", "keras", "3.3.2", "ok"),
-        ("image_data_generator.flow_from_directory_without_scipy", "keras", "2.12.0", "ok"),
+        ("image_data_generator.flow_from_directory_without_scipy", "keras", "2.12.0", "raises"),
         ("image_data_generator.flow_from_directory_without_scipy", "keras", "2.13.1", "raises"),
         ("image_dataset.not_an_image", "tensorflow", "2.19.1", "raises"),
     ],

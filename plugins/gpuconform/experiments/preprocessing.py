@@ -522,7 +522,7 @@ def image_data_generator(tf: Any) -> list[Json]:
             "tf.keras.preprocessing.image.ImageDataGenerator(rescale=1/255)"
             f".flow_from_directory(tree, target_size={TREE_SIZE}, batch_size=4, shuffle=False)"
         )
-        # Keras 2.13-2.15 need SciPy here even without augmentation: two behaviours, by what is installed.
+        # Keras 2.12-2.15 need SciPy here even without augmentation: two behaviours, by what is installed.
         scipy = importlib.util.find_spec("scipy") is not None
         behaviour = "image_data_generator.flow_from_directory" + ("" if scipy else "_without_scipy")
         out.append(keras.observe(behaviour, call, flow))
