@@ -6,6 +6,7 @@ and answers "which files would TF open for CUDA 12.5.1 and cuDNN 9?".
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from collections.abc import Mapping
@@ -38,7 +39,6 @@ TOOLKIT_LIBRARIES = (
 
 _TOP_KEYS = ("meta", "defaults", "driver", "cudnn", "toolkit", "cuda")
 _SUFFIX = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class SonameTable:
     cudnn_required: bool
     default_cuda: Version
     default_cudnn_major: int
-    as_of: str
+    as_of: datetime.date
 
     def row_for(self, cuda: Version) -> SonameRow | None:
         """The row whose specifier holds `cuda`, None when no row does."""
@@ -141,9 +141,11 @@ def parse_sonames(data: Mapping[str, Any], source: str) -> SonameTable:
     meta = _table(data, "meta", source)
     _only_keys(meta, ("title", "as_of", "sources"), source, "meta")
     _string(meta, "title", source, "meta")
-    as_of = _string(meta, "as_of", source, "meta")
-    if not _DATE.match(as_of):
-        raise DataError(source, "meta.as_of", f"{as_of!r} is not a date", "YYYY-MM-DD")
+    as_of = meta.get("as_of")
+    # type() rather than isinstance(): a TOML datetime is a date too, and every matrix writes a plain date.
+    if type(as_of) is not datetime.date:
+        found = f"{type(as_of).__name__} {as_of!r}" if as_of is not None else "nothing"
+        raise DataError(source, "meta.as_of", f"expected a TOML date, got {found}", "a date like 2026-03-11 (no quotes)")
     sources = meta.get("sources")
     if (
         not isinstance(sources, list)
