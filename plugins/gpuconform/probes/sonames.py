@@ -145,7 +145,8 @@ def parse_sonames(data: Mapping[str, Any], source: str) -> SonameTable:
     # type() rather than isinstance(): a TOML datetime is a date too, and every matrix writes a plain date.
     if type(as_of) is not datetime.date:
         found = f"{type(as_of).__name__} {as_of!r}" if as_of is not None else "nothing"
-        raise DataError(source, "meta.as_of", f"expected a TOML date, got {found}", "a date like 2026-03-11 (no quotes)")
+        accepted = "a date like 2026-03-11 (no quotes)"
+        raise DataError(source, "meta.as_of", f"expected a TOML date, got {found}", accepted)
     sources = meta.get("sources")
     if (
         not isinstance(sources, list)
