@@ -1,5 +1,9 @@
 """The Facts tree: everything the probes observed about a host, as frozen dataclasses.
 
+Fields whose text the checks parse (versions, ids) carry metadata {"parse": fn}: loading a
+Facts file (`serde.load`) refuses a value fn refuses, naming its key, so that "banana" as a
+Python version is a usage error, never a traceback inside a check.
+
 Facts are versioned and JSON-serialisable so that a run can be recorded
 (`reports/facts.json`) and replayed (`--host-facts FILE`). Probes fill them and
 never judge; suites compare them with expectations.
@@ -13,8 +17,22 @@ these classes by `gpuconform.facts_schema` and guarded by a test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
+
+from gpuconform.versions import check_bits
+from gpuconform.versions import decode_cuda_int
+from gpuconform.versions import parse_cc
+from gpuconform.versions import parse_driver_version
+from gpuconform.versions import parse_release
+
+
+def checked(parse: Callable[[Any], object], *default: Any) -> Any:
+    """A field whose value `parse` must accept when a Facts file is loaded (see serde.load)."""
+    return field(default=default[0], metadata={"parse": parse}) if default else field(metadata={"parse": parse})
+
 
 #: Bump when a field is renamed or removed; adding an optional field keeps it.
 FACTS_SCHEMA_VERSION = 1
@@ -36,14 +54,14 @@ class ProbeError:
 class PlatformFacts:
     """The interpreter, operating system, C library and container around the suite."""
 
-    python_version: str
+    python_version: str = checked(parse_release)
     python_implementation: str
     system: str  # platform.system(): "Linux", ...
     kernel_release: str
     machine: str  # "x86_64", "aarch64"
     distro: str | None = None  # PRETTY_NAME from /etc/os-release
     libc: str | None = None  # "glibc", "musl"
-    libc_version: str | None = None
+    libc_version: str | None = checked(parse_release, None)
     container: str | None = None  # "docker", "podman", "kubernetes", "lxc", ...
     container_evidence: tuple[str, ...] = ()
     wsl: bool = False
@@ -55,7 +73,7 @@ class PackageInfo:
     """One installed Python distribution, read from its metadata (never imported)."""
 
     name: str
-    version: str
+    version: str = checked(parse_release)
     location: str | None = None
 
 
@@ -79,9 +97,9 @@ class PciDevice:
     """A display or 3D controller found under /sys/bus/pci/devices."""
 
     address: str  # "0000:00:04.0"
-    vendor_id: int  # 0x10de
-    device_id: int  # 0x1eb8
-    class_code: int  # full 24-bit class, e.g. 0x030200
+    vendor_id: int = checked(check_bits(16))  # 0x10de
+    device_id: int = checked(check_bits(16))  # 0x1eb8
+    class_code: int = checked(check_bits(24))  # full 24-bit class, e.g. 0x030200
     bound_driver: str | None  # "nvidia", "nouveau", "vfio-pci", None when unbound
     subsystem_vendor_id: int | None = None
     subsystem_device_id: int | None = None
@@ -122,7 +140,7 @@ class GpuFacts:
     pci_bus_id: str | None = None
     pci_device_id: int | None = None  # 16-bit device id (upper half of NVML pciDeviceId)
     minor_number: int | None = None
-    compute_capability: tuple[int, int] | None = None
+    compute_capability: tuple[int, int] | None = checked(parse_cc, None)
     memory_total_mib: int | None = None
     memory_used_mib: int | None = None
     persistence_mode: bool | None = None
@@ -145,8 +163,8 @@ class NvmlFacts:
 
     library_path: str | None = None  # the libnvidia-ml.so.1 that answered
     init_error: ProbeError | None = None  # set when nvmlInit failed (then nothing else is)
-    driver_version: str | None = None  # "550.54.15"
-    cuda_driver_version: int | None = None  # 12040 (1000*major + 10*minor)
+    driver_version: str | None = checked(parse_driver_version, None)  # "550.54.15"
+    cuda_driver_version: int | None = checked(decode_cuda_int, None)  # 12040 (1000*major + 10*minor)
     nvml_version: str | None = None
     device_count: int | None = None
     gpus: tuple[GpuFacts, ...] = ()
@@ -162,7 +180,7 @@ class DriverFacts:
     pci_devices: tuple[PciDevice, ...] = ()
     pci_error: ProbeError | None = None
     proc_version_text: str | None = None  # /proc/driver/nvidia/version, verbatim
-    kernel_module_version: str | None = None  # parsed from that text
+    kernel_module_version: str | None = checked(parse_driver_version, None)  # parsed from that text
     modules: tuple[KernelModule, ...] = ()  # only nvidia*, nouveau, vfio* entries
     modules_error: ProbeError | None = None
     device_nodes: tuple[DeviceNode, ...] = ()
@@ -190,7 +208,7 @@ class LibraryLoad:
 
     path: str
     loaded: bool
-    version: str | None = None  # decoded, e.g. "12.5", "9.3.0"
+    version: str | None = checked(parse_release, None)  # decoded, e.g. "12.5", "9.3.0"
     raw_version: int | None = None  # as returned by the library
     error: ProbeError | None = None  # dlerror text, signal, timeout
     # The CUDA major the library says it was built for (cuDNN: cudnnGetCudartVersion() // 1000),
@@ -235,6 +253,7 @@ class HostIdentity:
     collected_at: str  # ISO 8601, UTC
     source: str = "probe"  # "probe", or "replay:<path>"
     host_root: str | None = None  # set when probes were re-rooted with --host-root
+    run_id: str | None = None  # the run that wrote these facts (every report of a run carries it)
 
 
 @dataclass(frozen=True)

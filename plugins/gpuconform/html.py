@@ -10,7 +10,6 @@ tree itself. Everything is inline: the page fetches nothing.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -102,16 +101,11 @@ def host_section(session: HostSession) -> str:
     return f"<section id='gc' class='gc'>{''.join(parts)}<script>{SCRIPT}</script></section>"
 
 
-def add_viewport(path: Path) -> None:
-    """Make pytest-html's page scale on a phone: the viewport tag must sit in <head>."""
-    text = path.read_text(encoding="utf-8")
+def with_viewport(text: str) -> str:
+    """pytest-html's page, made to scale on a phone: the viewport tag must sit in <head>."""
     if "name='viewport'" in text or 'name="viewport"' in text:
-        return
-    patched, count = re.subn(r"<head>", f"<head>{VIEWPORT}", text, count=1)
-    if count:
-        from gpuconform.reports import write_text
-
-        write_text(path, patched)
+        return text
+    return re.sub(r"<head>", f"<head>{VIEWPORT}", text, count=1)
 
 
 def _verdict_banner(session: HostSession) -> str:

@@ -39,6 +39,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # The first hook after this plugin is loaded that can still change the rootdir and ini file.
+    from gpuconform.invocation import repair_rootdir
+
+    repair_rootdir(early_config, args)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for layer in LAYERS:
         config.addinivalue_line("markers", f"{layer}: gpuconform layer '{layer}': {LAYER_HELP[layer]}")
@@ -49,9 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not is_conformance_run(config):
         return
+    from gpuconform.invocation import pin_terminal_summary
+    from gpuconform.invocation import run_installed_suites_if_nothing_named
     from gpuconform.session import start_session
 
     session = start_session(config)  # raises UsageError (exit 4) for bad input
+    pin_terminal_summary(config)
+    note = run_installed_suites_if_nothing_named(config, suites_dir())
+    if note:
+        session.notes.append(note)
     config.stash[session_key] = session
     config.pluginmanager.register(session, "gpuconform-session")
     if config.pluginmanager.hasplugin("xdist"):
@@ -62,6 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from gpuconform.html import HtmlHooks
 
         config.pluginmanager.register(HtmlHooks(session), "gpuconform-html")
+    elif session.settings.reports_dir is not None and "html" in session.settings.report_formats:
+        why = "disabled with -p no:html" if config.pluginmanager.is_blocked("html") else "not installed"
+        session.notes.append(f"report.html is not written: pytest-html is {why}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -136,8 +136,13 @@ def load_profile(path: Path, matrices: Matrices) -> Profile:
     return profile
 
 
-def resolve_profile(spec: str, facts: Facts, matrices: Matrices, base: Path) -> Profile:
-    """Turn `--host-profile` into a Profile: a built-in name, a path, or `auto`."""
+def resolve_profile(
+    spec: str, facts: Facts, matrices: Matrices, base: Path, source: str = "option --host-profile"
+) -> Profile:
+    """Turn `--host-profile` into a Profile: a built-in name, a path, or `auto`.
+
+    `source` is where the value came from, as error messages name it.
+    """
     if spec == "auto":
         return auto_profile(facts, matrices)
     names = builtin_names()
@@ -148,7 +153,7 @@ def resolve_profile(spec: str, facts: Facts, matrices: Matrices, base: Path) -> 
     if looks_like_path or candidate.is_file():
         return load_profile(candidate, matrices)
     raise DataError(
-        "--host-profile",
+        source,
         "",
         f"unknown profile {spec!r}{did_you_mean(spec, names)}",
         f"a path to a TOML file or one of the built-ins: {join_choices(names)}",
@@ -245,3 +250,11 @@ def _validate(profile: Profile, source: str, matrices: Matrices) -> None:
                 parse_driver_version(text)
             except ValueError:
                 raise DataError(source, key, f"{text!r} is not a driver version", "e.g. '535.104.05'") from None
+    low, high = profile.driver.min_version, profile.driver.max_version
+    if low is not None and high is not None and parse_driver_version(low) >= parse_driver_version(high):
+        raise DataError(
+            source,
+            "driver.min_version",
+            f"{low!r} is not below driver.max_version {high!r} (an exclusive bound): no driver satisfies both",
+            "a min_version lower than max_version, or one of them removed",
+        )

@@ -8,23 +8,24 @@ never a traceback, and never stops the other reports from being written.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
-import os
-import tempfile
+import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
-from typing import BinaryIO
 
 import gpuconform
 from gpuconform import serde
 from gpuconform.check import Finding
 from gpuconform.facts import Facts
 from gpuconform.host import facts_json
+from gpuconform.staging import atomic_file as atomic_file  # re-exported: fleet writes through it
+from gpuconform.staging import describe
+from gpuconform.staging import is_same_file
+from gpuconform.staging import write_text as write_text  # re-exported likewise
+from gpuconform.text import clean
 from gpuconform.verdict import layer_summaries
 from gpuconform.versions import format_cc
 
@@ -38,26 +39,37 @@ RESULT_SCHEMA_VERSION = 1
 
 
 def write_reports(session: HostSession) -> list[str]:
-    """Write every enabled report; return one message per report that could not be written."""
-    settings = session.settings
-    errors: list[str] = []
-    if settings.reports_dir is None:
-        return errors
-    formats = settings.report_formats
-    if "facts" in formats:
-        _guard(errors, "facts.json", lambda: write_text(settings.reports_dir / "facts.json", facts_json(session.facts)))
-    if "result" in formats:
-        _guard(errors, "result.json", lambda: write_text(settings.reports_dir / "result.json", result_json(session)))
-    xmlpath = getattr(session.config.option, "xmlpath", None)
-    if "junit" in formats and xmlpath:
-        rows = host_summary(session) + verdict_rows(session)
-        _guard(errors, "junit.xml", lambda: add_junit_properties(Path(xmlpath), rows))
-    htmlpath = getattr(session.config.option, "htmlpath", None)
-    if "html" in formats and htmlpath and Path(htmlpath).is_file():
-        from gpuconform.html import add_viewport
+    """Write facts.json and result.json; return one message per report that could not be written.
 
-        _guard(errors, "report.html", lambda: add_viewport(Path(htmlpath)))
+    junit.xml and report.html are written by their plugins and published by `publish_plugin_reports`.
+    """
+    directory = session.settings.reports_dir
+    errors: list[str] = []
+    if directory is None:
+        return errors
+    formats = session.settings.report_formats
+    replayed = session.settings.facts_file
+    if "facts" in formats and replayed is not None and is_same_file(replayed, directory / "facts.json"):
+        session.notes.append(f"facts.json is not rewritten: it is the file this run replays ({replayed})")
+    elif "facts" in formats:
+        _guard(errors, "facts.json", lambda: write_text(directory / "facts.json", facts_json(session.facts)))
+    if "result" in formats:
+        _guard(errors, "result.json", lambda: write_text(directory / "result.json", result_json(session)))
     return errors
+
+
+def publish_plugin_reports(session: HostSession) -> None:
+    """Finish junit.xml (host properties) and report.html (viewport) and rename them into place."""
+    from gpuconform.html import with_viewport
+    from gpuconform.staging import point_writers_at_targets
+
+    staging = session.staging
+    if staging is None:
+        return
+    rows = host_summary(session) + verdict_rows(session)
+    staging.publish("junit", lambda text: junit_with_properties(text, rows))
+    staging.publish("html", with_viewport)
+    point_writers_at_targets(session.config, staging)
 
 
 def host_summary(session: HostSession) -> list[tuple[str, str]]:
@@ -84,6 +96,7 @@ def host_summary(session: HostSession) -> list[tuple[str, str]]:
         ("cudnn", ", ".join(library_versions(f, "cudnn")) or "not found"),
         ("tensorflow", f"{tf.name} {tf.version}" if tf else "not installed"),
         ("gpuconform", gpuconform.__version__),
+        ("run", session.run_id),
     ]
 
 
@@ -118,6 +131,7 @@ def result_document(session: HostSession) -> dict[str, Any]:
         "schema": RESULT_SCHEMA,
         "schema_version": RESULT_SCHEMA_VERSION,
         "gpuconform_version": gpuconform.__version__,
+        "run_id": session.run_id,
         "finished_at": _now(),
         "host": host_identity(session),
         "summary": [{"label": label, "value": value} for label, value in host_summary(session)],
@@ -210,10 +224,9 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def add_junit_properties(path: Path, rows: list[tuple[str, str]]) -> None:
-    """Add the host summary as <properties> of every <testsuite> in a JUnit file."""
-    tree = ET.parse(path)
-    root = tree.getroot()
+def junit_with_properties(text: str, rows: list[tuple[str, str]]) -> str:
+    """A JUnit document with the host summary as <properties> of every <testsuite>."""
+    root = ET.fromstring(text)
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     for suite in suites:
         props = suite.find("properties")
@@ -221,37 +234,17 @@ def add_junit_properties(path: Path, rows: list[tuple[str, str]]) -> None:
             props = ET.Element("properties")
             suite.insert(0, props)
         for name, value in rows:
-            ET.SubElement(props, "property", name=f"gpuconform.{name}", value=value)
-    write_text(path, ET.tostring(root, encoding="unicode", xml_declaration=True))
+            ET.SubElement(props, "property", name=junit_property_name(name), value=clean(value))
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def _guard(errors: list[str], name: str, action: object) -> None:
+def junit_property_name(label: str) -> str:
+    """`gpuconform.<label>` with the label's spaces and brackets folded ("cuda (driver API)" -> cuda_driver_api)."""
+    return "gpuconform." + "_".join(re.findall(r"[a-z0-9.]+", label.lower()))
+
+
+def _guard(errors: list[str], name: str, action: Callable[[], None]) -> None:
     try:
-        action()  # type: ignore[operator]
-    except (OSError, ET.ParseError) as exc:
-        errors.append(f"could not write {name}: {exc}")
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a report atomically, readable as any file the user creates (a fleet collects them)."""
-    with atomic_file(path) as handle:
-        handle.write(text.encode("utf-8"))
-
-
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A binary file that replaces `path` only when the with-block ends without an error."""
-    # Write next to the target and rename, so a crash never leaves half a report.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        # mkstemp makes the file private (0600); a report is as readable as the umask allows.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        action()
+    except (OSError, UnicodeError) as exc:
+        errors.append(f"could not write {name}: {describe(exc)}")

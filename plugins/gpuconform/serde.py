@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import reprlib
 import types
 import typing
@@ -23,6 +24,8 @@ T = TypeVar("T")
 
 #: Nesting deeper than this is refused (hostile input), far above any real tree.
 MAX_DEPTH = 32
+#: Every integer in a tree fits in 64 bits: counts, ids, sizes and versions all do.
+INT_MIN, INT_MAX = -(2**63), 2**64 - 1
 
 
 def dump(obj: Any) -> Any:
@@ -98,9 +101,13 @@ def _load(tp: Any, value: Any, source: str, path: str, depth: int) -> Any:
             return value
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not INT_MIN <= value <= INT_MAX:
+                raise DataError(source, path, "integer out of range", f"{INT_MIN} to {INT_MAX}")
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and not INT_MIN <= value <= INT_MAX or not math.isfinite(value):
+                raise DataError(source, path, f"number out of range: {_short(value)}", "a finite number")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -127,9 +134,22 @@ def _load_dataclass(cls: type, value: Any, source: str, path: str, depth: int) -
     for name, f in fields.items():
         if name in value:
             kwargs[name] = _load(hints[name], value[name], source, _join(path, name), depth + 1)
+            _check_value(f, kwargs[name], source, _join(path, name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise DataError(source, _join(path, name), "required key is missing")
     return cls(**kwargs)
+
+
+def _check_value(f: dataclasses.Field[Any], value: Any, source: str, path: str) -> None:
+    # A field declared with metadata {"parse": fn} holds text fn must accept (a version, a
+    # driver version): the type alone lets "banana" through to a check that parses it.
+    parse = f.metadata.get("parse")
+    if parse is None or value is None:
+        return
+    try:
+        parse(value)
+    except ValueError as exc:
+        raise DataError(source, path, str(exc)) from None
 
 
 def _join(path: str, key: str) -> str:

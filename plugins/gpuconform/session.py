@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
+import uuid
 from collections.abc import Generator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -27,6 +31,8 @@ from gpuconform.facts import Facts
 from gpuconform.matrix import Matrices
 from gpuconform.profiles import Profile
 from gpuconform.settings import Settings
+from gpuconform.staging import Staging
+from gpuconform.staging import remove_stale_reports
 from gpuconform.tfrun import TfRunner
 from gpuconform.verdict import LAYERS
 from gpuconform.verdict import CheckOutcome
@@ -51,7 +57,7 @@ UNCLASSIFIED_SKIP = (
 )
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin object: pluggy keys plugins by identity, so it must hash
 class HostSession:
     """Settings, facts, profile and outcomes of a run; hooks that record and report them."""
 
@@ -68,9 +74,23 @@ class HostSession:
     verdict: Verdict | None = None
     compat: CompatTable | None = None
     compat_problem: str | None = None
+    run_id: str = ""
+    staging: Staging | None = None  # None: reports are off, or this is an xdist worker
     report_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said in the header and again above the verdict
+    checks_collected: int = 0
 
     # ---- collection ---------------------------------------------------------------
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        if layer_of(item) is None:
+            return
+        self.checks_collected += 1
+        # --strict-markers for the checks, whatever the user's ini says: a misspelt marker
+        # must not turn a check into something else.
+        unknown = sorted({m.name for m in item.iter_markers()} - _registered_markers(self.config))
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid}: unknown marker(s) {', '.join(unknown)} on a conformance check")
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -83,6 +103,10 @@ class HostSession:
         items.sort(key=lambda item: rank.get(layer_of(item) or "", len(LAYERS)))
 
     # ---- running ------------------------------------------------------------------
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.staging is not None:
+            self.staging.guard_writers(self.config)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         for mark in item.iter_markers("depends_on"):
@@ -166,14 +190,27 @@ class HostSession:
             yield
         finally:
             if controller:
-                from gpuconform.reports import write_reports
-
-                self.report_errors = write_reports(self)
-                if self.report_errors and session.exitstatus == 0:
-                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                self._finish_reports(session)
                 self._print_verdict()
 
+    def _finish_reports(self, session: pytest.Session) -> None:
+        from gpuconform.reports import publish_plugin_reports
+        from gpuconform.reports import write_reports
+
+        publish_plugin_reports(self)  # already done in the terminal summary, unless there was none
+        self.report_errors = write_reports(self)
+        if self.staging is not None:
+            self.staging.abandon()
+            self.report_errors = self.staging.errors + self.report_errors
+        if self.report_errors and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from gpuconform.reports import publish_plugin_reports
+
+        # Before junitxml's and pytest-html's "generated ..." lines, so that they name the files.
+        publish_plugin_reports(self)
         warned = [o for o in self.outcomes.values() if o.warnings]
         if warned:
             terminalreporter.section("host warnings", sep="-", yellow=True)
@@ -193,10 +230,24 @@ class HostSession:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr is None or self.verdict is None:
             return
-        for error in self.report_errors:
-            tr.write_line(f"gpuconform: {error}", red=True)
+        if self.checks_collected == 0:
+            self.notes.append(
+                "no conformance checks were collected from "
+                f"{' '.join(map(str, self.config.args)) or 'this directory'}; they are installed with gpuconform: "
+                f"pytest --pyargs gpuconform.suites --host-profile {self.settings.profile}"
+            )
+        for note in self.notes:
+            tr.write_line(f"gpuconform: {note}", yellow=True)
         for line in verdict_details(self.verdict):
             tr.write_line(line)
+        for error in self.report_errors:
+            tr.write_line(f"gpuconform: {error}", red=True)
+        if self.report_errors:
+            # Never PASS above a report that is missing: the run's result is the reports too.
+            reports = "; ".join(self.report_errors)
+            line = f"host verdict: ERROR: reports incomplete ({reports}); the checks said: {self.verdict.line()}"
+            tr.write_line(line, bold=True, red=True)
+            return
         status = self.verdict.status
         tr.write_line(self.verdict.line(), bold=True, red=status == "FAIL", green=status == "PASS")
 
@@ -210,6 +261,7 @@ class HostSession:
         if self.profile.chosen_by:
             lines.append(f"gpuconform: {self.profile.chosen_by}")
         lines += [f"gpuconform: note: {n}" for n in self.expectations.notes]
+        lines += [f"gpuconform: {n}" for n in self.notes]
         return lines
 
 
@@ -240,21 +292,31 @@ def start_session(config: pytest.Config) -> HostSession:
     from gpuconform.serde import load
 
     settings = opts.resolve(config)
-    try:
-        matrices = load_matrices(settings.matrices_dir)
-        workerinput = getattr(config, "workerinput", {})
-        if "gpuconform_facts" in workerinput:
-            facts = load(Facts, json.loads(workerinput["gpuconform_facts"]), "controller facts")
-        elif settings.facts_file is not None:
-            facts = replay_facts(settings.facts_file)
-        else:
-            facts = probe_host(matrices, settings.root, settings.probe_timeout)
-        profile = resolve_profile(settings.profile, facts, matrices, config.invocation_params.dir)
-    except DataError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    run_id = uuid.uuid4().hex[:16]  # in every report, so that reports of different runs cannot mix
+    staging = None
     if settings.reports_dir is not None and not hasattr(config, "workerinput"):
+        # First: a run that ends early (killed while probing, a bad profile) must not leave the
+        # previous run's reports there looking current.
         _check_writable(settings.reports_dir)
-        _default_report_paths(config, settings)
+        remove_stale_reports(settings.reports_dir, keep=settings.facts_file)
+        staging = Staging(run_id)
+    with _named_by(config, opts.MATRICES):
+        matrices = load_matrices(settings.matrices_dir)
+    workerinput = getattr(config, "workerinput", {})
+    if "gpuconform_facts" in workerinput:
+        facts = load(Facts, json.loads(workerinput["gpuconform_facts"]), "controller facts")
+    elif settings.facts_file is not None:
+        with _named_by(config, opts.FACTS):
+            facts = replay_facts(settings.facts_file)
+    else:
+        with _named_by(config, opts.ROOT):
+            facts = probe_host(matrices, settings.root, settings.probe_timeout)
+        facts = replace(facts, host=replace(facts.host, run_id=run_id))
+    with _named_by(config, opts.PROFILE):
+        base = config.invocation_params.dir
+        profile = resolve_profile(settings.profile, facts, matrices, base, settings.profile_source)
+    if staging is not None:
+        _stage_plugin_reports(config, settings, staging)
     return HostSession(
         config=config,
         settings=settings,
@@ -264,7 +326,23 @@ def start_session(config: pytest.Config) -> HostSession:
         expectations=build_expectations(profile, facts, matrices),
         facts_text=facts_json(facts),
         tf_runner=TfRunner(timeout=settings.tf_timeout, live=settings.facts_file is None),
+        run_id=run_id,
+        staging=staging,
     )
+
+
+@contextlib.contextmanager
+def _named_by(config: pytest.Config, opt: opts.Option) -> Iterator[None]:
+    """Turn a DataError into a usage error that also names where the bad value came from."""
+    try:
+        yield
+    except DataError as exc:
+        # A value typed on the command line is in plain sight; one from a variable or an ini
+        # file is not, so the message says where it came from.
+        where = opts.source(config, opt)
+        text = str(exc)
+        typed = where.startswith("option ") and exc.source != "--host-profile"
+        raise pytest.UsageError(text if typed or text.startswith(where) else f"{where}: {text}") from None
 
 
 def _check_writable(directory: Path) -> None:
@@ -281,15 +359,27 @@ def _check_writable(directory: Path) -> None:
         ) from None
 
 
-def _default_report_paths(config: pytest.Config, settings: Settings) -> None:
-    # Set before junitxml and pytest-html configure themselves (we run tryfirst);
-    # a user's own --junitxml / --html wins.
+def _stage_plugin_reports(config: pytest.Config, settings: Settings, staging: Staging) -> None:
+    # Set before junitxml and pytest-html configure themselves (we run tryfirst). A user's own
+    # --junitxml / --html path wins, and is staged the same way: written beside, renamed over.
     assert settings.reports_dir is not None
-    if "junit" in settings.report_formats and not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(settings.reports_dir / "junit.xml")
-    if "html" in settings.report_formats and hasattr(config.option, "htmlpath") and not config.option.htmlpath:
-        config.option.htmlpath = str(settings.reports_dir / "report.html")
-        config.option.self_contained_html = True
+    if "junit" in settings.report_formats:
+        target = getattr(config.option, "xmlpath", None) or settings.reports_dir / "junit.xml"
+        config.option.xmlpath = str(staging.stage("junit", Path(target)))
+    if "html" in settings.report_formats and hasattr(config.option, "htmlpath"):
+        if not config.option.htmlpath:
+            config.option.htmlpath = str(settings.reports_dir / "report.html")
+            config.option.self_contained_html = True
+        config.option.htmlpath = str(staging.stage("html", Path(config.option.htmlpath)))
+
+
+#: Marks pytest itself provides; everything else must be registered (pytest_configure does ours).
+BUILTIN_MARKS = frozenset({"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings"})
+
+
+def _registered_markers(config: pytest.Config) -> frozenset[str]:
+    names = {line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")}
+    return frozenset(names) | BUILTIN_MARKS
 
 
 def layer_of(item: pytest.Item) -> str | None:

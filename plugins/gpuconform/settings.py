@@ -132,6 +132,7 @@ class Settings:
     """The resolved settings of one run."""
 
     profile: str
+    profile_source: str  # "option --host-profile", "environment variable GPUCONFORM_PROFILE", ...
     facts_file: Path | None
     root: Path
     matrices_dir: Path | None  # None: the matrices shipped with gpuconform
@@ -168,15 +169,16 @@ def given_on_command_line(config: pytest.Config) -> frozenset[str]:
 def resolve(config: pytest.Config) -> Settings:
     """Resolve every setting by precedence and validate it; bad values raise UsageError."""
     base = config.invocation_params.dir
-    profile = _raw(config, PROFILE)
     facts = _raw(config, FACTS)
-    reports = _raw(config, REPORTS)
+    reports = str(_raw(config, REPORTS)).strip()
+    matrices = str(_raw(config, MATRICES)).strip()
     return Settings(
-        profile=str(profile).strip() or "auto",
+        profile=str(_raw(config, PROFILE)).strip(),
+        profile_source=source(config, PROFILE),
         facts_file=_existing_file(config, FACTS, base) if facts else None,
         root=_directory(config, ROOT, base),
-        matrices_dir=_directory(config, MATRICES, base) if str(_raw(config, MATRICES)).strip() else None,
-        reports_dir=None if str(reports).lower() in ("off", "none", "") else base / str(reports),
+        matrices_dir=_directory(config, MATRICES, base) if matrices else None,
+        reports_dir=None if reports.lower() in ("off", "none") else base / reports,
         report_formats=_formats(config),
         probe_timeout=_number(config, TIMEOUT, lambda v: 0 < v <= 3600, "a number of seconds in (0, 3600]"),
         tf_timeout=_number(config, TF_TIMEOUT, lambda v: 0 < v <= 86400, "a number of seconds in (0, 86400]"),
@@ -192,24 +194,35 @@ def _dest(opt: Option) -> str:
 
 
 def _raw(config: pytest.Config, opt: Option) -> Any:
+    """The value by precedence. An empty variable or ini value counts as unset (CI templates
+    write `VAR=` for "not set"); an empty value typed on the command line is refused."""
     value = config.getoption(_dest(opt))
     if value is not None:
+        if isinstance(value, str) and not value.strip():
+            default = f" (default: {opt.default})" if opt.default else ""
+            raise _bad(config, opt, value, f"a value; leave the option out for its default{default}")
         return value
-    if opt.env in os.environ:
+    if os.environ.get(opt.env, "").strip():
         return os.environ[opt.env]
-    return config.getini(opt.ini)
+    ini = config.getini(opt.ini)
+    if isinstance(ini, str) and not ini.strip():
+        return opt.default if opt.default is not None else ""
+    return ini
 
 
-def _source(config: pytest.Config, opt: Option) -> str:
+def source(config: pytest.Config, opt: Option) -> str:
+    """Where the value of `opt` came from, as error messages name it."""
     if config.getoption(_dest(opt)) is not None:
         return f"option {opt.flag}"
-    if opt.env in os.environ:
+    if os.environ.get(opt.env, "").strip():
         return f"environment variable {opt.env}"
-    return f"ini key {opt.ini} in {config.inipath or 'the config file'}"
+    if str(config.getini(opt.ini)).strip() and config.getini(opt.ini) != opt.default:
+        return f"ini key {opt.ini} in {config.inipath or 'the config file'}"
+    return f"the default of {opt.flag}"
 
 
 def _bad(config: pytest.Config, opt: Option, value: Any, accepted: str) -> pytest.UsageError:
-    return pytest.UsageError(f"{_source(config, opt)}: invalid value {value!r}; expected {accepted}")
+    return pytest.UsageError(f"{source(config, opt)}: invalid value {value!r}; expected {accepted}")
 
 
 def _number(config: pytest.Config, opt: Option, ok: Callable[[float], bool], accepted: str) -> float:
@@ -239,8 +252,9 @@ def _formats(config: pytest.Config) -> frozenset[str]:
     raw = str(_raw(config, FORMATS))
     names = {part.strip() for part in raw.split(",") if part.strip()}
     unknown = sorted(names - set(REPORT_FORMATS))
-    if unknown:
-        raise _bad(config, FORMATS, raw, "a comma-separated subset of " + ",".join(REPORT_FORMATS))
+    if unknown or not names:
+        accepted = f"a comma-separated subset of {','.join(REPORT_FORMATS)} (--host-reports off for none)"
+        raise _bad(config, FORMATS, raw, accepted)
     return frozenset(names)
 
 

@@ -8,6 +8,7 @@ text and integers from files, NVML and shared libraries, so "junk" is a normal i
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion
@@ -265,6 +266,26 @@ def parse_cc(value: str | tuple[int, int]) -> tuple[int, int]:
 def format_cc(cc: tuple[int, int]) -> str:
     """(7, 5) -> "7.5"."""
     return f"{cc[0]}.{cc[1]}"
+
+
+def parse_release(text: str) -> Version:
+    """Parse a PEP 440 version of a package, Python or a library ("3.11.7", "9.3.0", "2.1.0.post1")."""
+    stripped = _text_arg(text, "version")
+    try:
+        return Version(stripped)
+    except (InvalidVersion, ValueError):
+        raise ValueError(f"not a version: {stripped!r} (expected numbers like '3.11.7')") from None
+
+
+def check_bits(bits: int) -> Callable[[int], int]:
+    """A parser accepting integers that fit in `bits` unsigned bits (PCI ids, class codes)."""
+
+    def check(value: int) -> int:
+        if not 0 <= _int_arg(value, "identifier") < (1 << bits):
+            raise ValueError(f"{value:#x} does not fit in {bits} bits" if value >= 0 else f"{value} is negative")
+        return value
+
+    return check
 
 
 # --- TensorFlow ----------------------------------------------------------------------------------

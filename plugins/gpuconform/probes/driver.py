@@ -27,6 +27,9 @@ from gpuconform.facts import NvmlFacts
 from gpuconform.facts import PciDevice
 from gpuconform.facts import ProbeError
 from gpuconform.probes.nvml import probe_nvml
+from gpuconform.reading import Unreadable
+from gpuconform.reading import read_bytes
+from gpuconform.text import clean
 from gpuconform.versions import parse_nvidia_proc_version
 
 NVIDIA_VENDOR_ID = 0x10DE
@@ -115,24 +118,18 @@ def _host_path(root: Path, path: Path) -> str:
 
 
 def _read(root: Path, path: Path) -> str:
-    """The text of a small file, or _Unobservable saying why not."""
+    """The text of a small file, or _Unobservable saying why not (through the one bounded reader)."""
     where = _host_path(root, path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_READ + 1)
-    except FileNotFoundError:
-        raise _Unobservable("missing", f"{where} does not exist") from None
-    except IsADirectoryError:
-        raise _Unobservable("malformed", f"{where} is a directory, expected a file") from None
-    except NotADirectoryError:
-        raise _Unobservable("malformed", f"a parent of {where} is not a directory") from None
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise _Unobservable("unreadable", f"{where} cannot be read: {reason}") from None
-    if len(data) > MAX_READ:
-        raise _Unobservable("malformed", f"{where} is larger than {MAX_READ} bytes")
+        data = read_bytes(path, MAX_READ)
+    except Unreadable as exc:
+        if exc.kind == "missing":
+            raise _Unobservable("missing", f"{where} does not exist") from None
+        if exc.kind == "unreadable":
+            raise _Unobservable("unreadable", f"{where} {exc.reason}") from None
+        raise _Unobservable("malformed", f"{where} {exc.reason}") from None
     try:
-        return data.decode("utf-8")
+        return clean(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise _Unobservable("malformed", f"{where} is not text (byte {exc.start})") from None
 

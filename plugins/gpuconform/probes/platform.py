@@ -147,7 +147,11 @@ def _os_release(root: Path) -> str | None:
 
 
 def _read(path: Path) -> str | None:
+    # The one bounded reader: `etc/os-release -> /dev/zero` or a FIFO is no answer, not a hang.
+    from gpuconform.reading import Unreadable
+    from gpuconform.reading import read_host_text
+
     try:
-        return path.read_text(errors="replace")
-    except OSError:
+        return read_host_text(path)
+    except Unreadable:
         return None
