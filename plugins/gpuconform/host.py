@@ -18,6 +18,7 @@ from gpuconform.facts import Facts
 from gpuconform.facts import HostIdentity
 from gpuconform.facts import LibrariesFacts
 from gpuconform.facts import PackagesFacts
+from gpuconform.text import clean
 from gpuconform.tomlio import read_json
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def probe_host(
 
     env = dict(os.environ if env is None else env)
     packages = probe_packages()
-    return Facts(
+    facts = Facts(
         host=HostIdentity(
             # In a Kubernetes pod the hostname is the pod's: launchers pass the node's name instead.
             hostname=env.get(NODE_NAME_ENV) or socket.gethostname(),
@@ -53,6 +54,9 @@ def probe_host(
         driver=probe_driver(root, timeout=timeout, env=env),
         libraries=_probe_libraries(packages, matrices, root, timeout, env),
     )
+    # Hostnames, variables, file names and library answers are text from outside: cleaned once
+    # here (as replayed files are when read), so that every report written from them is valid.
+    return serde.map_strings(facts, clean)
 
 
 def _probe_libraries(

@@ -13,6 +13,7 @@ import math
 import reprlib
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 from typing import TypeVar
 
@@ -34,6 +35,18 @@ def dump(obj: Any) -> Any:
         return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (tuple, list)):
         return [dump(v) for v in obj]
+    return obj
+
+
+def map_strings(obj: T, fn: Callable[[str], str]) -> T:
+    """A copy of a dataclass tree with `fn` applied to every string in it."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {f.name: map_strings(getattr(obj, f.name), fn) for f in dataclasses.fields(obj)}
+        return typing.cast(T, type(obj)(**changes))
+    if isinstance(obj, tuple):
+        return typing.cast(T, tuple(map_strings(v, fn) for v in obj))
+    if isinstance(obj, str):
+        return typing.cast(T, fn(obj))
     return obj
 
 
