@@ -18,6 +18,7 @@ from gpuconform.facts import NvmlFacts
 from gpuconform.facts import PciDevice
 from gpuconform.matrix import Matrices
 from gpuconform.profiles import Profile
+from gpuconform.versions import decode_cuda_int
 from gpuconform.versions import driver_branch
 from gpuconform.versions import format_cc
 from gpuconform.versions import parse_cc
@@ -516,3 +517,47 @@ def test_driver_branch_supports_each_gpu(
                 if model.last_driver_branch
                 else "install a newer driver branch",
             )
+
+
+def test_the_matrices_know_this_driver_and_gpus(
+    host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices, host_warn: object
+) -> None:
+    """A driver branch, a CUDA version or a GPU newer than the data is named with the data's date: a warning."""
+    unknown: dict[str, tuple[str, str]] = {}  # summary -> (found, source)
+    text = _driver_version(host_facts)
+    if text is not None:
+        try:
+            note = host_matrices.unknown_driver_branch(parse_driver_version(text))
+        except ValueError:
+            note = None  # an unreadable version is the NVML and kernel-module checks' to report
+        if note:
+            unknown[note] = (f"driver {text}", f"{NVML} driver version")
+    cuda = host_facts.driver.nvml.cuda_driver_version
+    if cuda:
+        try:
+            version = decode_cuda_int(cuda)
+        except ValueError:
+            version = None
+        note = host_matrices.unknown_cuda(version) if version is not None else None
+        if note:
+            unknown[note] = (f"the driver runs CUDA {version}", f"{NVML} nvmlSystemGetCudaDriverVersion ({cuda})")
+    # NVML's GPUs when it lists any (name and PCI id), else the PCI bus's NVIDIA devices (PCI id only).
+    gpus = [(g.name, g.pci_device_id, f"{NVML} GPU {g.index}") for g in host_facts.driver.nvml.gpus]
+    if not gpus:
+        pci = [d for d in host_facts.driver.pci_devices if d.vendor_id == 0x10DE]
+        gpus = [(None, d.device_id, f"{PCI} {d.address}") for d in pci]
+    for name, device_id, source in gpus:
+        note = host_matrices.unknown_gpu(name, device_id)
+        if note and note not in unknown:
+            pci_id = f"PCI device 0x{device_id:04x}" if device_id is not None else "no PCI id"
+            unknown[note] = (f"{name or 'an NVIDIA GPU'} ({pci_id})", source)
+    for summary, (found, source) in unknown.items():
+        host_warn(  # type: ignore[operator]
+            summary,
+            found=found,
+            source=f"{source}; matrices/*.toml [meta] as_of",
+            why="the checks above judged it by the newest rows the data has; limits newer than the data "
+            "(driver branches dropping GPUs, kernels for new architectures) are not known to them",
+            fix="update gpuconform (or pass --host-matrices with newer tables); until then, confirm with a real "
+            "run: tox -e tfXYZ-gpu",
+        )

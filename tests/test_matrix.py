@@ -231,7 +231,7 @@ def test_a_cuda_version_without_a_row_is_a_lookup_error_listing_the_rows(
     with pytest.raises(MatrixKeyError) as excinfo:
         m.driver_requirement(cuda)
     assert str(excinfo.value).startswith(message)
-    assert "(accepted: 13.3.1, 13.3.0, 13.2.2" in str(excinfo.value)
+    assert "(accepted: 13.5.0, 13.4.2, 13.4.1, 13.3.1, 13.3.0, 13.2.2" in str(excinfo.value)
     assert isinstance(excinfo.value, KeyError) and isinstance(excinfo.value, DataError)
 
 
@@ -313,7 +313,7 @@ def test_a_gpu_is_found_by_its_nvml_name(m: Matrices, name: str, key: str, cc: s
     assert (model.key, model.compute_capability_text) == (key, cc)
 
 
-@pytest.mark.parametrize("name", ["NVIDIA GeForce RTX 5090", "Tesla V100-SXM2...", "", "NVIDIA"])
+@pytest.mark.parametrize("name", ["NVIDIA GeForce RTX 6090", "Tesla V100-SXM2...", "", "NVIDIA"])
 def test_an_unknown_gpu_name_finds_nothing(m: Matrices, name: str) -> None:
     assert m.gpu_by_name(name) is None
 
@@ -324,7 +324,10 @@ def test_an_unknown_gpu_name_finds_nothing(m: Matrices, name: str) -> None:
         (0x2330, "h100-sxm"),
         (0x1EB8, "t4"),
         (0x2237, "a10g"),
-        (0x1BA1, "gtx1070"),
+        (0x1B81, "gtx1070"),
+        (0x1BA1, None),  # the GTX 1070 Mobile (GP104M), not the desktop card
+        (0x2B85, "rtx5090"),
+        (0x2941, "gb200"),
         ("0x27b8", "l4"),
         ("2901", "b200"),
         (0x1EB810DE, "t4"),  # NVML's 32-bit pciDeviceId
@@ -354,7 +357,7 @@ def test_an_unknown_gpu_key_is_an_error_listing_the_keys(m: Matrices) -> None:
     assert text.startswith(
         "gpus.toml: gpu: unknown GPU key 'rtx2080'; did you mean 'rtx2080ti'? (accepted: "
     )
-    assert "a100-40gb, a100-80gb" in text
+    assert "a100-40gb, a100-64gb, a100-80gb" in text
 
 
 @pytest.mark.parametrize(
@@ -757,7 +760,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             "cuda_drivers.toml",
             'linux_min_driver = "555.42.06"',
             'linux_min_driver = "555.42.x"',
-            "cuda_drivers.toml: toolkit[18].linux_min_driver: not a driver version: '555.42.x' "
+            "cuda_drivers.toml: toolkit[21].linux_min_driver: not a driver version: '555.42.x' "
             "(expected dot-separated numbers like '550.54.15') "
             "(accepted: a driver version like '550.54.15')",
         ),
@@ -765,15 +768,15 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             "cuda_drivers.toml",
             'release = "update"',
             'release = "GA"',
-            "cuda_drivers.toml: toolkit[0].release: 'GA' is not accepted "
+            "cuda_drivers.toml: toolkit[1].release: 'GA' is not accepted "
             "(accepted: ga, update, rc)",
         ),
         (
             "cuda_drivers.toml",
             'version = "12.5.0"',
             'version = "12.5.1"',
-            "cuda_drivers.toml: toolkit[19].version: duplicate version '12.5.1', already at "
-            "toolkit[18].version",
+            "cuda_drivers.toml: toolkit[22].version: duplicate version '12.5.1', already at "
+            "toolkit[21].version",
         ),
         (
             "cuda_drivers.toml",
@@ -805,7 +808,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             "gpus.toml",
             "pci_device_ids = [0x1EB8]",
             "pci_device_ids = [0x2330]",
-            "gpus.toml: gpu[20].pci_device_ids[0]: duplicate PCI id '0x2330', already at "
+            "gpus.toml: gpu[27].pci_device_ids[0]: duplicate PCI id '0x2330', already at "
             "gpu[4].pci_device_ids[0]",
         ),
         (

@@ -74,5 +74,5 @@ def test_an_installed_wheel_finds_its_matrices_profiles_and_suites(wheel: Path, 
     module, suites, profiles, cuda = proc.stdout.split()
     assert module.startswith(str(target))
     assert suites.startswith(str(target))
-    assert profiles == "a100,auto,cpu,h100,h200,l4,rtx2080ti,t4,v100"
+    assert profiles == "a100,auto,b200,cpu,gb200,h100,h200,l4,l40s,rtx-pro-6000,rtx2080ti,rtx5090,t4,v100"
     assert cuda == "12.5.1"

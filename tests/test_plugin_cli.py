@@ -42,7 +42,10 @@ def test_an_unknown_profile_is_a_usage_error_listing_the_builtins(pytester: pyte
     result = run(pytester, "--host-profile", "nosuch")
     assert result.ret == 4
     result.stderr.fnmatch_lines(
-        ["*--host-profile: unknown profile 'nosuch'*a100, auto, cpu, h100, h200, l4, rtx2080ti, t4, v100*"]
+        [
+            "*--host-profile: unknown profile 'nosuch'*a100, auto, b200, cpu, gb200, h100, h200, l4, l40s, "
+            "rtx-pro-6000, rtx2080ti, rtx5090, t4, v100*"
+        ]
     )
 
 

@@ -103,6 +103,14 @@ def test_the_gpu_factor_installs_the_cuda_build_and_never_tensorflow_cpu() -> No
         assert "tensorflow-cpu" not in env["deps"]
 
 
+def test_the_tf222rc_env_pins_the_pre_release_exactly_so_pip_needs_no_pre_flag() -> None:
+    config = tox_config("tf222rc", "tf222rc-gpu")
+    assert "tensorflow-cpu==2.22.0rc0" in config["tf222rc"]["deps"].split()
+    assert "tensorflow[and-cuda]==2.22.0rc0" in config["tf222rc-gpu"]["deps"].split()
+    assert "tensorflow-cpu" not in config["tf222rc-gpu"]["deps"]
+    assert f"--host-reports {ROOT}/reports/tf222rc" in config["tf222rc"]["commands"]
+
+
 def test_the_legacy_factor_switches_tf_keras_on_and_the_kp110_factor_pins_the_old_loader() -> None:
     config = tox_config("tf221-legacy", "tf212-kp110")
     legacy = config["tf221-legacy"]["deps"].split()

@@ -48,6 +48,7 @@ class CompatRow:
     driver: str  # the driver it needs: ">= 525.60.13"
     installed: bool = False
     fix: str = ""  # how to get there; empty when nothing is needed
+    prerelease: bool = False  # a release candidate's row: never offered as "the newest that runs"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class CompatTable:
 
     @property
     def newest_runnable(self) -> CompatRow | None:
-        return next((r for r in self.rows if r.runs), None)
+        """The newest final release that runs here (a pre-release is listed, never recommended)."""
+        return next((r for r in self.rows if r.runs and not r.prerelease), None)
 
 
 def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
@@ -99,7 +101,7 @@ def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
         worst = max(answers, key=_badness)
         rows.append(_row(worst, profile, gpus, matrices, series, driver))
     table_rows = tuple(rows)
-    newest = next((r for r in table_rows if r.runs), None)
+    newest = next((r for r in table_rows if r.runs and not r.prerelease), None)
     rows_out = tuple(_fill_fallback(r, newest) for r in table_rows)
     return CompatTable(tuple(basis), tuple(notes), rows_out, profile.expects_gpu)
 
@@ -110,7 +112,14 @@ def render_text(table: CompatTable) -> list[str]:
     lines += [f"note: {n}" for n in table.notes]
     header = ("TF", "verdict", "needs driver", "CUDA", "cuDNN", "Python")
     cells = [header] + [
-        (r.tensorflow + (" *" if r.installed else ""), r.verdict, r.driver, r.cuda, r.cudnn, r.python)
+        (
+            r.tensorflow + (" (pre-release)" if r.prerelease else "") + (" *" if r.installed else ""),
+            r.verdict,
+            r.driver,
+            r.cuda,
+            r.cudnn,
+            r.python,
+        )
         for r in table.rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -187,6 +196,7 @@ def _row(
         driver=needs,
         installed=is_installed,
         fix=_fix(answer, profile, gpus, matrices, is_installed),
+        prerelease=release.prerelease,
     )
 
 
@@ -234,11 +244,13 @@ def _fix(
         return f"TensorFlow {release.series} has no kernels for this GPU"  # the newest runnable is added later
     if installed:
         return ""
-    tf = f"{release.package}=={release.series}.*"
+    # A pre-release matches only an exact pin (or --pre): "==2.22.*" would not install 2.22.0rc0.
+    pin = f"=={release.version}" if release.prerelease else f"=={release.series}.*"
+    tf = f"{release.package}{pin}"
     if profile.expects_gpu and matrices.and_cuda_pins(str(release.version)):
-        tf = f"tensorflow[and-cuda]=={release.series}.*"
+        tf = f"tensorflow[and-cuda]{pin}"
     elif not profile.expects_gpu and release.version >= Version("2.1"):
-        tf = f"tensorflow-cpu=={release.series}.*"
+        tf = f"tensorflow-cpu{pin}"
     command = f"pip install '{tf}'"
     if profile.expects_gpu and not matrices.and_cuda_pins(str(release.version)):
         command += f" with CUDA {release.cuda} and cuDNN {release.cudnn} installed"

@@ -164,6 +164,41 @@ class Matrices:
         """The "as of" date of each table, by table name ("tensorflow", "gpus", ...)."""
         return {name: m.as_of for name, m in self.meta.items()}
 
+    def stale(self, table: str) -> str:
+        """ "matrix as of 2026-12-01 (gpus.toml)": how a message names the data that lacks something."""
+        return f"matrix as of {self.meta[table].as_of.isoformat()} ({TABLE_FILES[table]})"
+
+    # --- what the data does not know yet ------------------------------------------------------
+
+    def unknown_cuda(self, cuda: str | Version) -> str | None:
+        """Why a CUDA version newer than every toolkit row is unknown, or None when it is not newer."""
+        v = self._cuda_version(cuda)
+        newest = self.toolkits[0]
+        if tuple((list(v.release) + [0])[:2]) <= newest.series:
+            return None
+        return f"{self.stale('cuda_drivers')} does not know CUDA {v} (newest: {newest.label}, {newest.version})"
+
+    def unknown_driver_branch(self, driver: str | Version) -> str | None:
+        """Why a driver of a branch newer than every branch row is unknown, or None."""
+        d = self._driver_version(driver)
+        branch, newest = driver_branch(d), self.branches[-1]
+        if branch <= newest.branch:
+            return None
+        return (
+            f"{self.stale('cuda_drivers')} does not know driver branch R{branch} (driver {d}; newest branch "
+            f"R{newest.branch}, CUDA {newest.cuda}): the newest CUDA it runs is taken as at least {newest.cuda}"
+        )
+
+    def unknown_gpu(self, name: str | None, pci_id: int | None) -> str | None:
+        """Why a GPU that neither its NVML name nor its PCI id finds is unknown, or None when it is known."""
+        if (name and self.gpu_by_name(name)) or (pci_id is not None and self.gpu_by_pci_id(pci_id)):
+            return None
+        what = " ".join(p for p in (repr(name) if name else "", f"(PCI device 0x{pci_id:04x})" if pci_id else "") if p)
+        return (
+            f"{self.stale('gpus')} does not know GPU {what or '(no name, no PCI id)'}: its compute capability, "
+            "memory and driver-branch limits come from NVML alone"
+        )
+
     # --- TensorFlow -----------------------------------------------------------------------------
 
     def tf_release(self, version: str | Version) -> TfLookup:
@@ -174,14 +209,26 @@ class Matrices:
         except ValueError as exc:
             return TfLookup(requested, None, "unknown", f"{exc}; no matrix row applies")
         series = release_series(v)
-        for release in self.tf_releases:
-            if release.series == series:
-                return TfLookup(requested, release, "known")
-        newest, oldest = self.tf_releases[0], self.tf_releases[-1]
         where = f"{TABLE_FILES['tensorflow']} as of {self.meta['tensorflow'].as_of.isoformat()}"
+        for release in self.tf_releases:
+            if release.series != series:
+                continue
+            if not release.prerelease or v == release.version:
+                return TfLookup(requested, release, "known")
+            # The series is known only as a release candidate: a later rc or the final may differ.
+            if v > release.version:
+                warning = (
+                    f"TensorFlow {v} is newer than the matrix: {self.stale('tensorflow')} knows TF {series} "
+                    f"only as the pre-release {release.version}; expectations use that row"
+                )
+                return TfLookup(requested, release, "unknown-newer", warning)
+            return TfLookup(
+                requested, None, "unknown", f"TensorFlow {v} predates the pre-release {release.version} ({where})"
+            )
+        newest, oldest = self.tf_releases[0], self.tf_releases[-1]
         if v > newest.version:
             warning = (
-                f"TensorFlow {v} is newer than the matrix ({where}); "
+                f"TensorFlow {v} is newer than the matrix: {self.stale('tensorflow')} does not know TF {series}; "
                 f"expectations use the newest known release {newest.version}"
             )
             return TfLookup(requested, newest, "unknown-newer", warning)
@@ -240,10 +287,15 @@ class Matrices:
         v = self._cuda_version(cuda)
         toolkit = self.toolkit(v)
         compat = next((c for c in self.minor_compat if c.major == v.release[0]), None)
+        label = toolkit.label
+        if not toolkit.driver_bundled:
+            label += ", driver not bundled: the minimum is the CUDA major's minor-version-compatibility floor"
+        if toolkit.third_party:
+            label += ", a row read from third-party quotes of NVIDIA's notes only"
         return DriverRequirement(
             full=toolkit.linux_min_driver,
             minor_compat=compat.linux_min_driver if compat else None,
-            toolkit_label=toolkit.label,
+            toolkit_label=label,
             cuda=v,
             third_party=toolkit.third_party,
         )
@@ -261,7 +313,8 @@ class Matrices:
         d = self._driver_version(driver)
         branch = driver_branch(d)
         candidates = [b.cuda for b in self.branches if b.branch <= branch][-1:]
-        met = [t for t in self.toolkits if t.release != "rc" and t.linux_min_driver <= d]
+        # A toolkit without a bundled driver names only its major's floor: it says nothing of this driver's CUDA.
+        met = [t for t in self.toolkits if t.release != "rc" and t.driver_bundled and t.linux_min_driver <= d]
         candidates += [Version("{}.{}".format(*t.series)) for t in met[:1]]
         return max(candidates) if candidates else None
 

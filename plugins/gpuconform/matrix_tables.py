@@ -77,6 +77,7 @@ class TfRelease:
     keras_major: int
     glibc: str | None = None  # the floor of the Linux wheel's manylinux tag, "2.17"
     notes: tuple[str, ...] = ()
+    prerelease: bool = False  # a release candidate ("2.22.0rc0"): flagged in the file, shown where it is used
 
     @property
     def cudnn_major(self) -> int:
@@ -100,6 +101,7 @@ class Toolkit:
     windows_min_driver: DriverVersion | None = None
     third_party: bool = False  # read only from third-party quotes of NVIDIA's notes
     notes: tuple[str, ...] = ()
+    driver_bundled: bool = True  # False from CUDA 13.4: linux_min_driver is then the major's floor
 
     @property
     def series(self) -> tuple[int, int]:
@@ -200,14 +202,16 @@ _META: Schema = {"title": "string", "as_of": "date", "sources": "strings", "note
 _TF_FILE: Schema = {"meta": "table", "release": "tables"}
 _TF_ROW: Schema = {
     "version": "string", "python": "string", "cuda": "string", "cudnn": "string",
-    "package": "string", "keras_major": "integer", "glibc?": "string", "notes?": "strings",
+    "package": "string", "keras_major": "integer", "glibc?": "string", "prerelease?": "boolean",
+    "notes?": "strings",
 }
 _DRIVERS_FILE: Schema = {
     "meta": "table", "toolkit": "tables", "minor_compat": "tables", "branch": "tables",
 }
 _TOOLKIT_ROW: Schema = {
     "label": "string", "version": "string", "release": "string", "linux_min_driver": "string",
-    "windows_min_driver?": "string", "third_party?": "boolean", "notes?": "strings",
+    "windows_min_driver?": "string", "third_party?": "boolean", "driver_bundled?": "boolean",
+    "notes?": "strings",
 }
 _COMPAT_ROW: Schema = {
     "major": "integer", "linux_min_driver": "string", "windows_min_driver?": "string",
@@ -407,9 +411,15 @@ def load_tensorflow(path: Path) -> tuple[TableMeta, tuple[TfRelease, ...]]:
     for key, row in r.rows("release", _TF_ROW):
         if "glibc" in row:
             r.version(row["glibc"], f"{key}.glibc", "2.17")
+        version = r.version(row["version"], f"{key}.version", "2.21.0")
+        # A release candidate must say so, so that no one reads its row as a final release's.
+        flagged = row.get("prerelease", False)
+        if version.is_prerelease != flagged:
+            problem = f"{version} is {'a pre-release' if version.is_prerelease else 'a final release'}"
+            raise r.fail(f"{key}.prerelease", problem, f"prerelease = {str(version.is_prerelease).lower()}")
         releases.append(
             TfRelease(
-                version=r.version(row["version"], f"{key}.version", "2.21.0"),
+                version=version,
                 python=r.specifier(row["python"], f"{key}.python"),
                 cuda=r.version(row["cuda"], f"{key}.cuda", "12.5.1"),
                 cudnn=r.version(row["cudnn"], f"{key}.cudnn", "9.3.0"),
@@ -417,6 +427,7 @@ def load_tensorflow(path: Path) -> tuple[TableMeta, tuple[TfRelease, ...]]:
                 keras_major=r.int_range(row["keras_major"], f"{key}.keras_major", 2, 3),
                 glibc=row.get("glibc"),
                 notes=_notes(row),
+                prerelease=flagged,
             )
         )
     r.nonempty(releases, "release", "one [[release]] per TensorFlow release")
@@ -441,6 +452,7 @@ def load_cuda_drivers(
                 windows_min_driver=r.optional_driver(row, "windows_min_driver", key),
                 third_party=row.get("third_party", False),
                 notes=_notes(row),
+                driver_bundled=row.get("driver_bundled", True),
             )
         )
     r.unique(((f"toolkit[{i}].version", t.version) for i, t in enumerate(toolkits)), "version")
