@@ -143,6 +143,14 @@ def test_the_compat_table_lists_every_release_and_marks_the_installed_one(report
     assert len(installed) == sum(r["installed"] for r in result["compat"]["rows"])
 
 
+def test_the_report_names_the_as_of_date_of_every_table_it_used(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
+    line = page.evaluate("document.querySelector('#gc-matrices').innerText")
+    assert line.startswith("matrices as of: ")
+    for table in result["matrices"]:
+        assert f"{table['table']} {table['as_of']}" in line
+
+
 def test_pytest_html_still_renders_its_results_table(report: tuple[Page, dict[str, Any]]) -> None:
     page, result = report
     rows = page.evaluate("document.querySelectorAll('#results-table tbody.results-table-row').length")

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from gpuconform.matrix import VERDICTS
+from gpuconform.matrix import load_matrices
 from gpuconform.plugin import suites_dir
 from gpuconform.reports import RESULT_SCHEMA
 from gpuconform.reports import RESULT_SCHEMA_VERSION
@@ -77,6 +78,12 @@ def test_the_failing_real_result_has_a_root_blocked_checks_and_a_compat_table(
     assert document["verdict"]["blocked"]
     assert {c["outcome"] for c in document["checks"]} <= set(OUTCOMES)
     assert len(document["compat"]["rows"]) >= 20
+
+
+def test_a_real_result_carries_the_as_of_date_of_every_table_it_used(real_results: dict[str, dict[str, Any]]) -> None:
+    tables = {t["table"]: t["as_of"] for t in real_results["t4"]["matrices"]}
+    assert {"tensorflow.toml", "cuda_drivers.toml", "gpus.toml", "kernels.toml", "and_cuda.toml"} <= set(tables)
+    assert tables["gpus.toml"] == load_matrices().meta["gpus"].as_of.isoformat()
 
 
 def test_every_check_entry_has_its_id_layer_outcome_message_remediation_and_duration(

@@ -97,8 +97,16 @@ def host_section(session: HostSession) -> str:
     ]
     if session.compat is not None:
         parts += ["<h2>Which TensorFlow releases can this host run?</h2>", compat_section(session.compat)]
-    parts += ["<h2>Facts</h2>", _facts(facts, session)]
+    parts += ["<h2>Facts</h2>", _facts(facts, session), _as_of(session)]
     return f"<section id='gc' class='gc'>{''.join(parts)}<script>{SCRIPT}</script></section>"
+
+
+def _as_of(session: HostSession) -> str:
+    """Which data the verdict assumed: every table with its as-of date."""
+    from gpuconform.asof import as_of_line
+    from gpuconform.asof import tables_used
+
+    return f"<p class='gc-muted' id='gc-matrices'>{esc(as_of_line(tables_used(session.matrices)))}</p>"
 
 
 def with_viewport(text: str) -> str:

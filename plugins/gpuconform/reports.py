@@ -18,6 +18,7 @@ from typing import Any
 
 import gpuconform
 from gpuconform import serde
+from gpuconform.asof import tables_used
 from gpuconform.check import Finding
 from gpuconform.facts import Facts
 from gpuconform.host import facts_json
@@ -174,6 +175,7 @@ def result_document(session: HostSession) -> dict[str, Any]:
             for o in outcomes
         ],
         "compat": serde.dump(session.compat) if session.compat is not None else None,
+        "matrices": tables_used(session.matrices),
     }
 
 
