@@ -444,3 +444,5 @@ def test_any_host_file_content_is_recorded_and_the_run_is_valid(
     proc = _suite(work, "-m", "platform or driver", "--host-root", str(root), "--host-profile", "cpu")
     assert proc.returncode in (0, 1), (proc.stdout + proc.stderr)[-3000:]
     _assert_usage_error_or_valid_run(proc, work / "reports")
+
+CATALOGUE = BAD_ROWS + TEXT_ROWS + HOST_ROWS
