@@ -105,19 +105,30 @@ SCENARIOS = (
     ),
 )
 
+#: The scenarios by name.
+BY_NAME = {s.name: s for s in SCENARIOS}
+
 _COMPAT_TEMPLATE = [
     (f"2.{minor}.0", f"2.{minor}", "runs" if minor >= 16 else "python-outside-range") for minor in range(21, -1, -1)
 ]
 
 
 def generate(dest: Path, count: int, seed: int = 0) -> list[Path]:
-    """Write `count` hosts' results as dest/<hostname>/result.json; return their paths."""
-    rng = random.Random(seed)
+    """Write `count` hosts' results as dest/<hostname>/result.json; return their paths.
+
+    The first len(SCENARIOS) hosts have one scenario each (when there are that many hosts); the
+    others draw theirs by weight.
+    """
+    # Two streams: which scenario each host gets does not change when a check id is added.
+    pick = random.Random(seed)
+    rng = random.Random(seed + 1_000_003)
     ids = stable_ids()
     compat = _compat()
     paths = []
     for n in range(count):
-        scenario = rng.choices(SCENARIOS, weights=[s.weight for s in SCENARIOS])[0]
+        drawn = pick.choices(SCENARIOS, weights=[s.weight for s in SCENARIOS])[0]
+        # Every scenario is in any fleet of seven hosts or more: the first hosts take one each.
+        scenario = SCENARIOS[n] if count >= len(SCENARIOS) and n < len(SCENARIOS) else drawn
         hostname = f"gpu-{n // 1000:02d}-{n % 1000:04d}"
         path = dest / hostname / "result.json"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -237,6 +248,11 @@ def _layer(name: str, checks: list[dict[str, Any]], strict: bool) -> dict[str, A
     counts = {kind: sum(1 for c in mine if c["outcome"] == kind) for kind in OUTCOMES}
     warnings = sum(len(c["warnings"]) for c in mine)
     return {"layer": name, "status": layer_status(counts, warnings, strict), "warnings": warnings, "counts": counts}
+
+
+def compat_table() -> dict[str, Any]:
+    """A compatibility table as a real run writes it (every TensorFlow release of the matrix)."""
+    return _compat()
 
 
 def _compat() -> dict[str, Any]:

@@ -18,12 +18,10 @@ from typing import Any
 import pytest
 
 from gpuconform.fleet.rollup import cause_text
-from tests.fleetgen import SCENARIOS
+from tests.fleetgen import BY_NAME
 from tests.fleetgen import generate
 from tests.fleetgen import result
 from tests.fleetgen import stable_ids
-
-BY_NAME = {s.name: s for s in SCENARIOS}
 
 
 def write_fleet(dest: Path, plan: dict[str, int], seed: int = 0) -> list[str]:
@@ -136,7 +134,7 @@ def test_missing_truncated_foreign_and_newer_inputs_are_warnings_not_tracebacks(
         "truncated.json": "is not valid JSON",
         "empty.json": "is not valid JSON",
         "foreign.json": "not a gpuconform result (schema None",
-        "list.json": "not a gpuconform result (list",
+        "list.json": "not a gpuconform result (an array",
         "binary.json": "",
         "newer.json": "newer than the 1 this gpuconform reads; upgrade gpuconform",
         "partial.json": "not a complete gpuconform result: missing key 'verdict'",
@@ -171,21 +169,28 @@ def test_an_expected_count_fails_a_fleet_with_fewer_results(tmp_path: Path) -> N
     assert fleet_json(tmp_path / "out")["totals"]["missing"] == 2
 
 
-def test_a_host_that_reported_twice_counts_once_with_its_newer_result(tmp_path: Path) -> None:
+def test_two_results_with_one_hostname_are_both_shown_and_counted_with_a_warning_naming_them(tmp_path: Path) -> None:
     write_fleet(tmp_path / "old", {"driver_470": 1})
     write_fleet(tmp_path / "new", {"driver_470": 1})
+    old = tmp_path / "old" / "driver_470-000" / "result.json"
     new = tmp_path / "new" / "driver_470-000" / "result.json"
     data = json.loads(new.read_text())
     data["finished_at"] = "2027-01-01T00:00:00+00:00"
     new.write_text(json.dumps(data))
-    proc = merge(tmp_path / "old", tmp_path / "new", "-o", tmp_path / "out", cwd=tmp_path)
+    proc = merge(tmp_path / "old", tmp_path / "new", "-o", tmp_path / "out", "--expect", "2", cwd=tmp_path)
+    assert proc.returncode == 1  # two results, one name: the second expected host is missing
+    warning = next(w for w in proc.stderr.splitlines() if "is in 2 results" in w)
+    assert f"hostname 'driver_470-000' is in 2 results: {old}, {new} (newest: {new})" in warning
     merged = fleet_json(tmp_path / "out")
-    assert merged["totals"]["hosts"] == 1
-    assert merged["hosts"][0]["result"] == str(new)
-    assert merged["notes"] and "kept the newer one" in merged["notes"][0]
+    assert sorted(h["result"] for h in merged["hosts"]) == [str(new), str(old)]
+    assert merged["duplicates"] == [{"hostname": "driver_470-000", "results": [str(old), str(new)]}]
+    assert merged["totals"]["hosts"] == 2 and merged["totals"]["missing"] == 1
+    assert merged["causes"][0]["hosts"] == sorted([f"driver_470-000 ({old})", f"driver_470-000 ({new})"])
     suites = ET.parse(tmp_path / "out" / "fleet-junit.xml").getroot().findall("testsuite")
-    assert len(suites) == 1
-    assert proc.returncode == 1
+    assert [s.get("name") for s in suites] == [f"driver_470-000 ({old})", f"driver_470-000 ({new})"]
+    page = (tmp_path / "out" / "fleet.html").read_text()
+    assert f"<td>driver_470-000 ({old})</td>" in page and f"<td>driver_470-000 ({new})</td>" in page
+    assert merged["line"].endswith("; 1 hostname(s) in more than one result (see warnings)")
 
 
 def test_the_merged_junit_has_one_suite_per_host_and_honest_outcome_classes(tmp_path: Path) -> None:

@@ -15,10 +15,10 @@ import argparse
 import contextlib
 import io
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from typing import NoReturn
 
 import pytest
@@ -27,6 +27,7 @@ from gpuconform.errors import DataError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_INTERNAL = 3
 EXIT_USAGE = 4
 
 
@@ -92,19 +93,33 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _fleet_merge(args: argparse.Namespace) -> int:
     from gpuconform.fleet.merge import merge
+    from gpuconform.fleet.merge import output_problem
+    from gpuconform.fleet.summary import one_line
 
     expected, names = _expectation(args.expect)
-    fleet = merge(args.paths, args.output, expected=expected, expected_names=names, title=args.title)
+    problem = output_problem(args.output)
+    if problem is not None:
+        raise DataError(f"-o {args.output}", "", problem, "a directory, created if missing")
+    try:
+        fleet = merge(args.paths, args.output, expected=expected, expected_names=names, title=one_line(args.title))
+    except OSError as exc:
+        where = getattr(exc, "filename2", None) or exc.filename or args.output  # os.replace's target, not its temp
+        message = f"gpuconform fleet: error: cannot write the fleet reports: {where}: {exc.strerror or exc}"
+        print(one_line(message), file=sys.stderr)
+        return EXIT_INTERNAL
     for warning in fleet.warnings:
-        print(f"gpuconform fleet: warning: {warning}", file=sys.stderr)
+        print(one_line(f"gpuconform fleet: warning: {warning}"), file=sys.stderr)
+    for note in fleet.notes:
+        print(one_line(f"gpuconform fleet: warning: {note}"), file=sys.stderr)
     for cause in fleet.ranked_causes():
-        print(f"{len(cause.hosts)} host(s) at {cause.layer}: {cause.title}")
+        print(one_line(f"{len(cause.hosts)} host(s) at {cause.layer}: {cause.title}"))
         if cause.fix:
-            print(f"  fix: {cause.fix}")
+            print(one_line(f"  fix: {cause.fix}"))
     if fleet.missing:
-        print(f"sent no result: {', '.join(fleet.missing)}")
-    print(f"reports: {args.output / 'fleet.html'}, {args.output / 'fleet-junit.xml'}, {args.output / 'fleet.json'}")
-    print(fleet.line())
+        print(one_line(f"sent no result: {', '.join(fleet.missing)}"))
+    out = args.output
+    print(one_line(f"reports: {out / 'fleet.html'}, {out / 'fleet-junit.xml'}, {out / 'fleet.json'}"))
+    print(one_line(fleet.line()))
     return EXIT_OK if fleet.ok else EXIT_FAILED
 
 
@@ -114,9 +129,15 @@ def _expectation(value: str | None) -> tuple[int | None, list[str]]:
 
     if value is None:
         return None, []
-    if value.isdigit():
+    accepted = "a number of hosts, or a file of host names (one a line)"
+    if re.fullmatch(r"[0-9]{1,9}", value):
         return int(value), []
-    names = read_host_list(Path(value))
+    if re.fullmatch(r"[0-9]+", value) or not value.strip():
+        raise DataError(f"--expect {value[:40]}", "", "is not a number of hosts a fleet can have", accepted)
+    try:
+        names = read_host_list(Path(value))
+    except DataError as exc:
+        raise DataError(f"--expect {exc.source}", "", exc.problem, accepted) from None
     return len(names), names
 
 
@@ -188,34 +209,12 @@ def _checks(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from gpuconform.tomlio import read_json
+    from gpuconform.fleet.summary import markdown_summary
+    from gpuconform.fleet.summary import read_summary_result
 
-    data = read_json(args.result)
-    if not isinstance(data, dict) or data.get("schema") != "gpuconform-result":
-        raise DataError(str(args.result), "schema", "not a gpuconform result.json")
+    data = read_summary_result(args.result)
     print(markdown_summary(data))
-    return EXIT_OK if data.get("verdict", {}).get("status") == "PASS" else EXIT_FAILED
-
-
-def markdown_summary(data: dict[str, Any]) -> str:
-    """The verdict, its fix and the layer table as GitHub-flavoured Markdown."""
-    verdict = data.get("verdict", {})
-    icon = {"PASS": ":white_check_mark:", "FAIL": ":x:"}.get(verdict.get("status"), ":grey_question:")
-    lines = [f"### {icon} `{verdict.get('line', 'host verdict: unknown')}`", ""]
-    if verdict.get("check_id"):
-        lines.append(f"root check: `{verdict['check_id']}`")
-    if verdict.get("fix"):
-        lines.append(f"fix: `{verdict['fix']}`")
-    if verdict.get("blocked"):
-        lines.append(f"blocked by it: {len(verdict['blocked'])} check(s)")
-    lines += ["", "| layer | status | passed | failed | error | blocked | n/a |", "|---|---|--:|--:|--:|--:|--:|"]
-    for layer in data.get("layers", []):
-        c = layer.get("counts", {})
-        cells = [c.get(k, 0) for k in ("passed", "failed", "error", "blocked", "not-applicable")]
-        lines.append(f"| {layer.get('layer')} | {layer.get('status')} | " + " | ".join(str(n) for n in cells) + " |")
-    host = data.get("host", {})
-    lines += ["", f"host `{host.get('hostname')}`, driver `{host.get('driver')}`, {host.get('tensorflow')}"]
-    return "\n".join(lines)
+    return EXIT_OK if data["verdict"]["status"] == "PASS" else EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through subprocess tests

@@ -1,26 +1,33 @@
-"""Find and read the hosts' result.json files; what cannot be used becomes a warning, never a traceback.
+"""Find and read the hosts' result.json files; one that cannot be used is skipped with its reason, never a traceback.
 
 A fleet's results arrive however the launcher collected them: one directory per node,
-a flat folder of renamed files, a half-copied file from a node that died. Each input
-is read and checked for the fields the roll-up needs; anything missing, truncated,
-foreign (not a gpuconform result) or from a newer, incompatible schema is skipped
-with a warning that names the file and what is wrong with it.
+a flat folder of renamed files, a half-copied file from a node that died, a FIFO or a
+link someone left in the tree. Each input goes through the one bounded reader
+(`gpuconform.tomlio.read_json`) and is validated against `schemas/result.schema.json`
+(`gpuconform.fleet.schema`), then checked for consistency (a PASS verdict over a failed
+layer is not believed). Anything missing, truncated, foreign (not a gpuconform result),
+from a newer schema, or invalid anywhere becomes a `Skipped` input that names the file
+and what is wrong with it; the other inputs are merged as if it were not there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gpuconform.errors import DataError
+from gpuconform.fleet.schema import Invalid
+from gpuconform.fleet.schema import validator
 from gpuconform.reports import RESULT_SCHEMA
 from gpuconform.reports import RESULT_SCHEMA_VERSION
 from gpuconform.tomlio import read_json
 
 #: The file name the suite writes; in a directory, these are the results collected.
 RESULT_NAME = "result.json"
+#: Layer statuses under which a verdict of PASS cannot be right.
+FAILING_LAYER_STATUSES = ("fail", "error")
 
 
 @dataclass(frozen=True)
@@ -45,114 +52,149 @@ class HostResult:
     warnings: int
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """An input that was not merged, and why (`reason` completes "<input>: ...")."""
+
+    input: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.input}: {self.reason}"
+
+
 class Unusable(Exception):
-    """One input cannot be merged; the message says which and why."""
+    """One input cannot be merged: `skipped` says which and why; `key` and `problem` say where a value is wrong."""
+
+    def __init__(self, path: Path, reason: str, key: str = "", problem: str = "") -> None:
+        super().__init__(f"{path}: {reason}")
+        self.skipped = Skipped(str(path), reason)
+        self.key = key  # the value's path in the document, as "checks[3].outcome"
+        self.problem = problem or reason
 
 
-def find_results(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Expand the arguments to result files: a file as given, a directory searched for result.json."""
+def find_results(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
+    """Expand the arguments to result files: a file as given, a directory searched for result.json.
+
+    Nothing is opened here: whether a candidate is a regular file, and small enough, is the
+    reader's to say, so a FIFO or a link to a device becomes a skipped input with its reason.
+    """
     files: list[Path] = []
-    warnings: list[str] = []
+    skipped: list[Skipped] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(_walk(path))
-            if not found:
-                warnings.append(f"{path}: no {RESULT_NAME} below this directory")
-            files += found
-        elif path.exists():
+        if os.path.isdir(path):
+            found, unlistable = _walk(path)
+            skipped += unlistable
+            if not found and not unlistable:
+                skipped.append(Skipped(str(path), f"no {RESULT_NAME} below this directory"))
+            files += sorted(found)
+        elif os.path.lexists(path):
             files.append(path)
         else:
-            warnings.append(f"{path}: no such file or directory")
-    return files, warnings
+            skipped.append(Skipped(str(path), "no such file or directory"))
+    return files, skipped
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    # os.walk via Path.rglob is fast enough for 10,000 hosts and follows no symlink loops.
-    yield from (p for p in directory.rglob(RESULT_NAME) if p.is_file())
+def _walk(directory: Path) -> tuple[list[Path], list[Skipped]]:
+    # os.walk follows no link to a directory, so a link loop cannot make it run forever.
+    found: list[Path] = []
+    unlistable: list[Skipped] = []
+
+    def refused(exc: OSError) -> None:
+        unlistable.append(Skipped(str(exc.filename or directory), f"cannot be listed: {exc.strerror or exc}"))
+
+    for top, _, names in os.walk(directory, onerror=refused):
+        if RESULT_NAME in names:  # every kind of entry but a directory: the reader refuses what is not a file
+            found.append(Path(top) / RESULT_NAME)
+    return found, unlistable
 
 
 def read_result(path: Path) -> tuple[HostResult, dict[str, Any]]:
-    """Read one result file; raise Unusable saying what is wrong with it."""
+    """Read and validate one result file; raise Unusable saying what is wrong with it."""
     try:
         data = read_json(path)
     except DataError as exc:
-        raise Unusable(_truncated_hint(str(exc))) from None
+        raise Unusable(path, _truncated_hint(exc.problem)) from None
+    except (ValueError, RecursionError, MemoryError, OSError) as exc:  # whatever the reader did not foresee
+        raise Unusable(path, f"cannot be read: {type(exc).__name__}: {exc}"[:500]) from None
     if not isinstance(data, dict) or data.get("schema") != RESULT_SCHEMA:
-        kind = type(data).__name__ if not isinstance(data, dict) else f"schema {data.get('schema')!r}"
-        raise Unusable(f"{path}: not a gpuconform result ({kind}; expected schema {RESULT_SCHEMA!r})")
+        schema = data.get("schema") if isinstance(data, dict) else None
+        kind = f"schema {schema!r}"[:100] if isinstance(data, dict) else _json_kind(data)
+        raise Unusable(path, f"not a gpuconform result ({kind}; expected schema {RESULT_SCHEMA!r})")
     version = data.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise Unusable(f"{path}: schema_version is {version!r}, expected an integer")
+    if type(version) is not int:
+        raise Unusable(path, f"schema_version is {_short(version)}, expected an integer")
     if version > RESULT_SCHEMA_VERSION:
         raise Unusable(
-            f"{path}: written with result schema {version}, newer than the {RESULT_SCHEMA_VERSION} "
-            "this gpuconform reads; upgrade gpuconform on the machine that merges"
+            path,
+            f"written with result schema {_short(version)}, newer than the {RESULT_SCHEMA_VERSION} "
+            "this gpuconform reads; upgrade gpuconform on the machine that merges",
         )
-    try:
-        return _host_result(path, data), data
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise Unusable(f"{path}: not a complete gpuconform result: {_what(exc)}") from None
+    problem = validator("result")(data) or _inconsistency(data)
+    if problem is not None:
+        key = problem.key if problem.where else ""
+        raise Unusable(path, describe(problem), key, problem.problem)
+    return _host_result(path, data), data
+
+
+def describe(problem: Invalid) -> str:
+    """What is wrong with a result, as a skipped input's reason."""
+    what = "complete" if problem.problem.startswith("missing key") else "valid"
+    where = f"{problem.key}: " if problem.where else ""
+    return f"not a {what} gpuconform result: {where}{problem.problem}"
+
+
+def _inconsistency(data: dict[str, Any]) -> Invalid | None:
+    """What the schema cannot say: a verdict that contradicts the layers or its own line."""
+    verdict = data["verdict"]
+    status = verdict["status"]
+    if not verdict["line"].startswith(f"host verdict: {status}"):
+        return Invalid(f"says {verdict['line'][:80]!r}, but verdict.status is {status!r}", ("verdict", "line"))
+    if not data["layers"]:
+        return Invalid("is empty: the run reported no layer", ("layers",))
+    if status == "PASS":
+        for n, layer in enumerate(data["layers"]):
+            if layer["status"] in FAILING_LAYER_STATUSES:
+                return Invalid(f"is {layer['status']!r}, but the verdict is PASS", ("layers", n, "status"))
+    return None
 
 
 def _host_result(path: Path, data: dict[str, Any]) -> HostResult:
-    host = _dict(data, "host")
-    verdict = _dict(data, "verdict")
-    status = verdict["status"]
-    if status not in ("PASS", "FAIL", "NONE"):
-        raise ValueError(f"verdict.status is {status!r}, expected PASS, FAIL or NONE")
-    layers = tuple((_str(layer, "layer"), _str(layer, "status")) for layer in _list(data, "layers"))
+    # Every value below has the type result.schema.json gives it: validated before this is called.
+    host = data["host"]
+    verdict = data["verdict"]
     counts: dict[str, int] = {}
-    for check in _list(data, "checks"):
-        outcome = _str(check, "outcome")
-        counts[outcome] = counts.get(outcome, 0) + 1
-    if not layers:
-        raise ValueError("layers is empty")
-    gpus = ", ".join(str(g.get("name")) for g in host.get("gpus") or () if isinstance(g, dict))
+    for check in data["checks"]:
+        counts[check["outcome"]] = counts.get(check["outcome"], 0) + 1
     return HostResult(
         path=str(path),
-        hostname=_str(host, "hostname"),
-        profile=str(_dict(data, "profile").get("name", "?")),
-        status=status,
-        line=_str(verdict, "line"),
-        layer=verdict.get("layer"),
-        check_id=verdict.get("check_id"),
-        reason=str(verdict.get("reason") or ""),
-        fix=str(verdict.get("fix") or ""),
-        finished_at=str(data.get("finished_at") or ""),
-        layers=layers,
+        hostname=host["hostname"],
+        profile=data["profile"]["name"],
+        status=verdict["status"],
+        line=verdict["line"],
+        layer=verdict["layer"],
+        check_id=verdict["check_id"],
+        reason=verdict["reason"],
+        fix=verdict["fix"],
+        finished_at=data["finished_at"],
+        layers=tuple((layer["layer"], layer["status"]) for layer in data["layers"]),
         counts=tuple(sorted(counts.items())),
-        driver=host.get("driver"),
-        gpus=gpus,
-        tensorflow=host.get("tensorflow"),
-        warnings=len(verdict.get("warnings") or ()),
+        driver=host["driver"],
+        gpus=", ".join(gpu["name"] for gpu in host["gpus"]),
+        tensorflow=host["tensorflow"],
+        warnings=len(verdict["warnings"]),
     )
 
 
-def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data[key]
-    if not isinstance(value, dict):
-        raise TypeError(f"{key} is {type(value).__name__}, expected an object")
-    return value
+def _json_kind(data: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(data), "a number")
 
 
-def _list(data: dict[str, Any], key: str) -> list[Any]:
-    value = data[key]
-    if not isinstance(value, list):
-        raise TypeError(f"{key} is {type(value).__name__}, expected an array")
-    return value
-
-
-def _str(data: Any, key: str) -> str:
-    if not isinstance(data, dict):
-        raise TypeError(f"an entry is {type(data).__name__}, expected an object with {key!r}")
-    value = data[key]
-    if not isinstance(value, str):
-        raise TypeError(f"{key} is {type(value).__name__}, expected a string")
-    return value
-
-
-def _what(exc: Exception) -> str:
-    return f"missing key {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+def _short(value: Any) -> str:
+    if type(value) is int and abs(value) >= 10**30:
+        return "a number of more than 30 digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _truncated_hint(message: str) -> str:
@@ -160,3 +202,4 @@ def _truncated_hint(message: str) -> str:
     if "is not valid JSON" in message and ("Expecting" in message or "Unterminated" in message):
         return message + " (truncated? the node may have died while writing it)"
     return message
+

@@ -2,13 +2,22 @@
 
 JUnit is streamed while the inputs are read (one testsuite per host, one testcase per
 check), so merging 10,000 hosts never holds 10,000 check lists in memory.
+
+Whatever the results hold, the reports stay valid: every value that reaches fleet.html
+has been validated against result.schema.json (gpuconform.fleet.inputs) and goes through
+`esc`, the page's one escaping function; each document is passed through
+`gpuconform.text.clean` as a whole before it is written (so neither a lone surrogate in a
+path nor a control character can make it unwritable or ill-formed XML), and written
+atomically.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
+import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,7 +39,7 @@ from gpuconform.htmlparts import problem_card
 from gpuconform.htmlparts import row
 from gpuconform.htmlparts import table
 from gpuconform.reports import atomic_file
-from gpuconform.reports import write_text
+from gpuconform.text import clean
 from gpuconform.verdict import LAYER_STATUSES
 
 FLEET_SCHEMA = "gpuconform-fleet"
@@ -54,14 +63,18 @@ HOSTS_SHOWN = 200
 
 
 class JunitWriter:
-    """Streams one <testsuite> per host into a temporary file; `close` adds the totals on top."""
+    """Streams one <testsuite> body per host into a temporary file; `close` writes the file with the totals on top.
+
+    A suite's opening tag is written at `close`, when it is known whether its hostname is
+    unique: a name sent by more than one result gets its path (Fleet.label).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         # Binary, so that the recorded offsets are byte offsets whatever the text holds.
         self._body: BinaryIO = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - closed in __exit__
-        self._spans: dict[str, tuple[int, int, dict[str, int]]] = {}  # result path -> where its suite is
+        self._spans: dict[str, _Span] = {}  # result path -> where its suite's body is
         self._quoted_ids: dict[str, str] = {}
 
     def __enter__(self) -> JunitWriter:
@@ -71,6 +84,7 @@ class JunitWriter:
         self._body.close()
 
     def add(self, host: HostResult, data: dict[str, Any]) -> None:
+        """Stream the testcases of one validated result (schemas/result.schema.json)."""
         name = host.hostname
         cases = []
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -79,27 +93,24 @@ class JunitWriter:
         # classnames on every check of a layer, so each is quoted once.
         ids = self._quoted_ids
         classnames: dict[str, str] = {}
-        for check in data.get("checks") or ():
-            if not isinstance(check, dict):
-                continue
-            check_id = str(check.get("id", ""))
-            layer = str(check.get("layer", ""))
+        for check in data["checks"]:
+            check_id = check["id"]
+            layer = check["layer"]
             quoted_id = ids.get(check_id) or ids.setdefault(check_id, quoteattr(check_id))
             classname = classnames.get(layer) or classnames.setdefault(layer, quoteattr(f"{name}.{layer}"))
-            raw = check.get("duration")
-            duration = float(raw) if isinstance(raw, (int, float)) else 0.0
+            duration = _seconds(check["duration"])
             time += duration
             counts["tests"] += 1
             head = f'<testcase classname={classname} name={quoted_id} time="{duration:.3f}"'
-            outcome = check.get("outcome")
+            outcome = check["outcome"]
             if outcome == "passed":
                 cases.append(f"{head}/>")
                 continue
-            reason = str(check.get("reason") or "")
+            reason = check["reason"]
             if outcome in ("failed", "xpassed", "error"):
                 tag = "error" if outcome == "error" else "failure"
                 counts["errors" if tag == "error" else "failures"] += 1
-                text = str(check.get("message") or reason)
+                text = check["message"] or reason
                 cases.append(f"{head}><{tag} message={quoteattr(reason)}>{xml_text(text)}</{tag}></testcase>")
             elif outcome in ("blocked", "not-applicable", "xfailed"):
                 counts["skipped"] += 1
@@ -114,27 +125,47 @@ class JunitWriter:
                 ("gpuconform.result", host.path),
             )
         )
-        attrs = " ".join(f'{k}="{v}"' for k, v in counts.items())
+        body = f"<properties>{props}</properties>{''.join(cases)}</testsuite>\n"
         start = self._body.tell()
-        suite = (
-            f'<testsuite name={quoteattr(name)} {attrs} time="{time:.3f}" timestamp={quoteattr(host.finished_at)}>'
-            f"<properties>{props}</properties>{''.join(cases)}</testsuite>\n"
-        )
-        self._body.write(suite.encode("utf-8"))
-        self._spans[host.path] = (start, self._body.tell(), counts)
+        self._body.write(clean(body).encode("utf-8"))
+        self._spans[host.path] = _Span(start, self._body.tell(), counts, _seconds(time), host.finished_at)
 
-    def close(self, keep: list[HostResult]) -> None:
-        """Write the file with the suites of the hosts kept (a duplicate host's older result is left out)."""
-        spans = [self._spans[h.path] for h in keep if h.path in self._spans]
-        totals = {k: sum(span[2][k] for span in spans) for k in ("tests", "failures", "errors", "skipped")}
+    def close(self, fleet: Fleet) -> None:
+        """Write the file with the suites of the fleet's hosts, each named by its label."""
+        kept = [(fleet.label(h), self._spans[h.path]) for h in fleet.hosts if h.path in self._spans]
+        totals = {k: sum(span.counts[k] for _, span in kept) for k in ("tests", "failures", "errors", "skipped")}
         attrs = " ".join(f'{k}="{v}"' for k, v in totals.items())
         with atomic_file(self.path) as out:
             head = f'<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="gpuconform fleet" {attrs}>\n'
             out.write(head.encode("utf-8"))
-            for start, end, _ in spans:
-                self._body.seek(start)
-                out.write(self._body.read(end - start))
+            for label, span in kept:
+                counts = " ".join(f'{k}="{v}"' for k, v in span.counts.items())
+                suite = (
+                    f"<testsuite name={quoteattr(label)} {counts} time=\"{span.time:.3f}\" "
+                    f"timestamp={quoteattr(span.timestamp)}>"
+                )
+                out.write(clean(suite).encode("utf-8"))
+                self._body.seek(span.start)
+                out.write(self._body.read(span.end - span.start))
             out.write(b"</testsuites>\n")
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    counts: dict[str, int]
+    time: float
+    timestamp: str
+
+
+def _seconds(value: float) -> float:
+    """A duration as JUnit can hold it: a huge or infinite one (only a forged result has it) is 0."""
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds < 1e12 else 0.0
 
 
 def fleet_document(fleet: Fleet) -> dict[str, Any]:
@@ -191,16 +222,24 @@ def fleet_document(fleet: Fleet) -> dict[str, Any]:
         ],
         "missing": fleet.missing,
         "warnings": fleet.warnings,
+        "skipped": [{"input": s.input, "reason": s.reason} for s in fleet.skipped],
+        "duplicates": [{"hostname": d.hostname, "results": [h.path for h in d.results]} for d in fleet.duplicates],
         "notes": fleet.notes,
     }
 
 
 def write_json(fleet: Fleet, path: Path) -> None:
-    write_text(path, json.dumps(fleet_document(fleet), indent=1) + "\n")
+    # Not ensure_ascii, so that the text is cleaned as a whole (an escaped lone surrogate would not be).
+    _write(path, json.dumps(fleet_document(fleet), indent=1, ensure_ascii=False) + "\n")
 
 
 def write_html(fleet: Fleet, path: Path, title: str = "gpuconform fleet") -> None:
-    write_text(path, fleet_html(fleet, title))
+    _write(path, fleet_html(fleet, title))
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_file(path) as handle:
+        handle.write(clean(text).encode("utf-8"))
 
 
 def fleet_html(fleet: Fleet, title: str) -> str:
@@ -251,15 +290,15 @@ def _causes(fleet: Fleet) -> str:
 
 
 def _problems_in_inputs(fleet: Fleet) -> str:
-    if not fleet.warnings and not fleet.missing_count and not fleet.notes:
+    if not fleet.skipped and not fleet.missing_count and not fleet.duplicates:
         return ""
-    items = "".join(f"<li>{esc(w)}</li>" for w in fleet.warnings)
+    items = "".join(f"<li>{esc(s.input)}: skipped: {esc(s.reason)}</li>" for s in fleet.skipped)
     missing = "".join(f"<li>{esc(m)}: sent no result</li>" for m in fleet.missing)
     unnamed = fleet.missing_count - len(fleet.missing)
     if unnamed > 0:
         missing += f"<li>{unnamed} more host(s) than results: expected {fleet.expected}</li>"
-    notes = "".join(f"<li class='gc-muted'>{esc(n)}</li>" for n in fleet.notes)
-    return f"<h2>Hosts and inputs without a usable result</h2><ul id='gc-input-warnings'>{missing}{items}{notes}</ul>"
+    notes = "".join(f"<li class='gc-duplicate'>{esc(n)}</li>" for n in fleet.notes)
+    return f"<h2>Hosts and inputs to look at</h2><ul id='gc-input-warnings'>{missing}{items}{notes}</ul>"
 
 
 def _layers(fleet: Fleet) -> str:
@@ -287,10 +326,10 @@ def _hosts(fleet: Fleet) -> str:
     rows = []
     for h in fleet.sorted_hosts():
         status = dict(h.layers)
-        cells = [cell(h.hostname), f"<td>{badge(h.status)}</td>"]
+        cells = [cell(fleet.label(h)), f"<td>{badge(h.status)}</td>"]
         for layer in layers:
             s = status.get(layer, "not-run")
-            cells.append(f"<td class='gc-l gc-l-{s}'>{MARKS.get(s, s)}</td>")
+            cells.append(f"<td class='gc-l gc-l-{esc(s)}'>{esc(MARKS.get(s, s))}</td>")
         cells += [cell(h.gpus), cell(h.driver or ""), cell(h.tensorflow or ""), cell(h.reason, "gc-reason")]
         rows.append(row(cells))
     headers = ["host", "verdict", *layers, "GPUs", "driver", "TensorFlow", "reason"]

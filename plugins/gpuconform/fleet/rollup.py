@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from gpuconform.fleet.inputs import HostResult
+from gpuconform.fleet.inputs import Skipped
 from gpuconform.verdict import layer_rank
 
 _MASKS = (
@@ -42,7 +43,7 @@ class Cause:
     check_id: str
     layer: str
     title: str  # the masked reason
-    hosts: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # their labels (Fleet.label): hostnames, made unique
     fixes: Counter[str] = field(default_factory=Counter)
     example: str = ""  # one unmasked reason, as a host printed it
 
@@ -56,6 +57,22 @@ class Cause:
         return f"{self.check_id} | {self.title}"
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """One hostname in more than one result: every one of them is shown and counted."""
+
+    hostname: str
+    results: tuple[HostResult, ...]  # oldest first
+
+    def __str__(self) -> str:
+        paths = ", ".join(h.path for h in self.results)
+        return (
+            f"hostname {self.hostname!r} is in {len(self.results)} results: {paths} "
+            f"(newest: {self.results[-1].path}); all are shown and counted: "
+            "two hosts with one name, or one host that reported twice"
+        )
+
+
 @dataclass
 class Fleet:
     """The roll-up: every host, the causes, and counts by verdict and by layer."""
@@ -65,10 +82,21 @@ class Fleet:
     status: Counter[str] = field(default_factory=Counter)
     layers: dict[str, Counter[str]] = field(default_factory=dict)  # layer -> status -> hosts
     outcomes: Counter[str] = field(default_factory=Counter)  # check outcome class -> checks
-    warnings: list[str] = field(default_factory=list)  # inputs that could not be merged, and why
-    notes: list[str] = field(default_factory=list)  # e.g. a host that reported twice (the newer run counts)
+    skipped: list[Skipped] = field(default_factory=list)  # inputs that could not be merged, and why
+    duplicates: list[Duplicate] = field(default_factory=list)  # hostnames sent by more than one result
+    labels: dict[str, str] = field(default_factory=dict)  # result path -> how its host is named on the page
     expected: int | None = None  # how many hosts should have reported (--expect)
     expected_names: tuple[str, ...] = ()  # which ones, when a host list was given
+
+    @property
+    def warnings(self) -> list[str]:
+        """The skipped inputs, each as "<input>: <reason>"."""
+        return [str(s) for s in self.skipped]
+
+    @property
+    def notes(self) -> list[str]:
+        """What was merged but needs a look: the hostnames sent by more than one result."""
+        return [str(d) for d in self.duplicates]
 
     @property
     def missing(self) -> list[str]:
@@ -78,8 +106,25 @@ class Fleet:
 
     @property
     def missing_count(self) -> int:
-        """How many expected hosts sent no usable result (named or not)."""
-        return max(len(self.missing), (self.expected or 0) - len(self.hosts))
+        """How many expected hosts sent no usable result (named or not); a name sent twice counts once."""
+        return max(len(self.missing), (self.expected or 0) - len({h.hostname for h in self.hosts}))
+
+    def label(self, host: HostResult) -> str:
+        """The host's name on the page and in JUnit: its hostname, with its result's path if the name is not unique."""
+        return self.labels.get(host.path, host.hostname)
+
+    def add_all(self, hosts: list[HostResult]) -> None:
+        """Add every host; a hostname in more than one result is a Duplicate, and each of its hosts is labelled."""
+        by_name: dict[str, list[HostResult]] = {}
+        for host in hosts:
+            by_name.setdefault(host.hostname, []).append(host)
+        for name, same in by_name.items():
+            if len(same) > 1:
+                ordered = tuple(sorted(same, key=lambda h: (h.finished_at, h.path)))
+                self.duplicates.append(Duplicate(name, ordered))
+                self.labels.update((h.path, f"{name} ({h.path})") for h in ordered)
+        for host in hosts:
+            self.add(host)
 
     def add(self, host: HostResult) -> None:
         self.hosts.append(host)
@@ -95,7 +140,7 @@ class Fleet:
         cause = self.causes.get(key)
         if cause is None:
             cause = self.causes[key] = Cause(check_id, host.layer or "-", title, example=host.reason)
-        cause.hosts.append(host.hostname)
+        cause.hosts.append(self.label(host))
         if host.fix:
             cause.fixes[host.fix] += 1
 
@@ -106,7 +151,9 @@ class Fleet:
     def sorted_hosts(self) -> list[HostResult]:
         """Failing hosts first (lowest failing layer first), then by name."""
         order = {"FAIL": 0, "NONE": 1, "PASS": 2}
-        return sorted(self.hosts, key=lambda h: (order.get(h.status, 3), layer_rank(h.layer or ""), h.hostname))
+        return sorted(
+            self.hosts, key=lambda h: (order.get(h.status, 3), layer_rank(h.layer or ""), h.hostname, h.path)
+        )
 
     def layer_names(self) -> list[str]:
         """The layers any host reported, in the suite's order (unknown ones last)."""
@@ -116,7 +163,7 @@ class Fleet:
     def ok(self) -> bool:
         """Whether every expected host sent a result, every input was usable, and every host passed."""
         every_host_passed = bool(self.hosts) and self.status["PASS"] == len(self.hosts)
-        return every_host_passed and not self.warnings and not self.missing_count
+        return every_host_passed and not self.skipped and not self.missing_count
 
     def line(self) -> str:
         """The one line a CI log shows for the fleet."""
@@ -129,7 +176,9 @@ class Fleet:
             text += f"; {self.status['NONE']} ran no checks"
         if self.missing_count:
             text += f"; {self.missing_count} expected host(s) sent no result"
-        if self.warnings:
-            text += f"; {len(self.warnings)} input(s) skipped (see warnings)"
+        if self.skipped:
+            text += f"; {len(self.skipped)} input(s) skipped (see warnings)"
+        if self.duplicates:
+            text += f"; {len(self.duplicates)} hostname(s) in more than one result (see warnings)"
         return text
 
