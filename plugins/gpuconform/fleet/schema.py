@@ -280,6 +280,25 @@ def _all_of(parts: list[Node]) -> Node:
         return parts[0]
     fast = frozenset.intersection(*(p.fast for p in parts))
     possible = frozenset.intersection(*(p.possible for p in parts))
+    holds = None
+    if all(p.holds is not None for p in parts):
+        tests = tuple(p.holds for p in parts if p.holds is not None)
+        holds = lambda value: all(test(value) for test in tests)  # noqa: E731 - a closure over tests
+    # The usual shape is a `type` and one more keyword ({"type": "string", "pattern": ...}): the
+    # type is tested inline, and the other part called only for a value of the right type.
+    if len(parts) == 2 and parts[0].only_types:
+        typed, other = parts
+        accepted, type_check, other_fast, other_check = typed.fast, typed.check, other.fast, other.check
+
+        def typed_check(value: Any) -> Invalid | None:
+            kind = type(value)
+            if kind not in accepted:
+                problem = type_check(value)  # None for 1.0 where an integer is wanted
+                if problem is not None:
+                    return problem
+            return None if kind in other_fast else other_check(value)
+
+        return Node(typed_check, fast, possible, holds=holds)
     checks = tuple((p.fast, p.check) for p in parts)
 
     def check(value: Any) -> Invalid | None:
@@ -291,7 +310,7 @@ def _all_of(parts: list[Node]) -> Node:
                     return problem
         return None
 
-    return Node(check, fast, possible)
+    return Node(check, fast, possible, holds=holds)
 
 
 def _kind(value: Any) -> str:
