@@ -4,6 +4,7 @@
     gpuconform compat [--facts reports/facts.json] [--profile t4] [--json]
     gpuconform checks
     gpuconform summary reports/result.json >> "$GITHUB_STEP_SUMMARY"
+    gpuconform facts from-spec host.toml -o host.json   # then: pytest --host-facts host.json
 
 The checks themselves run under pytest (`pytest --host-profile t4`). Exit codes follow
 pytest's: 0 everything conforms, 1 something does not, 4 usage error.
@@ -82,10 +83,37 @@ def _build_parser() -> argparse.ArgumentParser:
     checks = commands.add_parser("checks", help="list the stable check ids (layer::name) of the suites")
     checks.set_defaults(run=_checks)
 
+    facts = commands.add_parser("facts", help="write Facts files")
+    facts_commands = facts.add_subparsers(dest="facts_command", required=True, parser_class=_Parser)
+    from_spec = facts_commands.add_parser(
+        "from-spec", help="expand a compact host description (TOML) into a Facts file to replay with --host-facts"
+    )
+    from_spec.add_argument("description", type=Path, metavar="HOST_TOML")
+    from_spec.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    from_spec.set_defaults(run=_facts_from_spec)
+
     summary = commands.add_parser("summary", help="a Markdown summary of a result.json (e.g. for $GITHUB_STEP_SUMMARY)")
     summary.add_argument("result", type=Path)
     summary.set_defaults(run=_summary)
     return parser
+
+
+# ---- facts from a description ----------------------------------------------------------
+
+
+def _facts_from_spec(args: argparse.Namespace) -> int:
+    from gpuconform.host import facts_json
+    from gpuconform.hostspec import expand
+    from gpuconform.hostspec import load_description
+    from gpuconform.matrix import load_matrices
+    from gpuconform.staging import write_text
+
+    text = facts_json(expand(load_description(args.description), load_matrices()))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(args.output, text)
+    return EXIT_OK
 
 
 # ---- fleet merge ------------------------------------------------------------------------

@@ -29,13 +29,22 @@ from gpuconform.versions import parse_driver_version
 from gpuconform.versions import parse_release
 
 
-def checked(parse: Callable[[Any], object], *default: Any) -> Any:
-    """A field whose value `parse` must accept when a Facts file is loaded (see serde.load)."""
-    return field(default=default[0], metadata={"parse": parse}) if default else field(metadata={"parse": parse})
+def checked(parse: Callable[[Any], object], default: Any) -> Any:
+    """An optional field whose value `parse` must accept when a Facts file is loaded (see serde.load).
+
+    Required fields say it themselves: ``field(metadata={"parse": parse})``.
+    """
+    return field(default=default, metadata={"parse": parse})
 
 
-#: Bump when a field is renamed or removed; adding an optional field keeps it.
-FACTS_SCHEMA_VERSION = 1
+#: Bump when a field is renamed or removed, or when what a file can say grows so that an older
+#: gpuconform would misread it. Version 2 added the kernel log, the CUDA toolchain, every TensorFlow
+#: distribution, a library candidate's every origin and driver build, a container runtime's
+#: refusal, and the framework children's observations; version-1 files load unchanged (each
+#: addition has a default that means "not recorded").
+FACTS_SCHEMA_VERSION = 2
+#: The versions this gpuconform reads.
+FACTS_SCHEMA_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class ProbeError:
 class PlatformFacts:
     """The interpreter, operating system, C library and container around the suite."""
 
-    python_version: str = checked(parse_release)
+    python_version: str = field(metadata={"parse": parse_release})
     python_implementation: str
     system: str  # platform.system(): "Linux", ...
     kernel_release: str
@@ -64,6 +73,9 @@ class PlatformFacts:
     libc_version: str | None = checked(parse_release, None)
     container: str | None = None  # "docker", "podman", "kubernetes", "lxc", ...
     container_evidence: tuple[str, ...] = ()
+    # What the container runtime said when it refused the GPUs (nvidia-container-cli's error,
+    # "could not select device driver"), where known: a described host, or a launcher's log.
+    container_runtime_error: str | None = None
     wsl: bool = False
     environment: tuple[tuple[str, str], ...] = ()  # allowlisted variables only
 
@@ -73,7 +85,7 @@ class PackageInfo:
     """One installed Python distribution, read from its metadata (never imported)."""
 
     name: str
-    version: str = checked(parse_release)
+    version: str = field(metadata={"parse": parse_release})
     location: str | None = None
 
 
@@ -86,6 +98,9 @@ class PackagesFacts:
     tf_keras: PackageInfo | None = None
     keras_preprocessing: PackageInfo | None = None
     nvidia: tuple[PackageInfo, ...] = ()  # nvidia-*-cu11/cu12/cu13 wheels
+    # Every TensorFlow distribution installed, the one import finds first (`tensorflow`) first:
+    # two at once (tensorflow over tensorflow-gpu) share one package directory and one wins.
+    tensorflow_distributions: tuple[PackageInfo, ...] = ()
     others: tuple[PackageInfo, ...] = ()  # numpy, pillow, ...
 
 
@@ -97,9 +112,9 @@ class PciDevice:
     """A display or 3D controller found under /sys/bus/pci/devices."""
 
     address: str  # "0000:00:04.0"
-    vendor_id: int = checked(check_bits(16))  # 0x10de
-    device_id: int = checked(check_bits(16))  # 0x1eb8
-    class_code: int = checked(check_bits(24))  # full 24-bit class, e.g. 0x030200
+    vendor_id: int = field(metadata={"parse": check_bits(16)})  # 0x10de
+    device_id: int = field(metadata={"parse": check_bits(16)})  # 0x1eb8
+    class_code: int = field(metadata={"parse": check_bits(24)})  # full 24-bit class, e.g. 0x030200
     bound_driver: str | None  # "nvidia", "nouveau", "vfio-pci", None when unbound
     subsystem_vendor_id: int | None = None
     subsystem_device_id: int | None = None
@@ -174,6 +189,29 @@ class NvmlFacts:
 
 
 @dataclass(frozen=True)
+class XidEvent:
+    """One Xid the driver logged: "NVRM: Xid (PCI:0000:3b:00): 79, pid=..., GPU has fallen off the bus."."""
+
+    code: int
+    pci: str | None = None  # "0000:3b:00"
+    text: str = ""  # the rest of the line after the code
+
+
+@dataclass(frozen=True)
+class KernelLog:
+    """The kernel's messages about the GPU driver: Xid events, why the nvidia module did not load.
+
+    `source` None means not recorded (a version-1 file, or a probe that did not look); an
+    unreadable log (dmesg_restrict, no /dev/kmsg in a container) has `error` set.
+    """
+
+    source: str | None = None  # "/dev/kmsg", "dmesg", "described"
+    error: ProbeError | None = None
+    lines: tuple[str, ...] = ()  # only nvidia/NVRM/nouveau/Xid/module-signing lines, newest last
+    xids: tuple[XidEvent, ...] = ()
+
+
+@dataclass(frozen=True)
 class DriverFacts:
     """Everything between the PCI bus and NVML."""
 
@@ -188,6 +226,7 @@ class DriverFacts:
     # Set when /proc/driver/nvidia/version exists but cannot be read: a None
     # proc_version_text alone then means "the nvidia module is not loaded".
     proc_version_error: ProbeError | None = None
+    kernel_log: KernelLog = field(default_factory=KernelLog)
 
 
 # ---- libraries ----------------------------------------------------------------------
@@ -198,8 +237,14 @@ class LibraryCandidate:
     """One file that TF's search order would reach for a soname."""
 
     path: str
-    origin: str  # "pip", "LD_LIBRARY_PATH", "conda", "ldcache", "cuda_home", "system"
+    # The first way the search reaches it: "pip", "LD_LIBRARY_PATH", "conda", "ldcache", "system",
+    # "cuda_home" (not searched by dlopen), "compat" (a cuda-compat directory), "runpath" (a
+    # DT_RUNPATH of TensorFlow's own libraries), "wsl" (/usr/lib/wsl/lib), "windows_path".
+    origin: str
     realpath: str | None = None
+    origins: tuple[str, ...] = ()  # every way it is reached, `origin` first (empty in version 1: just `origin`)
+    # For libcuda: the driver release this copy belongs to (libcuda.so.<build>), e.g. "535.104.05".
+    driver_build: str | None = checked(parse_driver_version, None)
 
 
 @dataclass(frozen=True)
@@ -245,6 +290,60 @@ class LibrariesFacts:
 # ---- the whole tree -----------------------------------------------------------------
 
 
+# ---- the CUDA toolchain XLA compiles with -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolVersion:
+    """A CUDA tool (ptxas, nvcc) as XLA would find it."""
+
+    path: str | None = None
+    version: str | None = checked(parse_release, None)  # "12.5.82"
+    error: ProbeError | None = None
+
+
+@dataclass(frozen=True)
+class ToolchainFacts:
+    """ptxas, nvcc and libdevice: what XLA's GPU compiler needs beside the libraries."""
+
+    ptxas: ToolVersion = field(default_factory=ToolVersion)
+    nvcc: ToolVersion = field(default_factory=ToolVersion)
+    libdevice: str | None = None  # the libdevice.10.bc XLA would find
+    searched: tuple[str, ...] = ()  # the directories looked in, in XLA's order
+
+
+# ---- what the framework children observed ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObservedResult:
+    """One experiment's answer in a framework child: a value, what it raised, or the crash."""
+
+    name: str
+    ok: bool
+    value: Any = None
+    error_type: str | None = None
+    error: str | None = None
+    crash: ProbeError | None = None
+
+
+@dataclass(frozen=True)
+class ObservedBatch:
+    """One framework child (a batch of experiments under one environment) and what it said.
+
+    Recorded in facts.json so that replaying a file reproduces the framework, placement and
+    memory verdicts, and written by hand for a described host (`gpuconform facts from-spec`).
+    """
+
+    framework: str  # "tensorflow"
+    module: str  # the experiments module, "gpuconform.experiments.framework"
+    env: tuple[tuple[str, str], ...] = ()  # what the child's environment added
+    results: tuple[ObservedResult, ...] = ()
+    log: str = ""  # the child's stderr (the framework's own log), capped
+    returncode: int | None = 0
+    timed_out: bool = False
+
+
 @dataclass(frozen=True)
 class HostIdentity:
     """Which host and which run the facts describe."""
@@ -265,4 +364,6 @@ class Facts:
     packages: PackagesFacts = field(default_factory=PackagesFacts)
     driver: DriverFacts = field(default_factory=DriverFacts)
     libraries: LibrariesFacts | None = None
+    toolchain: ToolchainFacts | None = None
+    observations: tuple[ObservedBatch, ...] = ()
     schema_version: int = FACTS_SCHEMA_VERSION

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from gpuconform import serde
 from gpuconform.errors import DataError
 from gpuconform.facts import FACTS_SCHEMA_VERSION
+from gpuconform.facts import FACTS_SCHEMA_VERSIONS
 from gpuconform.facts import Facts
 from gpuconform.facts import HostIdentity
 from gpuconform.facts import LibrariesFacts
@@ -93,8 +94,11 @@ def replay_facts(path: Path) -> Facts:
             f"{version} is newer than this gpuconform understands",
             f"up to {FACTS_SCHEMA_VERSION}; upgrade gpuconform",
         )
+    if isinstance(version, int) and not isinstance(version, bool) and version not in FACTS_SCHEMA_VERSIONS:
+        raise DataError(str(path), "schema_version", f"{version} is not a facts schema version", "1 or 2")
     facts = serde.load(Facts, data, str(path))
-    return replace(facts, host=replace(facts.host, source=f"replay:{path}"))
+    # A version-1 file is a version-2 tree with nothing recorded where version 2 grew.
+    return replace(facts, host=replace(facts.host, source=f"replay:{path}"), schema_version=FACTS_SCHEMA_VERSION)
 
 
 def facts_json(facts: Facts) -> str:

@@ -35,6 +35,8 @@ def dump(obj: Any) -> Any:
         return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (tuple, list)):
         return [dump(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: dump(v) for k, v in obj.items()}
     return obj
 
 
@@ -107,6 +109,14 @@ def _load(tp: Any, value: Any, source: str, path: str, depth: int) -> Any:
         return tuple(
             _load(a, v, source, f"{path}[{i}]", depth + 1) for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
+    if origin is dict:
+        keys, values = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise DataError(source, path, f"expected a table, got {_kind(value)}")
+        at = {k: _join(path, str(k)) for k in value}
+        return {
+            _load(keys, k, source, at[k], depth + 1): _load(values, v, source, at[k], depth + 1) for k, v in value.items()
+        }
     if dataclasses.is_dataclass(tp):
         return _load_dataclass(typing.cast(type, tp), value, source, path, depth)
     if tp is bool:

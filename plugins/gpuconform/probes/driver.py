@@ -22,10 +22,12 @@ from typing import TypeVar
 
 from gpuconform.facts import DeviceNode
 from gpuconform.facts import DriverFacts
+from gpuconform.facts import KernelLog
 from gpuconform.facts import KernelModule
 from gpuconform.facts import NvmlFacts
 from gpuconform.facts import PciDevice
 from gpuconform.facts import ProbeError
+from gpuconform.kernellog import read_kernel_log
 from gpuconform.probes.nvml import probe_nvml
 from gpuconform.reading import Unreadable
 from gpuconform.reading import read_bytes
@@ -86,6 +88,7 @@ def probe_driver(
     )
     minors = expected_minors(nvml, pci)
     nodes = _safely("device_nodes", lambda: probe_device_nodes(root, minors), lambda e: ())
+    kernel_log = _safely("kernel_log", lambda: read_kernel_log(root), lambda e: KernelLog("/dev/kmsg", e))
     return DriverFacts(
         pci_devices=pci,
         pci_error=pci_error,
@@ -96,6 +99,7 @@ def probe_driver(
         modules_error=modules_error,
         device_nodes=nodes,
         nvml=nvml,
+        kernel_log=kernel_log,
     )
 
 
