@@ -594,6 +594,28 @@ def test_two_results_with_one_hostname_are_both_shown_with_a_warning_naming_them
     assert all(f"<td>{label}</td>" in page for label in labels)
 
 
+CATALOGUE += [
+    _fault("a results tree of links to the nodes' directories, with a link back up the tree", "fleet merge input "
+           "directory", "each linked directory searched once: every host merged once, the walk ends, exit 0",
+           "link-loop"),
+]  # fmt: skip
+
+
+@catalogued([r for r in CATALOGUE if r.id == "link-loop"])
+def test_links_in_the_results_tree_are_followed_once_each(row: Row, tmp_path: Path) -> None:
+    good = good_hosts(tmp_path)
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "a").symlink_to(good / "node-a")
+    (links / "b").symlink_to(good / "node-b")
+    (links / "again").symlink_to(good / "node-a")
+    (good / "node-a" / "up").symlink_to(links)
+    ran = cli("fleet", "merge", links, "-o", tmp_path / "out", "--expect", "2", isolated=True)
+    assert ran.code == 0, ran
+    data, _, _, _ = fleet_reports(tmp_path / "out")
+    assert sorted(h["hostname"] for h in data["hosts"]) == ["node-a", "node-b"] and data["duplicates"] == []
+
+
 # ---- Markdown that stays text -----------------------------------------------------------
 
 

@@ -78,6 +78,7 @@ def find_results(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
 
     Nothing is opened here: whether a candidate is a regular file, and small enough, is the
     reader's to say, so a FIFO or a link to a device becomes a skipped input with its reason.
+    A directory reached twice (through a link) is searched once.
     """
     files: list[Path] = []
     skipped: list[Skipped] = []
@@ -96,14 +97,26 @@ def find_results(paths: list[Path]) -> tuple[list[Path], list[Skipped]]:
 
 
 def _walk(directory: Path) -> tuple[list[Path], list[Skipped]]:
-    # os.walk follows no link to a directory, so a link loop cannot make it run forever.
+    # Links to directories are followed (a folder of links to each node's results is a way to
+    # collect them), each directory once: a link back up the tree cannot make the walk endless.
     found: list[Path] = []
     unlistable: list[Skipped] = []
+    seen: set[tuple[int, int]] = set()
 
     def refused(exc: OSError) -> None:
         unlistable.append(Skipped(str(exc.filename or directory), f"cannot be listed: {exc.strerror or exc}"))
 
-    for top, _, names in os.walk(directory, onerror=refused):
+    for top, subdirs, names in os.walk(directory, onerror=refused, followlinks=True):
+        try:
+            info = os.stat(top)
+        except OSError as exc:
+            refused(exc)
+            subdirs.clear()
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            subdirs.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
         if RESULT_NAME in names:  # every kind of entry but a directory: the reader refuses what is not a file
             found.append(Path(top) / RESULT_NAME)
     return found, unlistable
