@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from gpuconform.errors import DataError
 from gpuconform.facts import DriverFacts
+from gpuconform import reading
 from gpuconform.probes import driver as driver_probe
 from gpuconform.probes.child import child_env
 from gpuconform.probes.driver import probe_device_nodes
@@ -396,15 +397,15 @@ def test_an_unreadable_vendor_file_is_unreadable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_pci(tmp_path, "0000:00:04.0", **GPU_FILES)
-    real_open = open
+    real_open = os.open
 
-    def refusing_open(path: object, *args: object, **kwargs: object) -> object:
+    def refusing_open(path: object, *args: object, **kwargs: object) -> int:
         if str(path).endswith("/vendor"):
             raise PermissionError(13, "Permission denied")
-        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    # Root reads mode-000 files, so the refusal is simulated where the probe opens files.
-    monkeypatch.setattr(driver_probe, "open", refusing_open, raising=False)
+    # Root reads mode-000 files, so the refusal is simulated where the one bounded reader opens files.
+    monkeypatch.setattr(reading.os, "open", refusing_open)
     devices, error = probe_pci(tmp_path)
     assert devices == () and error is not None and error.kind == "unreadable"
 
