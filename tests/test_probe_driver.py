@@ -19,10 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gpuconform import reading
 from gpuconform.errors import DataError
 from gpuconform.facts import DriverFacts
-from gpuconform import reading
-from gpuconform.probes import driver as driver_probe
 from gpuconform.probes.child import child_env
 from gpuconform.probes.driver import probe_device_nodes
 from gpuconform.probes.driver import probe_driver
