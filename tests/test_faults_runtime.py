@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from gpuconform.plugin import suites_dir
+from gpuconform.probes.child import ChildResult
+from gpuconform.probes.child import run_python
 from tests.reportcheck import assert_reports_valid
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,6 +35,7 @@ def _pytest(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "--host-profile", "cpu", *args]
 
 
+#: The hang's message states --host-tf-timeout as given, whatever the time the child really took.
 TF_FAULTS = {
     "signal": ("failed", "import tensorflow fails: signal: killed by SIGKILL"),
     "hang": ("error", "could not check TensorFlow: timeout: no answer within 15.0 s"),
@@ -125,3 +128,17 @@ def test_an_unwritable_reports_directory_is_a_usage_error_before_anything_runs(t
     assert f"--host-reports: cannot write reports to {tmp_path}/afile/reports: Not a directory" in proc.stderr
     assert "INTERNALERROR" not in proc.stdout + proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # nothing written anywhere else
+
+
+def test_a_timeout_message_states_the_bound_the_child_was_given_not_the_time_it_took() -> None:
+    # A loaded machine notices a timeout late (15.1 s for a 15 s bound): the message must not say so.
+    late = ChildResult(("python",), -9, "", "", timed_out=True, duration=15.137, timeout=15.0)
+    error = late.error("tensorflow")
+    assert error is not None and error.message == "no answer within 15.0 s"
+
+
+def test_a_child_that_hangs_is_reported_with_its_configured_bound() -> None:
+    result = run_python(["-c", "import time; time.sleep(10**6)"], timeout=0.5)
+    error = result.error("probe")
+    assert result.timed_out and error is not None
+    assert error.message == "no answer within 0.5 s"

@@ -57,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not is_conformance_run(config):
         return
+    from gpuconform.interrupts import install as sigterm_like_ctrl_c
+
+    sigterm_like_ctrl_c(config)  # before probing: its children are killed on SIGTERM too; uninstalls itself
     from gpuconform.invocation import pin_terminal_summary
     from gpuconform.invocation import run_installed_suites_if_nothing_named
     from gpuconform.session import start_session

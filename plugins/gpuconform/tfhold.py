@@ -11,9 +11,11 @@ The protocol (the child side is `gpuconform.experiments.memory.hold_until_releas
 
 Every wait is bounded: the parent waits at most `timeout` for ``ready`` and
 again for the exit, then kills the child's process group; the child stops
-holding after ``GPUCONFORM_HOLD_SECONDS`` or at end of file on stdin, so a
-parent that dies never leaves a child holding a GPU. stderr (TF's log, large
-at verbose levels) goes to a temporary file so a full pipe cannot stall the child.
+holding after ``GPUCONFORM_HOLD_SECONDS`` or at end of file on stdin, and dies
+with its parent (`gpuconform.probes.child.child_process`), so a parent that
+dies never leaves a child holding a GPU; Ctrl-C or SIGTERM kills it at once.
+stderr (TF's log, large at verbose levels) goes to a temporary file so a full
+pipe cannot stall the child.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import contextlib
 import json
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
+from gpuconform.probes.child import child_process
+from gpuconform.probes.child import kill_group
 from gpuconform.tfrun import BASE_ENV
 from gpuconform.tfrun import MARK
 from gpuconform.tfrun import Batch
@@ -73,14 +76,10 @@ def hold(
         environment.pop(key, None)
     argv = tuple(argv) if argv is not None else (sys.executable, "-m", "gpuconform.experiments.child", module, name)
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=environment,
-            start_new_session=True,  # the whole group is killed on a hang
+    with contextlib.ExitStack() as stack:
+        err = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace"))
+        proc = stack.enter_context(
+            child_process(argv, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
         )
         held = Held(module, name, proc.pid)
         reader = _Lines(proc)
@@ -94,16 +93,25 @@ def hold(
                 held.ready = True
                 held.ready_value = json.loads(ready_line[len(MARK) :]).get("value")
             yield held
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (gpuconform.interrupts): stop it now, wait for nothing
+            kill_group(proc)
+            raise
         finally:
             _release(proc)
             if not timed_out:
                 timed_out = not reader.until(lambda line: False, time.monotonic() + timeout)
             if timed_out:
-                _kill(proc)
+                kill_group(proc)
             proc.wait()
             err.seek(0)
             child = ChildResult(
-                argv, proc.returncode, "".join(reader.lines), err.read(), timed_out, time.monotonic() - started
+                argv,
+                proc.returncode,
+                "".join(reader.lines),
+                err.read(),
+                timed_out,
+                time.monotonic() - started,
+                timeout,
             )
             held.batch = Batch(module, tuple(sorted(added.items())), parse_results(child, [READY, name]), child)
 
@@ -119,13 +127,6 @@ def _release(proc: subprocess.Popen[bytes]) -> None:
         proc.stdin.flush()
     with contextlib.suppress(OSError):
         proc.stdin.close()
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
 
 
 class _Lines:

@@ -1,8 +1,13 @@
-"""Test-only seam: make the TensorFlow child (and only it) crash, hang or print garbage.
+"""Test-only seam: make the TensorFlow child (and only it) crash, hang, print garbage or spawn a process.
 
 Put this directory on PYTHONPATH and set GPUCONFORM_TEST_TF_FAULT; every Python
 started with it imports this file, but only `python -m gpuconform.experiments.child`
-acts on it. Nothing in the product reads this variable.
+acts on it. Nothing in the product reads this variable. GPUCONFORM_TEST_TF_PIDS
+names a file that gets the PID of each such child, then of each process it spawns.
+
+- ``signal``: SIGKILL itself; ``hang``: sleep; ``garbage``: print a broken result line;
+- ``hang-with-grandchild``: start a process of its own (its pipes closed), then sleep;
+- ``leave-a-process``: start a process of its own, then exit at once, leaving it behind.
 """
 
 from __future__ import annotations
@@ -16,6 +21,21 @@ if _fault and "gpuconform.experiments.child" in getattr(sys, "orig_argv", ()):
     if _pids:
         with open(_pids, "a") as _f:
             _f.write(f"{os.getpid()}\n")
+    if _fault in ("hang-with-grandchild", "leave-a-process"):
+        import subprocess
+
+        _grandchild = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(10**6)"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if _pids:
+            with open(_pids, "a") as _f:
+                _f.write(f"{_grandchild.pid}\n")
+        if _fault == "leave-a-process":
+            os._exit(0)
+        _fault = "hang"
     if _fault == "signal":
         import signal
 
