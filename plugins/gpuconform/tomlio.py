@@ -43,7 +43,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     """Parse the TOML file at `path`."""
     text = read_text(path)
     try:
-        return typing.cast(dict[str, Any], clean_tree(tomllib.loads(text)))
+        return typing.cast(dict[str, Any], _cleaned(text, tomllib.loads(text)))
     except tomllib.TOMLDecodeError as exc:
         raise DataError(str(path), "", f"is not valid TOML: {exc}") from None
     except ValueError as exc:  # an integer beyond Python's int-to-str limit
@@ -56,13 +56,21 @@ def read_json(path: Path) -> Any:
     """Parse the JSON file at `path`."""
     text = read_text(path)
     try:
-        return clean_tree(json.loads(text))
+        return _cleaned(text, json.loads(text))
     except json.JSONDecodeError as exc:
         raise DataError(str(path), "", f"is not valid JSON: {exc}") from None
     except ValueError as exc:  # an integer beyond Python's int-to-str limit
         raise DataError(str(path), "", _number_problem(exc)) from None
     except RecursionError:
         raise DataError(str(path), "", "is nested too deeply to parse") from None
+
+
+def _cleaned(text: str, data: Any) -> Any:
+    # Both formats refuse raw control characters in strings, so only an escape (\u0001, \udcff)
+    # or a raw noncharacter can put one there: without either, the walk over the data is skipped.
+    if "\\u" not in text and "\\U" not in text and "\ufffe" not in text and "\uffff" not in text:
+        return data
+    return clean_tree(data)
 
 
 def _number_problem(exc: ValueError) -> str:
