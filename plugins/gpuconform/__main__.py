@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -45,10 +46,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # here, so that a closed pipe is met inside the try, not at exit
+        return code
     except DataError as exc:
         print(f"gpuconform: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `gpuconform checks | head`: the reader has all it wanted
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the interpreter closes it at exit
+        return EXIT_OK
+    except OSError as exc:
+        print(f"gpuconform: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as exc:  # no traceback reaches a user: say what broke and where to report it
+        print(f"gpuconform: internal error: {type(exc).__name__}: {exc} (please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _build_parser() -> argparse.ArgumentParser:
