@@ -1,0 +1,200 @@
+"""The corpus of real broken hosts: each is replayed, and must get the cause and fix its thread established.
+
+An entry is two files with the same name:
+
+- ``tests/corpus/threads/<entry>.toml``: the public report (its address, verbatim quotes), the cause
+  and fix the thread established, and the expected verdict, layer, root check and fix patterns,
+  written from the thread before gpuconform ever ran on it and never edited to fit its output;
+- ``tests/corpus/hosts/<entry>.toml``: the host as the thread describes it, in the compact host
+  description (`gpuconform.hostspec`), which expands to the Facts a probe would have recorded.
+
+Each entry runs the real suite over its expanded facts (`--host-facts`) in a subprocess. It passes
+when the verdict, the layer, the root check (where the thread names an existing check) and every
+fix pattern match. docs/corpus.md (``python -m tests.test_corpus > docs/corpus.md``) lists the
+entries, their cause classes and the score, and a test keeps it in sync.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpuconform.host import facts_json
+from gpuconform.hostspec import expand
+from gpuconform.hostspec import load_description
+from gpuconform.matrix import load_matrices
+from gpuconform.plugin import suites_dir
+from gpuconform.tomlio import read_toml
+
+CORPUS = Path(__file__).parent / "corpus"
+THREADS = CORPUS / "threads"
+HOSTS = CORPUS / "hosts"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "corpus.md"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One real broken host: what its thread established and how it is described."""
+
+    name: str
+    thread: dict[str, Any]
+
+    @property
+    def expect(self) -> dict[str, Any]:
+        return dict(self.thread["expect"])
+
+    @property
+    def cause_class(self) -> str:
+        return str(self.thread["cause"]["class"])
+
+    @property
+    def host_file(self) -> Path:
+        return HOSTS / f"{self.name}.toml"
+
+    @property
+    def profile(self) -> str:
+        return str(self.expect.get("profile", "auto"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the suite said about an entry, and how it measures against the thread."""
+
+    status: str
+    layer: str | None
+    check_id: str | None
+    fix: str
+    problems: tuple[str, ...]  # empty: the entry passes
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def entries() -> list[Entry]:
+    """Every thread of the corpus, in file order."""
+    return [Entry(p.stem, read_toml(p)) for p in sorted(THREADS.glob("*.toml"))]
+
+
+def judge(entry: Entry, result: dict[str, Any]) -> Outcome:
+    """Compare a run's result.json with what the entry's thread established."""
+    verdict = result["verdict"]
+    expect = entry.expect
+    fix = verdict.get("fix") or ""
+    problems = []
+    if verdict["status"] != expect["verdict"]:
+        problems.append(f"verdict {verdict['status']}, the thread says {expect['verdict']}")
+    if expect["verdict"] == "FAIL":
+        if verdict.get("layer") != expect["layer"]:
+            problems.append(f"layer {verdict.get('layer')}, the thread says {expect['layer']}")
+        root = str(expect.get("root_check", ""))
+        if root and not root.startswith("new:") and verdict.get("check_id") != root:
+            problems.append(f"root check {verdict.get('check_id')}, the thread says {root}")
+        for pattern in expect.get("fix_patterns", ()):
+            if not re.search(pattern, fix, re.IGNORECASE):
+                problems.append(f"the fix does not match {pattern!r}: {fix!r}")
+    return Outcome(verdict["status"], verdict.get("layer"), verdict.get("check_id"), fix, tuple(problems))
+
+
+@functools.cache
+def _matrices() -> Any:
+    return load_matrices()
+
+
+def replay(entry: Entry) -> Outcome:
+    """Expand the entry's host, run the suite over it, and judge the result."""
+    with tempfile.TemporaryDirectory(prefix="gpuconform-corpus-") as tmp:
+        work = Path(tmp)
+        facts = expand(load_description(entry.host_file), _matrices(), collected_at="2026-12-01T00:00:00+00:00")
+        (work / "facts.json").write_text(facts_json(facts))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCONFORM_")}
+        argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "-q"]
+        argv += ["--host-facts", str(work / "facts.json"), "--host-profile", entry.profile, "--host-reports", "reports"]
+        argv += ["--host-report-formats", "result"]
+        proc = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=600, check=False)
+        result_file = work / "reports" / "result.json"
+        if not result_file.is_file():
+            tail = (proc.stdout + proc.stderr)[-1500:]
+            return Outcome("NONE", None, None, "", (f"no result.json (exit {proc.returncode}): {tail}",))
+        return judge(entry, json.loads(result_file.read_text()))
+
+
+@functools.cache
+def outcomes() -> dict[str, Outcome]:
+    """Every entry's outcome, replayed once per test session."""
+    return {e.name: replay(e) for e in entries() if e.host_file.is_file()}
+
+
+ENTRIES = entries()
+
+
+def test_every_thread_has_its_host_description() -> None:
+    assert [e.name for e in ENTRIES if not e.host_file.is_file()] == []
+    assert sorted(p.stem for p in HOSTS.glob("*.toml")) == sorted(e.name for e in ENTRIES)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_the_corpus_host_gets_the_cause_and_fix_its_thread_established(entry: Entry) -> None:
+    outcome = outcomes().get(entry.name)
+    assert outcome is not None, f"{entry.host_file} is missing"
+    assert outcome.passed, "\n".join(outcome.problems)
+
+
+def catalogue() -> str:
+    """docs/corpus.md: the entries, their cause classes and the score."""
+    results = outcomes()
+    by_class: Counter[str] = Counter(e.cause_class for e in ENTRIES)
+    passed: Counter[str] = Counter(e.cause_class for e in ENTRIES if results.get(e.name, _MISSING).passed)
+    lines = [
+        "# The corpus of real broken hosts",
+        "",
+        "Generated from `tests/test_corpus.py` (`python -m tests.test_corpus > docs/corpus.md`); one test per",
+        "entry. Each entry is a public report whose thread established the cause and the fix",
+        "(`tests/corpus/threads/`, expectations written from the thread before the suite ran on it) and the",
+        "host it describes (`tests/corpus/hosts/`, a compact host description, `gpuconform facts from-spec`).",
+        "The suite replays the expanded facts; an entry passes when the verdict, the first broken layer, the",
+        "root check (where the thread names an existing one) and every fix pattern match.",
+        "",
+        f"Score: {sum(passed.values())} of {len(ENTRIES)} entries.",
+        "",
+        "| cause class | entries | passed |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {c} | {n} | {passed[c]} |" for c, n in sorted(by_class.items())]
+    lines += ["", "| entry | class | TF | environment | layer | root check | passed |", "|---|---|---|---|---|---|---|"]
+    for e in ENTRIES:
+        outcome = results.get(e.name, _MISSING)
+        host = e.thread.get("host", {})
+        source = e.thread["source"]["url"]
+        lines.append(
+            f"| [{e.name}]({source}) | {e.cause_class} | {_cell(host.get('tensorflow', ''))} "
+            f"| {_cell(host.get('environment', ''))} | {outcome.layer or '-'} | `{outcome.check_id or '-'}` "
+            f"| {'yes' if outcome.passed else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+_MISSING = Outcome("NONE", None, None, "", ("not replayed",))
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def test_the_corpus_page_in_the_docs_matches_the_replays() -> None:
+    assert DOC.read_text() == catalogue(), "regenerate with: python -m tests.test_corpus > docs/corpus.md"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(catalogue())
