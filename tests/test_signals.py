@@ -72,6 +72,12 @@ DURING_A_CHILD = [
         "exit 2; the terminal says SIGTERM; the child is killed; the reports of the checks that ran are written",
         "sigterm-tensorflow-child",
     ),
+    _row(
+        "SIGTERM to the controller of an xdist run (-n 2) while a worker runs a TensorFlow child",
+        "SIGTERM to pytest; sitecustomize hangs the TF child",
+        "exit 2; the terminal says SIGTERM; no worker and no child remains; the reports are written",
+        "sigterm-xdist-controller",
+    ),
 ]
 BETWEEN_CHECKS = [
     _row(
@@ -309,10 +315,10 @@ def _pids(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-def _tensorflow_hangs(tmp_path: Path, fault: str = "hang", processes: int = 1) -> Scenario:
+def _tensorflow_hangs(tmp_path: Path, fault: str = "hang", processes: int = 1, *args: str) -> Scenario:
     pids = tmp_path / "tf-children.txt"
     env = _env(GPUCONFORM_TEST_TF_FAULT=fault, GPUCONFORM_TEST_TF_PIDS=str(pids))
-    argv = _suite("--host-profile", "cpu", "-m", "platform or framework", "--host-tf-timeout", "600")
+    argv = _suite("--host-profile", "cpu", "-m", "platform or framework", "--host-tf-timeout", "600", *args)
     return Scenario(argv, env, lambda run: len(_pids(pids)) >= processes, reports=True)
 
 
@@ -320,6 +326,7 @@ SCENARIOS: dict[str, Callable[[Path], Scenario]] = {
     "sigterm-nvml-probe": _nvml_hangs,
     "sigterm-library-probe": _library_hangs,
     "sigterm-tensorflow-child": _tensorflow_hangs,
+    "sigterm-xdist-controller": lambda tmp_path: _tensorflow_hangs(tmp_path, "hang", 1, "-n", "2"),
     "sigkill-nvml-probe": _nvml_hangs,
     "sigkill-library-probe": _library_hangs,
     "sigkill-tensorflow-grandchild": lambda tmp_path: _tensorflow_hangs(tmp_path, "hang-with-grandchild", 2),
