@@ -24,7 +24,9 @@ from gpuconform.facts import GpuFacts
 from gpuconform.facts import LibraryLoad
 from gpuconform.maps import check_mapped_libraries
 from gpuconform.maps import mapped_files
+from gpuconform.matrix import KernelRelease
 from gpuconform.matrix import Matrices
+from gpuconform.matrix import TfRelease
 from gpuconform.observations import BuildInfo
 from gpuconform.observations import DeviceList
 from gpuconform.observations import GpuInit
@@ -271,20 +273,35 @@ def test_build_info_matches_the_matrix(
     if release is None or lookup is None:
         not_applicable(f"{installed} has no matrix row to compare its build with")
     kernels = host_matrices.kernels_for(release.version)
-    mismatches = []
-    if build_info.cuda_version is not None and not _same_cuda(build_info.cuda_version, str(release.cuda)):
-        mismatches.append(f"CUDA {build_info.cuda_version} (matrix: {release.cuda})")
-    if build_info.cudnn_version is not None and build_info.cudnn_version.split(".")[0] != str(release.cudnn_major):
-        mismatches.append(f"cuDNN {build_info.cudnn_version} (matrix: {release.cudnn_major})")
-    caps = tuple(build_info.cuda_compute_capabilities)
-    if caps and kernels.build_info_caps and caps != tuple(kernels.build_info_caps):
-        mismatches.append(f"compute capabilities {', '.join(caps)} (matrix: {', '.join(kernels.build_info_caps)})")
+    row = f"TensorFlow {release.version}" + (" (a pre-release row)" if release.prerelease else "")
+    if build_info.has_cuda_keys:
+        found = f"get_build_info(): {_build_text(build_info)}"
+        mismatches = _build_info_mismatches(build_info, release, kernels.build_info_caps)
+        expected = f"CUDA {release.cuda}, cuDNN {release.cudnn_major}, {', '.join(kernels.build_info_caps)}"
+        source = CHILD
+    elif build_info.header_cuda or build_info.header_cudnn:
+        # TF 2.22 dropped the CUDA keys from get_build_info(); the package's headers still say what it was built with.
+        found = f"{_header_text(build_info)} (get_build_info() has no CUDA keys: {', '.join(build_info.keys)})"
+        mismatches = _header_mismatches(build_info, release, kernels)
+        archs = sorted({format_cc(c) for c in kernels.sass + kernels.sass_partial + kernels.ptx}, key=parse_cc)
+        expected = f"CUDA {release.cuda}, cuDNN {release.cudnn}, compute capabilities {', '.join(archs)}"
+        source = f"{CHILD}: {', '.join(build_info.header_files)}"
+    else:
+        host_warn(
+            f"{installed} does not say which CUDA and cuDNN it was built with: the lower layers used the matrix "
+            f"row of {row} (CUDA {release.cuda}, cuDNN {release.cudnn}) unchecked",
+            found=f"get_build_info(): {_build_text(build_info)}; no cuda_config.h or cudnn_version.h in the package",
+            source=CHILD,
+            why="every CUDA, cuDNN and driver requirement of the lower layers was derived from the matrix row",
+            fix=f"pip install --force-reinstall '{tf.name}=={tf.version}' (the official wheel ships its headers)",
+        )
+        return
     if not mismatches:
         return
     parts = {
-        "expected": f"CUDA {release.cuda}, cuDNN {release.cudnn_major}, {', '.join(kernels.build_info_caps)}",
-        "found": f"get_build_info(): {_build_text(build_info)}",
-        "source": f"{CHILD}; matrices/tensorflow.toml and matrices/kernels.toml",
+        "expected": f"{expected} ({row} in matrices/tensorflow.toml and matrices/kernels.toml)",
+        "found": found,
+        "source": f"{source}; matrices/tensorflow.toml and matrices/kernels.toml",
         "why": "every CUDA, cuDNN and driver requirement of the lower layers was derived from the matrix row",
     }
     if lookup.status != "known":
@@ -300,6 +317,40 @@ def test_build_info_matches_the_matrix(
         fix=f"install the official wheel: pip install --force-reinstall '{tf.name}=={tf.version}' "
         "(or, for a custom build, correct matrices/tensorflow.toml)",
     )
+
+
+def _build_info_mismatches(build: BuildInfo, release: TfRelease, caps_row: tuple[str, ...]) -> list[str]:
+    mismatches = []
+    if build.cuda_version is not None and not _same_cuda(build.cuda_version, str(release.cuda)):
+        mismatches.append(f"CUDA {build.cuda_version} (matrix: {release.cuda})")
+    if build.cudnn_version is not None and build.cudnn_version.split(".")[0] != str(release.cudnn_major):
+        mismatches.append(f"cuDNN {build.cudnn_version} (matrix: {release.cudnn_major})")
+    caps = tuple(build.cuda_compute_capabilities)
+    if caps and caps_row and caps != tuple(caps_row):
+        mismatches.append(f"compute capabilities {', '.join(caps)} (matrix: {', '.join(caps_row)})")
+    return mismatches
+
+
+def _header_mismatches(build: BuildInfo, release: TfRelease, kernels: KernelRelease) -> list[str]:
+    mismatches = []
+    if build.header_cuda is not None and not _same_cuda(build.header_cuda, str(release.cuda)):
+        mismatches.append(f"CUDA {build.header_cuda} (matrix: {release.cuda})")
+    cudnn = build.header_cudnn
+    if cudnn is not None:
+        # A full header version is compared on the components the row gives; a bare major on the major.
+        same = _same_cuda(cudnn, str(release.cudnn)) if "." in cudnn else cudnn == str(release.cudnn_major)
+        if not same:
+            mismatches.append(f"cuDNN {cudnn} (matrix: {release.cudnn})")
+    listed = {format_cc(c) for c in kernels.sass + kernels.sass_partial + kernels.ptx}
+    if build.header_caps and set(build.header_caps) != listed:
+        want = ", ".join(sorted(listed, key=parse_cc))
+        mismatches.append(f"compute capabilities {', '.join(build.header_caps)} (matrix: {want})")
+    return mismatches
+
+
+def _header_text(build: BuildInfo) -> str:
+    caps = ", ".join(build.header_caps) or "none listed"
+    return f"the package's headers: CUDA {build.header_cuda}, cuDNN {build.header_cudnn}, compute capabilities {caps}"
 
 
 def _same_cuda(built: str, matrix: str) -> bool:

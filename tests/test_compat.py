@@ -85,6 +85,15 @@ def test_a_470_driver_says_how_far_behind_it_is_and_which_release_runs(matrices:
     assert row(t, "2.14").verdict == "runs-minor-compat"
 
 
+def test_a_release_candidate_is_listed_with_an_exact_pin_but_never_offered_as_the_newest(matrices: Matrices) -> None:
+    t = table(host(driver="580.95.05"), "t4", matrices)
+    rc = row(t, "2.22")
+    assert (rc.tensorflow, rc.prerelease, rc.runs) == ("2.22.0rc0", True, True)
+    assert rc.fix == "pip install 'tensorflow[and-cuda]==2.22.0rc0'"  # "==2.22.*" would not match an rc
+    assert t.newest_runnable is not None and t.newest_runnable.tensorflow == "2.21.0"
+    assert any(line.startswith("2.22.0rc0 (pre-release)") for line in render_text(t))
+
+
 def test_python_outside_a_release_range_suggests_a_python_that_fits(matrices: Matrices) -> None:
     r = row(table(host(), "t4", matrices), "2.11")
     assert r.verdict == "python-outside-range"

@@ -44,6 +44,8 @@ from gpuconform.profiles import GpuExpectation
 from gpuconform.profiles import Profile
 from gpuconform.profiles import builtin_dir
 from gpuconform.profiles import load_profile
+from gpuconform.tfheaders import WheelBuild
+from gpuconform.tfheaders import read_installed
 from gpuconform.tflive import LiveTf
 from gpuconform.tflive import observe
 from gpuconform.tflog import parse_log
@@ -262,6 +264,69 @@ def test_a_release_newer_than_the_matrix_only_warns_about_its_build() -> None:
     assert warned[0].summary.startswith(
         "tensorflow 2.99.0 is not in the matrix and its build differs from the newest row"
     )
+
+
+RC_KEYS = ("is_cuda_build", "is_rocm_build", "is_tensorrt_build")  # all 2.22.0rc0's get_build_info() has
+RC_HEADERS = (f"{SITE}/tensorflow/include/third_party/gpus/cuda/cuda_config.h",)
+
+
+def rc_build(**headers: Any) -> BuildInfo:
+    """A 2.22.0rc0 GPU build: no CUDA keys in get_build_info(), its headers as the wheel ships them."""
+    said = {"header_cuda": "12.5.1", "header_cudnn": "9.10.0", "header_caps": ("6.0", "7.0", "8.0", "8.9", "9.0")}
+    return BuildInfo(keys=RC_KEYS, is_cuda_build=True, header_files=RC_HEADERS, **{**said, **headers})
+
+
+def test_a_build_info_without_cuda_keys_is_judged_by_the_packages_headers_and_passes_when_they_agree() -> None:
+    warned = Warnings()
+    facts = host(tf=("tensorflow", "2.22.0rc0"))
+    fw.test_build_info_matches_the_matrix(expect("t4", facts), MATRICES, rc_build(), warned)
+    assert warned == []
+
+
+def test_headers_that_disagree_with_the_matrix_fail_naming_the_header_and_the_missing_keys() -> None:
+    facts = host(tf=("tensorflow", "2.22.0rc0"))
+    build = rc_build(header_cuda="12.8.1")
+    f = failure(fw.test_build_info_matches_the_matrix, expect("t4", facts), MATRICES, build, Warnings())
+    assert f.summary == "tensorflow 2.22.0rc0 was built with CUDA 12.8.1 (matrix: 12.5.1)"
+    assert f.found.startswith("the package's headers: CUDA 12.8.1, cuDNN 9.10.0, compute capabilities 6.0, 7.0")
+    assert f.found.endswith("(get_build_info() has no CUDA keys: is_cuda_build, is_rocm_build, is_tensorrt_build)")
+    assert "TensorFlow 2.22.0rc0 (a pre-release row)" in f.expected
+    assert RC_HEADERS[0] in f.source
+
+
+def test_a_cudnn_header_older_than_the_matrix_row_fails() -> None:
+    facts = host(tf=("tensorflow", "2.22.0rc0"))
+    build = rc_build(header_cudnn="9.3.0")
+    f = failure(fw.test_build_info_matches_the_matrix, expect("t4", facts), MATRICES, build, Warnings())
+    assert f.summary == "tensorflow 2.22.0rc0 was built with cuDNN 9.3.0 (matrix: 9.10.0)"
+
+
+def test_a_build_that_says_nothing_of_its_cuda_is_a_warning_that_the_matrix_row_was_used_unchecked() -> None:
+    silent = BuildInfo(keys=RC_KEYS, is_cuda_build=True)
+    warned = Warnings()
+    fw.test_build_info_matches_the_matrix(expect("t4", host(tf=("tensorflow", "2.22.0rc0"))), MATRICES, silent, warned)
+    (warning,) = warned
+    assert warning.summary == (
+        "tensorflow 2.22.0rc0 does not say which CUDA and cuDNN it was built with: the lower layers used the matrix "
+        "row of TensorFlow 2.22.0rc0 (a pre-release row) (CUDA 12.5.1, cuDNN 9.10.0) unchecked"
+    )
+    assert "no cuda_config.h or cudnn_version.h" in warning.found
+
+
+def test_the_installed_headers_are_read_without_importing_tensorflow(tmp_path: Path) -> None:
+    package = tmp_path / "tensorflow"
+    (package / "include/third_party/gpus/cuda").mkdir(parents=True)
+    (package / "include/third_party/gpus/cuda/cuda_config.h").write_text(
+        '#define TF_CUDA_VERSION "12.5.1"\n#define TF_CUDNN_VERSION "9"\n#define TF_CUDA_COMPUTE_CAPABILITIES 60, 90\n'
+    )
+    (package / "include/third_party/gpus/cudnn/include").mkdir(parents=True)
+    (package / "include/third_party/gpus/cudnn/include/cudnn_version.h").write_text(
+        "#define CUDNN_MAJOR 9\n#define CUDNN_MINOR 10\n#define CUDNN_PATCHLEVEL 0\n"
+    )
+    build = read_installed(package)
+    assert (build.cuda, build.cudnn, build.compute_capabilities) == ("12.5.1", "9.10.0", ("6.0", "9.0"))
+    assert build.source[0].endswith("cuda_config.h") and len(build.source) == 2
+    assert read_installed(tmp_path / "nowhere") == WheelBuild()
 
 
 def test_a_cpu_build_that_says_so_passes_the_build_check() -> None:

@@ -53,7 +53,7 @@ def test_a_directory_of_matrices_loads_the_same_data(tmp_path: Path, m: Matrices
 def test_every_table_says_what_it_is_as_of_and_where_it_came_from(m: Matrices) -> None:
     for name, meta in m.meta.items():
         assert meta.name == name
-        assert meta.as_of == datetime.date(2026, 3, 11)
+        assert meta.as_of == datetime.date(2026, 12, 1)  # checked against the wheels and pci.ids that day
         assert meta.sources and meta.title
 
 
@@ -62,9 +62,31 @@ def test_every_table_says_what_it_is_as_of_and_where_it_came_from(m: Matrices) -
 
 def test_every_tf_2_release_is_listed_once_newest_first(m: Matrices) -> None:
     versions = [str(r.version) for r in m.tf_releases]
-    expected = [f"2.{minor}.0" for minor in range(21, -1, -1)]
+    expected = ["2.22.0rc0"] + [f"2.{minor}.0" for minor in range(21, -1, -1)]  # 2.22 is a release candidate
     expected[expected.index("2.16.0")] = "2.16.1"  # 2.16.0 was never published
     assert versions == expected
+    assert [str(r.version) for r in m.tf_releases if r.prerelease] == ["2.22.0rc0"]
+
+
+def test_the_2_22_release_candidate_is_judged_from_its_headers_since_its_build_info_has_no_cuda_keys(
+    m: Matrices,
+) -> None:
+    rc = m.tf_release("2.22.0rc0")
+    assert rc.status == "known" and rc.release is not None and rc.release.prerelease
+    assert (str(rc.release.cuda), str(rc.release.cudnn)) == ("12.5.1", "9.10.0")
+    assert m.kernels_for("2.22.0rc0").build_info_caps == ()
+    assert m.and_cuda_pins("2.22.0rc0")["nvidia-nvshmem-cu12"] == ">=3.2.5"  # type: ignore[index]
+
+
+def test_a_later_rc_or_the_final_of_a_pre_release_series_uses_its_row_with_a_warning(m: Matrices) -> None:
+    final = m.tf_release("2.22.0")
+    assert (final.status, str(final.release.version) if final.release else None) == ("unknown-newer", "2.22.0rc0")
+    assert final.warning == (
+        "TensorFlow 2.22.0 is newer than the matrix: matrix as of 2026-12-01 (tensorflow.toml) knows TF 2.22 "
+        "only as the pre-release 2.22.0rc0; expectations use that row"
+    )
+    assert m.tf_release("2.22.0rc1").status == "unknown-newer"
+    assert m.tf_release("2.22.0.dev20260901").status == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -84,7 +106,7 @@ def test_every_tf_2_release_is_listed_once_newest_first(m: Matrices) -> None:
         ("2.4.0", ">=3.6,<3.9", "11.0", "8.0", 8, "tensorflow", 2),
         ("2.3.0", ">=3.5,<3.9", "10.1", "7.6", 7, "tensorflow", 2),
         ("2.1.0", ">=3.5,<3.8", "10.1", "7.6", 7, "tensorflow", 2),
-        ("2.0.0", ">=3.3,<3.8", "10.0", "7.4", 7, "tensorflow-gpu", 2),
+        ("2.0.0", ">=3.5,<3.8", "10.0", "7.4", 7, "tensorflow-gpu", 2),
     ],
 )
 def test_each_tf_release_has_its_tested_build_configuration(
@@ -129,8 +151,9 @@ def test_each_tf_release_records_the_glibc_of_its_manylinux_tag(
         ("2.18.0rc0", "known", "2.18.0"),
         ("2.14", "known", "2.14.0"),
         (Version("2.3.1"), "known", "2.3.0"),
-        ("2.22.0", "unknown-newer", "2.21.0"),
-        ("3.0.0", "unknown-newer", "2.21.0"),
+        ("2.22.0", "unknown-newer", "2.22.0rc0"),
+        ("2.23.0", "unknown-newer", "2.22.0rc0"),
+        ("3.0.0", "unknown-newer", "2.22.0rc0"),
         ("1.15.0", "unknown-older", None),
         ("not-a-version", "unknown", None),
         ("", "unknown", None),
@@ -146,15 +169,15 @@ def test_a_tf_version_finds_its_series_row(
 
 
 def test_a_tf_newer_than_the_matrix_is_a_warning_that_names_the_row_used(m: Matrices) -> None:
-    assert m.tf_release("2.22.0").warning == (
-        "TensorFlow 2.22.0 is newer than the matrix (tensorflow.toml as of 2026-03-11); "
-        "expectations use the newest known release 2.21.0"
+    assert m.tf_release("2.23.0").warning == (
+        "TensorFlow 2.23.0 is newer than the matrix: matrix as of 2026-12-01 (tensorflow.toml) does not know "
+        "TF 2.23; expectations use the newest known release 2.22.0rc0"
     )
 
 
 def test_a_tf_older_than_the_matrix_gets_no_row_and_says_so(m: Matrices) -> None:
     assert m.tf_release("1.15.0").warning == (
-        "TensorFlow 1.15.0 is older than the matrix (tensorflow.toml as of 2026-03-11, "
+        "TensorFlow 1.15.0 is older than the matrix (tensorflow.toml as of 2026-12-01, "
         "oldest 2.0.0); no matrix row applies"
     )
 
@@ -563,7 +586,7 @@ def test_and_cuda_pins_are_those_of_the_release(
 
 def test_and_cuda_pins_are_absent_before_2_14_and_for_unknown_releases(m: Matrices) -> None:
     assert m.and_cuda_pins("2.13.0") is None
-    assert m.and_cuda_pins("2.22.0") is None
+    assert m.and_cuda_pins("2.23.0") is None
     assert m.and_cuda_pins("junk") is None
     assert "tensorrt" not in (m.and_cuda_pins("2.15.1") or {})
     assert len(m.and_cuda_pins("2.14.1") or {}) == 11
@@ -670,7 +693,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             'cuda = "12.5.1"',
             'cdua = "12.5.1"',
             "tensorflow.toml: release[0].cdua: unknown key; did you mean 'cuda'? "
-            "(accepted: cuda, cudnn, glibc, keras_major, notes, package, python, version)",
+            "(accepted: cuda, cudnn, glibc, keras_major, notes, package, prerelease, python, version)",
         ),
         (
             "tensorflow.toml",
@@ -701,7 +724,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             "tensorflow.toml",
             'python = ">=3.10,<3.14"',
             'python = "3.10-3.13"',
-            "tensorflow.toml: release[0].python: '3.10-3.13' is not a version specifier "
+            "tensorflow.toml: release[1].python: '3.10-3.13' is not a version specifier "
             "(accepted: a PEP 440 specifier like '>=3.9,<3.13')",
         ),
         (
@@ -714,15 +737,15 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
             "tensorflow.toml",
             'package = "tensorflow-gpu"',
             'package = "tensorflow-cpu"',
-            "tensorflow.toml: release[21].package: 'tensorflow-cpu' is not accepted "
+            "tensorflow.toml: release[22].package: 'tensorflow-cpu' is not accepted "
             "(accepted: tensorflow, tensorflow-gpu)",
         ),
         (
             "tensorflow.toml",
             'version = "2.20.0"',
             'version = "2.21.0"',
-            "tensorflow.toml: release[1].version: duplicate series '2.21', already at "
-            "release[0].version",
+            "tensorflow.toml: release[2].version: duplicate series '2.21', already at "
+            "release[1].version",
         ),
         (
             "tensorflow.toml",
@@ -733,9 +756,9 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
         ),
         (
             "tensorflow.toml",
-            "as_of = 2026-03-11",
-            'as_of = "2026-03-11"',
-            "tensorflow.toml: meta.as_of: expected a date like 2026-03-11, got string '2026-03-11'",
+            "as_of = 2026-12-01",
+            'as_of = "2026-12-01"',
+            "tensorflow.toml: meta.as_of: expected a date like 2026-03-11, got string '2026-12-01'",
         ),
         (
             "tensorflow.toml",
@@ -839,7 +862,7 @@ def _broken(tmp_path: Path, file: str, old: str, new: str) -> str:
         (
             "kernels.toml",
             'tf = ["2.21"]',
-            'tf = ["2.22"]',
+            'tf = ["2.23"]',
             "kernels.toml: release: no row covers TensorFlow 2.21, which tensorflow.toml lists",
         ),
         (

@@ -42,6 +42,17 @@ class BuildInfo:
     cuda_version: str | None = None  # "12.5.1", "11.2", Windows "64_112"
     cudnn_version: str | None = None  # the major only: "9"
     cuda_compute_capabilities: tuple[str, ...] = ()  # ("sm_60", ..., "compute_90")
+    # What the installed package's own headers say (gpuconform.tfheaders): TF 2.22 dropped the three
+    # keys above from get_build_info(), but its cuda_config.h and cudnn_version.h still carry them.
+    header_cuda: str | None = None  # cuda_config.h TF_CUDA_VERSION
+    header_cudnn: str | None = None  # cudnn_version.h "9.10.0", else TF_CUDNN_VERSION "9"
+    header_caps: tuple[str, ...] = ()  # cuda_config.h compute capabilities, "6.0", "9.0"
+    header_files: tuple[str, ...] = ()  # the files those came from
+
+    @property
+    def has_cuda_keys(self) -> bool:
+        """Whether get_build_info() itself says which CUDA, cuDNN and archs the build used."""
+        return self.cuda_version is not None or self.cudnn_version is not None or bool(self.cuda_compute_capabilities)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+from pathlib import Path
 from typing import Any
 
 from gpuconform.observations import BuildInfo
@@ -25,6 +26,9 @@ from gpuconform.observations import GpuInit
 from gpuconform.observations import TfGpu
 from gpuconform.observations import TfIdentity
 from gpuconform.serde import dump
+from gpuconform.tfheaders import CUDA_CONFIG
+from gpuconform.tfheaders import CUDNN_VERSION
+from gpuconform.tfheaders import read_installed
 
 
 def identity(tf: Any) -> Any:
@@ -50,9 +54,10 @@ def identity(tf: Any) -> Any:
 
 
 def build_info(tf: Any) -> Any:
-    """get_build_info(), every key read with .get()."""
+    """get_build_info(), every key read with .get(), and what the package's own headers say."""
     info = dict(tf.sysconfig.get_build_info())
     caps = info.get("cuda_compute_capabilities") or ()
+    headers = read_installed(Path(os.path.realpath(tf.__file__)).parent, (*CUDA_CONFIG, *CUDNN_VERSION))
     return dump(
         BuildInfo(
             keys=tuple(sorted(str(k) for k in info)),
@@ -61,6 +66,10 @@ def build_info(tf: Any) -> Any:
             cuda_version=_str(info.get("cuda_version")),
             cudnn_version=_str(info.get("cudnn_version")),
             cuda_compute_capabilities=tuple(str(c) for c in caps),
+            header_cuda=headers.cuda,
+            header_cudnn=headers.cudnn,
+            header_caps=headers.compute_capabilities,
+            header_files=headers.source,
         )
     )
 
