@@ -607,9 +607,14 @@ def run(args: argparse.Namespace) -> int:
             cache[key] = reading
             failed.pop(key, None)
             save_cache(args.cache, cache, failed)
-    else:
-        sources.append(f"cached readings in {args.cache}")
     readings = sorted(cache.values(), key=lambda r: Version(r.version))
+    if args.offline:
+        days = ", ".join(sorted({r.read_on for r in readings if r.read_on})) or "?"
+        sources.append(
+            f"wheels downloaded from PyPI ({PYPI.format(name='tensorflow')}, tensorflow-gpu for 2.0) and read on "
+            f"{days}; re-judged from the tool's cache (--offline)"
+        )
+    sources.append(f"matrices judged: {args.matrices or 'the shipped matrices/'}")
     not_verified = sorted(failed.values(), key=lambda n: Version(n.version))
     if args.versions:
         readings = [r for r in readings if r.version in args.versions]
