@@ -141,6 +141,7 @@ class Report:
     pci_ids_source: str | None
     as_of: dict[str, str]
     sources: list[str]
+    max_wheel_mib: int = 2048
 
 
 # --- reading a wheel --------------------------------------------------------------------------------
@@ -635,6 +636,7 @@ def run(args: argparse.Namespace) -> int:
         pci_ids_source=args.pci_ids_source or (str(args.pci_ids) if args.pci_ids else None),
         as_of={name: d.isoformat() for name, d in m.as_of.items()},
         sources=sources,
+        max_wheel_mib=args.max_wheel_mib,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(report), encoding="utf-8")

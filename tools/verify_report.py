@@ -35,6 +35,17 @@ def render(report: Report) -> str:
     if report.pci_ids_source:
         lines.append(f"- pci.ids version {report.pci_ids_version or '?'}: {report.pci_ids_source}")
     lines.append("- matrices judged, with their `as_of`: " + ", ".join(f"{k} {v}" for k, v in report.as_of.items()))
+    lines += [
+        "",
+        "## Not covered by this tool",
+        "",
+        "- `cuda_drivers.toml` (CUDA toolkit -> driver): NVIDIA publishes it only as release-note prose; its rows",
+        "  name their sources and mark the third-party-sourced ones (`third_party = true`).",
+        "- `gpus.toml` compute capabilities and NVML names: checked by hand against developer.nvidia.com/cuda-gpus",
+        "  and the open-gpu-kernel-modules README (see the table's sources); only PCI ids and names are checked here.",
+        "- `sonames.toml` and `keras_preprocessing.toml`.",
+        f"- Wheels over {report.max_wheel_mib} MiB (`--max-wheel-mib`) are listed under NOT verified, never skipped.",
+    ]
     lines += ["", "## Differences", ""]
     if report.differences:
         lines += ["| release | table | key | matrix says | wheel says | read from |", "|---|---|---|---|---|---|"]
