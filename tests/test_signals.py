@@ -383,6 +383,9 @@ def test_a_signal_between_checks_or_at_the_end_leaves_the_reports_of_what_ran(ro
     result = assert_reports_valid(tmp_path / "reports")
     ran = {c["id"]: c["outcome"] for c in result["checks"]}
     assert ran.get(VICTIM_ID) == "passed"
+    # What ran passed, but a run cut short never says PASS: the layers after the signal went unchecked.
+    last = proc.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("host verdict: INCOMPLETE (profile cpu): the run was interrupted; the "), last
     driver_ran = [i for i, outcome in ran.items() if i.startswith("driver::") and outcome != "not-run"]
     if row.id == "sigterm-while-finishing":
         assert driver_ran, "every check ran before the signal, and each is reported"

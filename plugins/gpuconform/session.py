@@ -79,8 +79,15 @@ class HostSession:
     report_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said in the header and again above the verdict
     checks_collected: int = 0
+    exitstatus: int = 0  # the run's, once it has ended
 
     # ---- collection ---------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Under xdist the controller collects nothing itself: count what the first worker collected.
+        if self.checks_collected == 0:
+            self.checks_collected = sum(1 for nodeid in ids if _layer_of_file(nodeid) is not None)
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         if layer_of(item) is None:
@@ -191,6 +198,7 @@ class HostSession:
         finally:
             if controller:
                 self._finish_reports(session)
+                self.exitstatus = session.exitstatus
                 self._print_verdict()
 
     def _finish_reports(self, session: pytest.Session) -> None:
@@ -230,7 +238,8 @@ class HostSession:
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
         if tr is None or self.verdict is None:
             return
-        if self.checks_collected == 0:
+        interrupted = self.exitstatus == pytest.ExitCode.INTERRUPTED
+        if self.checks_collected == 0 and not self.outcomes and not interrupted:
             self.notes.append(
                 "no conformance checks were collected from "
                 f"{' '.join(map(str, self.config.args)) or 'this directory'}; they are installed with gpuconform: "
@@ -249,6 +258,14 @@ class HostSession:
             tr.write_line(line, bold=True, red=True)
             return
         status = self.verdict.status
+        if interrupted and status != "FAIL":
+            # What ran may have passed, but the layers after it were never checked: no PASS for that.
+            line = f"host verdict: INCOMPLETE (profile {self.profile.name}): the run was interrupted; "
+            line += f"the {len(self.outcomes)} check(s) that ran said {status}"
+            tr.write_line(line, bold=True, yellow=True)
+            return
+        if interrupted:
+            tr.write_line("gpuconform: the run was interrupted: the layers after this one were not all checked")
         tr.write_line(self.verdict.line(), bold=True, red=status == "FAIL", green=status == "PASS")
 
     def header_lines(self) -> list[str]:

@@ -199,6 +199,9 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a probe child: ours, quiet, plus `extra`."""
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Children start with `python -m`, which puts the current directory first on sys.path: a
+    # stray select.py in the user's repo would shadow the standard module (ignored before 3.11).
+    env["PYTHONSAFEPATH"] = "1"
     env.update(extra or {})
     return env
 

@@ -391,9 +391,9 @@ class _Loader:
                 self._not_tried(pending, timeout)
                 return
             request = {"items": [{"id": i.id, "kind": i.kind, "path": i.path} for i in pending]}
-            result = run_python(
-                _CHILD, timeout=min(timeout, left), env=env, stdin=json.dumps(request)
-            )
+            # The full bound each time (the budget only stops new children), so that what a
+            # message says of a hang does not depend on how long the others took.
+            result = run_python(_CHILD, timeout=timeout, env=env, stdin=json.dumps(request))
             started, opened, done = _parse(result.stdout)
             for item in pending:
                 if item.id in done:
@@ -453,7 +453,7 @@ def _crashed(item: _Item, failure: ProbeError, opened: bool, result: ChildResult
     symbol = VERSION_SYMBOLS.get(item.kind, "its version function")
     phase = f"while calling {symbol}" if opened else "during dlopen"
     if result.timed_out:
-        what = f"no answer {phase} within {result.duration:.1f} s"
+        what = f"no answer {phase} within {result.bound}"
     elif result.signal_name:
         what = f"killed by {result.signal_name} {phase}"
     else:
