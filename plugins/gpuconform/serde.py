@@ -129,8 +129,10 @@ def _load(tp: Any, value: Any, source: str, path: str, depth: int) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if isinstance(value, int) and not INT_MIN <= value <= INT_MAX or not math.isfinite(value):
-                raise DataError(source, path, f"number out of range: {_short(value)}", "a finite number")
+            if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+                raise DataError(source, path, "integer out of range", f"{INT_MIN} to {INT_MAX}")
+            if not math.isfinite(value):
+                raise DataError(source, path, f"{_short(value)} is not finite", "a finite number")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
