@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from gpuconform.plugin import suites_dir
-from gpuconform.probes.platform import REDACTED
+from gpuconform.probes.platform import TF_NAMES
 from gpuconform.probes.platform import reported_environment
+from gpuconform.redact import REDACTED
 from tests.simhost.cc import require_compiler
 from tests.simhost.host import build_host
 from tests.simhost.host import run_suite
@@ -23,7 +24,7 @@ SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "sekrit-aws-0001",
     "HF_TOKEN": "sekrit-hf-0002",
     "DB_PASSWORD": "sekrit-db-0003",
-    "TF_API_TOKEN": "sekrit-tf-0004",  # an allowlisted prefix with a secret name
+    "TF_API_TOKEN": "sekrit-tf-0004",  # Terraform Cloud's token: TF_ is not an allowlisted prefix
     "NVIDIA_API_KEY": "sekrit-nv-0005",
     "CUDA_CACHE_PATH": "https://user:sekrit-url-0006@cache.example/x",  # credentials inside a URL
 }
@@ -48,9 +49,16 @@ def test_the_environment_is_reported_through_an_allowlist_with_secrets_redacted(
     reported = dict(reported_environment(env))
     assert reported["CUDA_VISIBLE_DEVICES"] == "0"
     assert "HOME" not in reported and "GITHUB_TOKEN" not in reported and "AWS_SECRET_ACCESS_KEY" not in reported
-    assert reported["TF_API_TOKEN"] == REDACTED
+    assert "TF_API_TOKEN" not in reported
     assert reported["NVIDIA_API_KEY"] == REDACTED
     assert reported["CUDA_CACHE_PATH"] == f"https://{REDACTED}@cache.example/x"
+
+
+def test_tensorflow_variables_are_reported_and_terraform_variables_are_not() -> None:
+    tensorflow = {name: "1" for name in TF_NAMES}
+    terraform = {"TF_VAR_region": "eu", "TF_CLI_ARGS": "-no-color", "TF_LOG": "DEBUG", "TF_WORKSPACE": "prod"}
+    reported = dict(reported_environment({**tensorflow, **terraform, "TF_BUILD": "True"}))
+    assert reported == tensorflow
 
 
 def test_planted_secrets_appear_in_no_report(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:

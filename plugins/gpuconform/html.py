@@ -13,6 +13,9 @@ import re
 from typing import TYPE_CHECKING
 from typing import Any
 
+import pytest
+
+from gpuconform import redact
 from gpuconform import serde
 from gpuconform.htmlparts import COLOURS
 from gpuconform.htmlparts import SCRIPT
@@ -21,6 +24,7 @@ from gpuconform.htmlparts import badge
 from gpuconform.htmlparts import card
 from gpuconform.htmlparts import cell
 from gpuconform.htmlparts import details
+from gpuconform.htmlparts import environment_table
 from gpuconform.htmlparts import esc
 from gpuconform.htmlparts import finding_list
 from gpuconform.htmlparts import json_block
@@ -63,16 +67,49 @@ VIEWPORT = "<meta name='viewport' content='width=device-width,initial-scale=1'>"
 
 
 class HtmlHooks:
-    """Hooks for pytest-html only."""
+    """Hooks for pytest-html only.
+
+    pytest-metadata's dict (its CI variables, --metadata, what other plugins add) is the
+    Environment table of report.html, bypassing our allowlist: it is redacted in place each
+    time before someone reads it (pytest-html, -v's header, junitxml's metadata fixture),
+    and pytest-html, which inserts each value with innerHTML, gets an escaped copy.
+    """
 
     def __init__(self, session: HostSession) -> None:
         self.session = session
+        self.html_report: Any = None
+
+    @pytest.hookimpl(optionalhook=True, trylast=True)
+    def pytest_metadata(self, metadata: dict[str, Any], config: pytest.Config) -> None:
+        redact.metadata(metadata)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._redact_metadata()  # before pytest-html (trylast) and the terminal's -v header read it
 
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = f"gpuconform: {self.session.facts.host.hostname} ({self.session.profile.name})"
+        self.html_report = report  # called right after pytest-html took its environment from the metadata
+        self._publish_environment()
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
         prefix.append(host_section(self.session))
+        self._publish_environment()  # again, just before the page is written: xdist workers' metadata came in
+
+    def _redact_metadata(self) -> dict[str, Any] | None:
+        try:
+            from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
+        except ImportError:
+            return None
+        data = self.session.config.stash.get(metadata_key, None)
+        if data is not None:
+            redact.metadata(data)
+        return data
+
+    def _publish_environment(self) -> None:
+        data = self._redact_metadata()
+        if data is not None and self.html_report is not None:
+            self.html_report.set_data("environment", environment_table(data))
 
 
 def host_section(session: HostSession) -> str:

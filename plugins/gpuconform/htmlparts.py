@@ -154,6 +154,34 @@ def _code_if_command(label: str, value: str) -> str:
     return f"<code>{esc(value)}</code>" if label == "fix" else esc(value)
 
 
+def environment_table(metadata: dict[str, Any]) -> dict[str, Any]:
+    """pytest-metadata's dict as pytest-html's Environment table may safely take it.
+
+    pytest-html's script puts each value into the page with innerHTML (`<div>${value}</div>`,
+    a dict's or list's items as `<li>${key}: ${item}</li>`) and only the top-level key with
+    textContent, so every string below the top level is escaped here; the key is left as is.
+    """
+    return {key: _environment_cell(value) for key, value in metadata.items()}
+
+
+def _environment_cell(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, dict):
+        return {esc(k): _environment_item(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_environment_item(v) for v in value]
+    return esc(value)
+
+
+def _environment_item(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (dict, list, tuple)):
+        return esc(json.dumps(value, default=str))  # the script would show [object Object]
+    return esc(value)
+
+
 def page(title: str, body: str) -> str:
     """A whole self-contained page (the fleet page; the host report is pytest-html's)."""
     return (

@@ -13,12 +13,40 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from gpuconform import redact
 from gpuconform.facts import PackageInfo
 from gpuconform.facts import PackagesFacts
 from gpuconform.facts import PlatformFacts
 
-#: Environment variables worth reporting: they change how CUDA, TF and Keras behave.
-ENV_PREFIXES = ("CUDA_", "NVIDIA_", "TF_", "XLA_", "NCCL_", "CUDNN_", "KERAS_", "GPUCONFORM_")
+#: Environment variables worth reporting: they change how CUDA, TensorFlow and Keras behave.
+#: TensorFlow's variables are named one by one: `TF_` is also Terraform's prefix
+#: (TF_VAR_db_password, TF_TOKEN_app_terraform_io, TF_CLI_ARGS) and Azure Pipelines' (TF_BUILD).
+#: Each name below is read by TensorFlow's own source (file in the comment) or, for
+#: TF_ENABLE_AUTO_MIXED_PRECISION, by NVIDIA's NGC TensorFlow builds.
+TF_NAMES = (
+    "TF_CPP_MIN_LOG_LEVEL",  # tsl/platform/default/logging.cc
+    "TF_CPP_MAX_VLOG_LEVEL",  # same
+    "TF_CPP_VMODULE",  # same
+    "TF_FORCE_GPU_ALLOW_GROWTH",  # core/common_runtime/gpu/gpu_bfc_allocator.cc
+    "TF_GPU_ALLOCATOR",  # core/common_runtime/gpu/gpu_process_state.cc (cuda_malloc_async, ...)
+    "TF_GPU_THREAD_MODE",  # core/common_runtime/gpu/gpu_device.cc
+    "TF_GPU_THREAD_COUNT",  # same
+    "TF_GPU_HOST_MEM_LIMIT_IN_MB",  # gpu_process_state.cc, TF 2.0-2.4
+    "TF_CUDA_HOST_MEM_LIMIT_IN_MB",  # gpu_process_state.cc, later releases
+    "TF_FORCE_UNIFIED_MEMORY",  # the GPU BFC allocator of TensorFlow and of XLA's GPU client
+    "TF_ENABLE_ONEDNN_OPTS",  # core/util/util.cc (IsMKLEnabled)
+    "TF_DETERMINISTIC_OPS",  # core/util/determinism.cc
+    "TF_CUDNN_DETERMINISTIC",  # TensorFlow's cuDNN kernels and XLA's GPU compiler
+    "TF_CUDNN_USE_AUTOTUNE",  # core/util/use_cudnn.cc
+    "TF_USE_LEGACY_KERAS",  # tensorflow/__init__.py (tf.keras is Keras 2 from tf_keras)
+    "TF_XLA_FLAGS",  # compiler/jit/flags.cc
+    "TF_NUM_INTEROP_THREADS",  # core/common_runtime/process_util.cc
+    "TF_NUM_INTRAOP_THREADS",  # same
+    "TF_ENABLE_AUTO_MIXED_PRECISION",  # NVIDIA NGC TensorFlow containers
+)
+#: Prefixes kept whole: no other tool we know keeps secrets under them except under names
+#: the redaction hides anyway (NVIDIA_API_KEY), and their values pass the redaction too.
+ENV_PREFIXES = ("CUDA_", "NVIDIA_", "XLA_", "NCCL_", "CUDNN_", "KERAS_", "GPUCONFORM_")
 ENV_NAMES = (
     "LD_LIBRARY_PATH",
     "LD_PRELOAD",
@@ -28,11 +56,8 @@ ENV_NAMES = (
     "CONDA_DEFAULT_ENV",
     "VIRTUAL_ENV",
     "OMP_NUM_THREADS",
+    *TF_NAMES,
 )
-#: A name with any of these parts is a secret even when its prefix is allowed (TF_API_TOKEN).
-SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "COOKIE")
-REDACTED = "<redacted>"
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 
 TF_DISTRIBUTIONS = (
     "tensorflow",
@@ -69,18 +94,13 @@ def probe_platform(root: Path = Path("/"), env: Mapping[str, str] | None = None)
 
 
 def reported_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The allowlisted variables, with secrets and URL credentials redacted."""
-    kept = []
-    for name in sorted(env):
-        if not (name in ENV_NAMES or name.startswith(ENV_PREFIXES)):
-            continue
-        value = env[name]
-        if any(part in name.upper() for part in SECRET_PARTS):
-            value = REDACTED
-        else:
-            value = _URL_USERINFO.sub(lambda m: m.group("scheme") + REDACTED + "@", value)
-        kept.append((name, value))
-    return tuple(kept)
+    """The allowlisted variables, each value through the one redaction (gpuconform.redact)."""
+    return tuple((name, redact.environment_value(name, env[name])) for name in sorted(env) if reported(name))
+
+
+def reported(name: str) -> bool:
+    """Whether a variable of this name is worth reporting (secret or not: its value is redacted)."""
+    return name in ENV_NAMES or name.startswith(ENV_PREFIXES)
 
 
 def detect_container(root: Path, env: Mapping[str, str]) -> tuple[str | None, list[str]]:
