@@ -543,3 +543,22 @@ def test_a_token_after_128_kib_of_pathological_text_is_still_cut_out(filler: str
     # Every pattern is linear: quadratic backtracking here would take hours, not fail an assertion.
     value = filler * (128 * 1024 // len(filler)) + " " + GITHUB
     assert GITHUB not in redact.text(value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="host.replay_facts does not yet pass platform.environment through reported_environment (lead's file)",
+)
+def test_a_replayed_facts_file_s_environment_goes_through_the_allowlist_and_the_redaction(
+    planted: Run, tmp_path: Path
+) -> None:
+    from gpuconform.host import replay_facts
+
+    recorded = json.loads(planted.texts["facts.json"])  # a hand-edited or an old file, as --host-facts reads it
+    recorded["platform"]["environment"] = [
+        ["TF_VAR_db_password", "replay-0091"],
+        ["CUDA_CACHE_PATH", "https://u:replay-0092@h/x"],
+    ]
+    (tmp_path / "facts.json").write_text(json.dumps(recorded))
+    environment = dict(replay_facts(tmp_path / "facts.json").platform.environment)
+    assert environment == {"CUDA_CACHE_PATH": f"https://{redact.REDACTED}@h/x"}
