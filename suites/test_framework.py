@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
+from packaging.version import Version
 
 from gpuconform.check import could_not_check
 from gpuconform.check import fail
@@ -232,7 +234,7 @@ def test_tensorflow_imports_as_the_installed_distribution(
     ident = identity
     owner = ident.distribution
     same_owner = owner is not None and canonicalize_name(owner) == canonicalize_name(tf.name)
-    if same_owner and ident.version == tf.version:
+    if same_owner and _same_version(ident.version, tf.version):
         return
     who = (
         f"{canonicalize_name(owner)} {ident.distribution_version}" if owner else "files no installed distribution owns"
@@ -351,6 +353,14 @@ def _header_mismatches(build: BuildInfo, release: TfRelease, kernels: KernelRele
 def _header_text(build: BuildInfo) -> str:
     caps = ", ".join(build.header_caps) or "none listed"
     return f"the package's headers: CUDA {build.header_cuda}, cuDNN {build.header_cudnn}, compute capabilities {caps}"
+
+
+def _same_version(imported: str, installed: str) -> bool:
+    """tf.__version__ '2.22.0-rc0' is the distribution's '2.22.0rc0': equal as PEP 440 versions."""
+    try:
+        return Version(imported) == Version(installed)
+    except InvalidVersion:
+        return imported == installed
 
 
 def _same_cuda(built: str, matrix: str) -> bool:

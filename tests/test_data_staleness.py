@@ -8,12 +8,16 @@ TF lookup, and the as-of dates every report carries (`gpuconform.asof`).
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
+from pathlib import Path
 from typing import Any
 
+import pytest
 import suites.test_driver as drv
 
 from gpuconform.asof import as_of_line
 from gpuconform.asof import tables_used
+from gpuconform.experiments.dists import installed_version
 from gpuconform.facts import Facts
 from gpuconform.facts import GpuFacts
 from gpuconform.facts import PciDevice
@@ -147,3 +151,17 @@ def test_every_table_a_run_used_is_listed_with_its_as_of_date() -> None:
     }
     assert tables["gpus.toml"] == GPUS_AS_OF
     assert as_of_line(tables_used(MATRICES)).startswith(f"matrices as of: tensorflow.toml {TF_AS_OF}, ")
+
+
+def test_a_module_installed_by_another_distribution_reports_that_distributions_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TF 2.22.0rc0 requires keras-nightly, which installs the `keras` module: no "keras" metadata exists.
+    info = tmp_path / "fancymod_nightly-3.16.0.dev2026102704.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fancymod-nightly\nVersion: 3.16.0.dev2026102704\n")
+    (info / "top_level.txt").write_text("fancymod\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert installed_version("fancymod", "fancymod") == "3.16.0.dev2026102704"
+    with pytest.raises(importlib.metadata.PackageNotFoundError):
+        installed_version("nosuchdist", "nosuchmodule")

@@ -226,6 +226,14 @@ def test_the_official_wheel_imports_as_itself() -> None:
     fw.test_tensorflow_imports_as_the_installed_distribution(expect("t4", host()), b, identity_of(b))
 
 
+def test_a_release_candidate_whose_version_string_is_spelled_otherwise_imports_as_itself() -> None:
+    b = batch("t4_framework_healthy")
+    seen = identity_of(b)
+    assert seen is not None
+    rc = dataclasses.replace(seen, version="2.22.0-rc0", distribution_version="2.22.0rc0")  # TF 2.22.0rc0's own
+    fw.test_tensorflow_imports_as_the_installed_distribution(expect("t4", host(tf=("tensorflow", "2.22.0rc0"))), b, rc)
+
+
 def test_an_import_killed_by_sigill_names_the_missing_cpu_instructions() -> None:
     b = batch("t4_framework_sigill")
     f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", host()), b, identity_of(b))

@@ -14,7 +14,6 @@ golden outputs, so numpy is never needed in the pytest process.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import pathlib
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from gpuconform.experiments.dists import installed_version
 from gpuconform.reference_model import NAN_ROW
 from gpuconform.reference_model import WRONG_SHAPES
 from gpuconform.reference_model import reference_dir
@@ -112,7 +112,7 @@ def environment(tf: Any) -> Json:
     keras_dist = "tf-keras" if type(tf.keras.Model).__module__.startswith("tf_keras") else "keras"
     return {
         "tensorflow": tf.__version__,
-        "keras": importlib.metadata.version(keras_dist),
+        "keras": installed_version(keras_dist, keras_dist.replace("-", "_")),
         "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
         "gpus": gpus,

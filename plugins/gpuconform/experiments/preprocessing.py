@@ -31,6 +31,8 @@ import numpy as np
 from PIL import Image
 from PIL import ImageFile
 
+from gpuconform.experiments.dists import installed_version
+
 HEIGHT, WIDTH = 48, 64  # the fixed image
 TARGET = (24, 32)  # load_img's target_size (height, width)
 SKEW_SIZE, SKEW_TARGET = 256, 64
@@ -123,7 +125,7 @@ def tf_keras_loader(tf: Any) -> Loader:
     top = utils.load_img.__module__.split(".")[0]  # keras.src.utils.image_utils -> keras
     package = KERAS_DISTRIBUTIONS.get(top, top)
     return Loader(
-        "tf.keras", package, importlib.metadata.version(package), utils, f"{top}.preprocessing.image", f"{top}.utils."
+        "tf.keras", package, installed_version(package, top), utils, f"{top}.preprocessing.image", f"{top}.utils."
     )
 
 
