@@ -545,10 +545,6 @@ def test_a_token_after_128_kib_of_pathological_text_is_still_cut_out(filler: str
     assert GITHUB not in redact.text(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="host.replay_facts does not yet pass platform.environment through reported_environment (lead's file)",
-)
 def test_a_replayed_facts_file_s_environment_goes_through_the_allowlist_and_the_redaction(
     planted: Run, tmp_path: Path
 ) -> None:
@@ -562,3 +558,18 @@ def test_a_replayed_facts_file_s_environment_goes_through_the_allowlist_and_the_
     (tmp_path / "facts.json").write_text(json.dumps(recorded))
     environment = dict(replay_facts(tmp_path / "facts.json").platform.environment)
     assert environment == {"CUDA_CACHE_PATH": f"https://{redact.REDACTED}@h/x"}
+
+
+def test_metadata_is_redacted_even_without_pytest_html(tmp_path: Path) -> None:
+    # pytest-metadata without pytest-html: its -v header and the metadata junitxml can carry
+    # still go through the redaction.
+    seam = Path(__file__).parent / "faultseams" / "nohtml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCONFORM_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(seam), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-m", "platform", "-p", "no:cacheprovider", "-v"]
+    argv += ["--host-profile", "cpu", "--metadata", "DEPLOY_TOKEN", GITHUB]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "report.html is not written: pytest-html is not installed" in proc.stdout
+    assert "DEPLOY_TOKEN" in proc.stdout  # the -v header lists the metadata
+    assert GITHUB not in proc.stdout + proc.stderr

@@ -97,8 +97,17 @@ def replay_facts(path: Path) -> Facts:
     if isinstance(version, int) and not isinstance(version, bool) and version not in FACTS_SCHEMA_VERSIONS:
         raise DataError(str(path), "schema_version", f"{version} is not a facts schema version", "1 or 2")
     facts = serde.load(Facts, data, str(path))
+    # A hand-edited or old file's environment goes through the allowlist and the one redaction too.
+    from gpuconform.probes.platform import reported_environment
+
+    platform = replace(facts.platform, environment=reported_environment(dict(facts.platform.environment)))
     # A version-1 file is a version-2 tree with nothing recorded where version 2 grew.
-    return replace(facts, host=replace(facts.host, source=f"replay:{path}"), schema_version=FACTS_SCHEMA_VERSION)
+    return replace(
+        facts,
+        host=replace(facts.host, source=f"replay:{path}"),
+        platform=platform,
+        schema_version=FACTS_SCHEMA_VERSION,
+    )
 
 
 def facts_json(facts: Facts) -> str:

@@ -66,18 +66,16 @@ body{display:flex;flex-direction:column}
 VIEWPORT = "<meta name='viewport' content='width=device-width,initial-scale=1'>"
 
 
-class HtmlHooks:
-    """Hooks for pytest-html only.
+class MetadataRedaction:
+    """pytest-metadata's dict goes through the one redaction, with or without pytest-html.
 
-    pytest-metadata's dict (its CI variables, --metadata, what other plugins add) is the
-    Environment table of report.html, bypassing our allowlist: it is redacted in place each
-    time before someone reads it (pytest-html, -v's header, junitxml's metadata fixture),
-    and pytest-html, which inserts each value with innerHTML, gets an escaped copy.
+    Its CI variables, --metadata and what other plugins add bypass our allowlist: the dict is
+    redacted in place each time before someone reads it (pytest-html, -v's header, junitxml's
+    metadata fixture).
     """
 
     def __init__(self, session: HostSession) -> None:
         self.session = session
-        self.html_report: Any = None
 
     @pytest.hookimpl(optionalhook=True, trylast=True)
     def pytest_metadata(self, metadata: dict[str, Any], config: pytest.Config) -> None:
@@ -86,15 +84,6 @@ class HtmlHooks:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._redact_metadata()  # before pytest-html (trylast) and the terminal's -v header read it
-
-    def pytest_html_report_title(self, report: Any) -> None:
-        report.title = f"gpuconform: {self.session.facts.host.hostname} ({self.session.profile.name})"
-        self.html_report = report  # called right after pytest-html took its environment from the metadata
-        self._publish_environment()
-
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        prefix.append(host_section(self.session))
-        self._publish_environment()  # again, just before the page is written: xdist workers' metadata came in
 
     def _redact_metadata(self) -> dict[str, Any] | None:
         try:
@@ -105,6 +94,24 @@ class HtmlHooks:
         if data is not None:
             redact.metadata(data)
         return data
+
+
+class HtmlHooks(MetadataRedaction):
+    """Hooks for pytest-html only; pytest-html, which inserts each environment value with innerHTML,
+    gets an escaped copy of the redacted metadata."""
+
+    def __init__(self, session: HostSession) -> None:
+        super().__init__(session)
+        self.html_report: Any = None
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"gpuconform: {self.session.facts.host.hostname} ({self.session.profile.name})"
+        self.html_report = report  # called right after pytest-html took its environment from the metadata
+        self._publish_environment()
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        prefix.append(host_section(self.session))
+        self._publish_environment()  # again, just before the page is written: xdist workers' metadata came in
 
     def _publish_environment(self) -> None:
         data = self._redact_metadata()

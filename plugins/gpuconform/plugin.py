@@ -79,9 +79,14 @@ def pytest_configure(config: pytest.Config) -> None:
         from gpuconform.html import HtmlHooks
 
         config.pluginmanager.register(HtmlHooks(session), "gpuconform-html")
-    elif session.settings.reports_dir is not None and "html" in session.settings.report_formats:
-        why = "disabled with -p no:html" if config.pluginmanager.is_blocked("html") else "not installed"
-        session.notes.append(f"report.html is not written: pytest-html is {why}")
+    else:
+        if config.pluginmanager.hasplugin("metadata"):
+            from gpuconform.html import MetadataRedaction
+
+            config.pluginmanager.register(MetadataRedaction(session), "gpuconform-metadata")
+        if session.settings.reports_dir is not None and "html" in session.settings.report_formats:
+            why = "disabled with -p no:html" if config.pluginmanager.is_blocked("html") else "not installed"
+            session.notes.append(f"report.html is not written: pytest-html is {why}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
