@@ -40,8 +40,8 @@ def checked(parse: Callable[[Any], object], default: Any) -> Any:
 #: Bump when a field is renamed or removed, or when what a file can say grows so that an older
 #: gpuconform would misread it. Version 2 added the kernel log, the CUDA toolchain, every TensorFlow
 #: distribution, a library candidate's every origin and driver build, a container runtime's
-#: refusal, and the framework children's observations; version-1 files load unchanged (each
-#: addition has a default that means "not recorded").
+#: refusal, and the framework children's observations (their batches and the memory layer's
+#: measured runs); version-1 files load unchanged (each addition has a default that means "not recorded").
 FACTS_SCHEMA_VERSION = 2
 #: The versions this gpuconform reads.
 FACTS_SCHEMA_VERSIONS = (1, 2)
@@ -345,6 +345,67 @@ class ObservedBatch:
 
 
 @dataclass(frozen=True)
+class GpuProcess:
+    """One compute process NVML lists on a GPU."""
+
+    pid: int
+    used_bytes: int | None = None  # None: NVML_VALUE_NOT_AVAILABLE
+
+
+@dataclass(frozen=True)
+class GpuMemory:
+    """One GPU's memory as NVML reports it at one moment."""
+
+    index: int
+    total_bytes: int | None = None
+    used_bytes: int | None = None
+    processes: tuple[GpuProcess, ...] = ()
+    processes_error: ProbeError | None = None
+    error: ProbeError | None = None  # the handle or the memory info could not be read
+
+
+@dataclass(frozen=True)
+class NvmlMemory:
+    """A snapshot of every GPU's memory (`gpuconform.gpumem`), or why NVML could not be asked."""
+
+    init_error: ProbeError | None = None
+    gpus: tuple[GpuMemory, ...] = ()
+
+    def gpu(self, index: int) -> GpuMemory | None:
+        return next((g for g in self.gpus if g.index == index), None)
+
+
+@dataclass(frozen=True)
+class ObservedHold:
+    """One child of a memory run: what it said once it held its allocation, how it ended, its log."""
+
+    pid: int  # as this process saw it (NVML's per-process accounting is matched against it)
+    ready: bool = False  # it reported that it holds its allocation
+    report: Any = None  # what it reported then (its own view of its memory), as it printed it
+    problem: str | None = None  # why it did not get ready or did not end cleanly
+    log: str = ""  # its stderr (the framework's own log), capped
+
+
+@dataclass(frozen=True)
+class ObservedMemoryRun:
+    """Children of one memory mode holding one GPU at once, and NVML before and while they held it.
+
+    Recorded in facts.json so that replaying a file reproduces the memory verdicts; the memory
+    layer matches a run by module, mode, GPU, number of children, limit and environment.
+    """
+
+    framework: str  # "tensorflow"
+    module: str  # the experiments module, "gpuconform.experiments.memory"
+    mode: str  # "default", "set_memory_growth", ...
+    gpu: int  # the NVML index of the GPU held
+    env: tuple[tuple[str, str], ...] = ()  # what each child's environment added
+    limit_mb: int | None = None
+    children: tuple[ObservedHold, ...] = ()
+    before: NvmlMemory = field(default_factory=NvmlMemory)
+    during: NvmlMemory = field(default_factory=NvmlMemory)
+
+
+@dataclass(frozen=True)
 class HostIdentity:
     """Which host and which run the facts describe."""
 
@@ -366,4 +427,5 @@ class Facts:
     libraries: LibrariesFacts | None = None
     toolchain: ToolchainFacts | None = None
     observations: tuple[ObservedBatch, ...] = ()
+    memory_runs: tuple[ObservedMemoryRun, ...] = ()
     schema_version: int = FACTS_SCHEMA_VERSION

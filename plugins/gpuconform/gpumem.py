@@ -25,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpuconform.errors import DataError
+from gpuconform.facts import GpuMemory as GpuMemory  # the snapshot classes are facts (recorded runs); re-exported
+from gpuconform.facts import GpuProcess as GpuProcess
+from gpuconform.facts import NvmlMemory as NvmlMemory
 from gpuconform.facts import ProbeError
 from gpuconform.probes.child import DEFAULT_TIMEOUT
 from gpuconform.probes.child import child_env
@@ -34,37 +37,6 @@ from gpuconform.serde import load
 PROBE = "gpumem"
 CHILD_MODULE = "gpuconform.probes.gpumem_child"
 MIB = 1 << 20
-
-
-@dataclass(frozen=True)
-class GpuProcess:
-    """One compute process NVML lists on a GPU."""
-
-    pid: int
-    used_bytes: int | None = None  # None: NVML_VALUE_NOT_AVAILABLE
-
-
-@dataclass(frozen=True)
-class GpuMemory:
-    """One GPU's memory as NVML reports it at one moment."""
-
-    index: int
-    total_bytes: int | None = None
-    used_bytes: int | None = None
-    processes: tuple[GpuProcess, ...] = ()
-    processes_error: ProbeError | None = None
-    error: ProbeError | None = None  # the handle or the memory info could not be read
-
-
-@dataclass(frozen=True)
-class NvmlMemory:
-    """A snapshot of every GPU, or why NVML could not be asked."""
-
-    init_error: ProbeError | None = None
-    gpus: tuple[GpuMemory, ...] = ()
-
-    def gpu(self, index: int) -> GpuMemory | None:
-        return next((g for g in self.gpus if g.index == index), None)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 `run_mode` takes an NVML snapshot, starts the children of one mode on one GPU
 (each shown only that GPU), waits until each is holding its allocation,
-snapshots NVML again, and releases them (`gpuconform.tfhold`). The result, a
-`MemoryRun`, is plain data: the memory checks judge it, and the self-tests feed
-them recorded runs of GPU hosts.
+snapshots NVML again, and releases them (`gpuconform.tfhold`). What it saw is
+recorded as an `ObservedMemoryRun` (facts.json carries it, and a replay answers
+from it); the checks judge the `MemoryRun` made from that, and the self-tests
+feed them recorded runs of GPU hosts.
 
 What TF reserves by default follows `gpu_device.cc` (tf-behaviors §1.4): the
 memory free when it starts, minus a reserve left for the system that depends
@@ -17,16 +18,23 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gpuconform import serde
 from gpuconform.devices import ORDER
 from gpuconform.devices import VISIBLE
 from gpuconform.facts import GpuFacts
+from gpuconform.facts import ObservedHold
+from gpuconform.facts import ObservedMemoryRun
 from gpuconform.gpumem import MIB
 from gpuconform.gpumem import Footprint
 from gpuconform.gpumem import NvmlMemory
 from gpuconform.gpumem import footprint
 from gpuconform.gpumem import measure
 from gpuconform.observations import HoldReport
+from gpuconform.replay import FRAMEWORK
+from gpuconform.replay import cap_log
 from gpuconform.serde import load
+from gpuconform.text import clean
+from gpuconform.text import clean_tree
 from gpuconform.tfhold import hold
 from gpuconform.tflive import LiveTf
 from gpuconform.tflog import TfLog
@@ -113,9 +121,21 @@ def child_env(live: LiveTf, gpu: GpuFacts, extra: Mapping[str, str]) -> dict[str
 
 
 def run_mode(live: LiveTf, gpu: GpuFacts, mode: str, *, copies: int = 1, limit_mb: int | None = None) -> MemoryRun:
-    """Measure `copies` children of `mode` holding GPU `gpu` at once."""
+    """Measure `copies` children of `mode` holding GPU `gpu` at once (or replay the recorded measurement)."""
     name, extra = MODES[mode]
     env = child_env(live, gpu, {**extra, **({"GPUCONFORM_MEMORY_LIMIT_MB": str(limit_mb)} if limit_mb else {})})
+    if live.runner.live:
+        observed = _measure(live, gpu, mode, name, env, copies, limit_mb)
+        live.runner.memory_runs.append(observed)
+    else:
+        added = {k: v for k, v in env.items() if v is not None}
+        observed = live.recorded_memory_run(MODULE, mode, gpu.index, added, copies, limit_mb)
+    return memory_run(observed, gpu)
+
+
+def _measure(
+    live: LiveTf, gpu: GpuFacts, mode: str, name: str, env: Mapping[str, str | None], copies: int, limit_mb: int | None
+) -> ObservedMemoryRun:
     with live.gpu_lock():
         before = measure(timeout=live.probe_timeout)
         with contextlib.ExitStack() as stack:
@@ -124,9 +144,23 @@ def run_mode(live: LiveTf, gpu: GpuFacts, mode: str, *, copies: int = 1, limit_m
     children = []
     for h in held:
         assert h.batch is not None
-        report = load(HoldReport, h.ready_value, f"memory child {h.pid}") if h.ready else None
-        children.append(HeldChild(h.pid, report, _why(h.batch, name), h.batch.log))
-    return MemoryRun(mode, gpu, tuple(children), before, during, limit_mb)
+        report = clean_tree(h.ready_value) if h.ready else None
+        problem = _why(h.batch, name)
+        log = clean(cap_log(h.batch.log))
+        children.append(ObservedHold(h.pid, h.ready, report, None if problem is None else clean(problem), log))
+    added = tuple(sorted((k, v) for k, v in env.items() if v is not None))
+    # Text from the children is cleaned once, here, so the checks judge exactly what facts.json records.
+    run = ObservedMemoryRun(FRAMEWORK, MODULE, mode, gpu.index, added, limit_mb, tuple(children), before, during)
+    return serde.map_strings(run, clean)
+
+
+def memory_run(observed: ObservedMemoryRun, gpu: GpuFacts) -> MemoryRun:
+    """The MemoryRun the checks judge, from what was observed (live or recorded); DataError for a bad report."""
+    children = tuple(
+        HeldChild(c.pid, load(HoldReport, c.report, f"memory child {c.pid}") if c.ready else None, c.problem, c.log)
+        for c in observed.children
+    )
+    return MemoryRun(observed.mode, gpu, children, observed.before, observed.during, observed.limit_mb)
 
 
 def _why(batch: Batch, name: str) -> str | None:

@@ -22,6 +22,7 @@ from gpuconform.asof import tables_used
 from gpuconform.check import Finding
 from gpuconform.facts import Facts
 from gpuconform.host import facts_json
+from gpuconform.replay import recorded_facts
 from gpuconform.staging import atomic_file as atomic_file  # re-exported: fleet writes through it
 from gpuconform.staging import describe
 from gpuconform.staging import is_same_file
@@ -53,7 +54,9 @@ def write_reports(session: HostSession) -> list[str]:
     if "facts" in formats and replayed is not None and is_same_file(replayed, directory / "facts.json"):
         session.notes.append(f"facts.json is not rewritten: it is the file this run replays ({replayed})")
     elif "facts" in formats:
-        _guard(errors, "facts.json", lambda: write_text(directory / "facts.json", facts_json(session.facts)))
+        # With the children's observations of a live run (the session's facts were probed before any child ran).
+        facts = recorded_facts(session.facts, session.tf_runner)
+        _guard(errors, "facts.json", lambda: write_text(directory / "facts.json", facts_json(facts)))
     if "result" in formats:
         _guard(errors, "result.json", lambda: write_text(directory / "result.json", result_json(session)))
     return errors

@@ -306,6 +306,7 @@ def start_session(config: pytest.Config) -> HostSession:
     from gpuconform.host import replay_facts
     from gpuconform.matrix import load_matrices
     from gpuconform.profiles import resolve_profile
+    from gpuconform.replay import Replay
     from gpuconform.serde import load
 
     settings = opts.resolve(config)
@@ -342,7 +343,12 @@ def start_session(config: pytest.Config) -> HostSession:
         profile=profile,
         expectations=build_expectations(profile, facts, matrices),
         facts_text=facts_json(facts),
-        tf_runner=TfRunner(timeout=settings.tf_timeout, live=settings.facts_file is None),
+        tf_runner=TfRunner(
+            timeout=settings.tf_timeout,
+            live=settings.facts_file is None,
+            # The children the file recorded answer in their place (an xdist worker has the controller's facts).
+            replay=None if settings.facts_file is None else Replay.of(facts, str(settings.facts_file)),
+        ),
         run_id=run_id,
         staging=staging,
     )

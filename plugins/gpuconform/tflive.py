@@ -1,11 +1,13 @@
 """The live TensorFlow side of a check: skip reasons, this worker's GPU pin, the GPU lock, and batches.
 
 Checks of the framework, placement and memory layers get a `LiveTf` from a
-fixture. It skips the check when TensorFlow is not installed or facts are
-replayed, adds the worker's CUDA_VISIBLE_DEVICES pin (``--host-gpu-per-worker``)
-to every child, and holds this worker's GPU lock while a child runs, so that
-two xdist workers never run TensorFlow on the same GPU at once (see
-`gpuconform.xdist_hooks`).
+fixture. It skips the check when TensorFlow is not installed, adds the worker's
+CUDA_VISIBLE_DEVICES pin (``--host-gpu-per-worker``) to every child, and holds
+this worker's GPU lock while a child runs, so that two xdist workers never run
+TensorFlow on the same GPU at once (see `gpuconform.xdist_hooks`). While facts
+are replayed, a child is answered from the file's recorded children
+(`gpuconform.replay`), and a check whose child the file did not record skips as
+needing the live host.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from gpuconform.check import not_applicable
 from gpuconform.devices import pinned_env
 from gpuconform.errors import DataError
 from gpuconform.expectations import Expectations
+from gpuconform.facts import ObservedMemoryRun
 from gpuconform.facts import PackageInfo
 from gpuconform.observations import observed
 from gpuconform.tfrun import Batch
+from gpuconform.tfrun import NotRecorded
 from gpuconform.tfrun import TfRunner
 
 T = TypeVar("T")
@@ -53,9 +57,25 @@ class LiveTf:
         return {**pinned_env(self.pin), **(extra or {})}
 
     def batch(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> Batch:
-        """Run (once per run) experiments `names` of `module` in one child, holding the GPU lock."""
+        """Run (once per run) experiments `names` of `module` in one child, holding the GPU lock; or replay it."""
+        if not self.runner.live:
+            try:
+                return self.runner.batch(module, names, self.env(extra))
+            except NotRecorded as exc:
+                live_only(f"TensorFlow runs in child processes of the live host; {exc}")
         with self.gpu_lock():
             return self.runner.batch(module, names, self.env(extra))
+
+    def recorded_memory_run(
+        self, module: str, mode: str, gpu: int, env: Mapping[str, str], copies: int, limit_mb: int | None
+    ) -> ObservedMemoryRun:
+        """Replaying: the memory run the facts file recorded for these arguments, or skip as needing the live host."""
+        try:
+            if self.runner.replay is None:
+                raise NotRecorded("no memory runs are recorded")
+            return self.runner.replay.memory_run(module, mode, gpu, env, copies, limit_mb)
+        except NotRecorded as exc:
+            live_only(f"TensorFlow runs in child processes of the live host; {exc}")
 
     @contextlib.contextmanager
     def gpu_lock(self) -> Iterator[None]:
@@ -75,7 +95,7 @@ class LiveTf:
 
 
 def live_tf(config: pytest.Config, tensorflow: PackageInfo | None) -> LiveTf:
-    """The LiveTf of this run, or skip: TensorFlow is not installed, or facts are replayed."""
+    """The LiveTf of this run (replaying the recorded children while facts are replayed), or skip: no TensorFlow."""
     from gpuconform.plugin import session_key
     from gpuconform.xdist_hooks import worker_gpu
     from gpuconform.xdist_hooks import worker_lock_dir
@@ -84,8 +104,6 @@ def live_tf(config: pytest.Config, tensorflow: PackageInfo | None) -> LiveTf:
     settings = session.settings
     if tensorflow is None:
         not_applicable("TensorFlow is not installed")
-    if not session.tf_runner.live:
-        live_only(f"TensorFlow runs in child processes of the live host; facts are replayed from {settings.facts_file}")
     return LiveTf(
         runner=session.tf_runner,
         tensorflow=tensorflow,

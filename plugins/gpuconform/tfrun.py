@@ -5,6 +5,9 @@ several experiments of one module under one environment; batches are cached by
 (module, names, environment), so the checks of a layer share one child.
 A child that crashes or hangs leaves its unanswered experiments with a
 `crash` ProbeError naming the signal or timeout; the run goes on.
+
+While facts are replayed (``--host-facts``) no child starts: a batch is answered
+from the children the file recorded (`gpuconform.replay`), or raises `NotRecorded`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 from typing import Any
 
+from gpuconform.facts import ObservedMemoryRun
 from gpuconform.facts import ProbeError
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
 from gpuconform.probes.child import run_python
+
+if TYPE_CHECKING:
+    from gpuconform.replay import Replay
 
 MARK = "gpuconform-result:"
 #: Quiet by default; experiments that parse TF's log raise the level themselves.
@@ -123,17 +131,33 @@ def parse_results(child: ChildResult, names: Sequence[str]) -> dict[str, Result]
     return results
 
 
+class NotRecorded(LookupError):
+    """Replaying facts, a child was asked for that the file did not record (its text says which)."""
+
+
 @dataclass
 class TfRunner:
-    """Runs and caches batches for one pytest run (a session-scoped fixture holds it)."""
+    """Runs and caches batches for one pytest run (a session-scoped fixture holds it).
+
+    Live, it also keeps what the memory layer measured (`memory_runs`), and what the
+    xdist workers sent back (`from_workers`), for facts.json (`gpuconform.replay.recorded_facts`).
+    """
 
     timeout: float = 300.0
     live: bool = True  # False while replaying recorded facts
     cache: dict[tuple[Any, ...], Batch] = field(default_factory=dict)
+    replay: Replay | None = None  # the recorded children, while replaying
+    memory_runs: list[ObservedMemoryRun] = field(default_factory=list)
+    from_workers: list[Any] = field(default_factory=list)  # gpuconform.replay.Recording of each xdist worker
 
     def batch(self, module: str, names: Sequence[str], env: Mapping[str, str] | None = None) -> Batch:
-        """The batch for these experiments and environment, run once per pytest run."""
+        """The batch for these experiments and environment, run once per pytest run (or replayed)."""
         key = (module, tuple(names), tuple(sorted((env or {}).items())))
         if key not in self.cache:
-            self.cache[key] = run_batch(module, names, env=env, timeout=self.timeout)
+            if self.live:
+                self.cache[key] = run_batch(module, names, env=env, timeout=self.timeout)
+            elif self.replay is None:
+                raise NotRecorded(f"no children are recorded ({module}: {', '.join(names)})")
+            else:
+                self.cache[key] = self.replay.batch(module, names, env or {})
         return self.cache[key]

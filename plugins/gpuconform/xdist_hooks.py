@@ -40,6 +40,7 @@ from gpuconform.verdict import LAYERS
 
 WORKER_GPU = "gpuconform_gpu"
 WORKER_LOCKS = "gpuconform_locks"
+WORKER_OBSERVATIONS = "gpuconform_observations"
 TF_GROUP = "gpuconform-tensorflow"
 #: The suite files whose checks start TensorFlow children: framework and every layer above it.
 TF_LAYER_FILES = frozenset(f"test_{layer}.py" for layer in LAYERS[LAYERS.index("framework") :])
@@ -112,6 +113,29 @@ class XdistHooks:
             pin = pin_for(str(node.gateway.id), len(session.facts.driver.nvml.gpus))
             if pin is not None:
                 node.workerinput[WORKER_GPU] = pin
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # A worker: hand the children it ran to the controller (xdist sends workeroutput when the worker finishes).
+        output = getattr(session.config, "workeroutput", None)
+        host = session.config.stash.get(session_key, None)
+        if output is not None and host is not None and host.tf_runner.live:
+            from gpuconform.replay import recording_json
+
+            output[WORKER_OBSERVATIONS] = recording_json(host.tf_runner)
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        # The controller: keep what a finished worker's children observed (a crashed worker sends nothing).
+        session = node.config.stash.get(session_key, None)
+        text = getattr(node, "workeroutput", {}).get(WORKER_OBSERVATIONS)
+        if session is None or not text:
+            return
+        from gpuconform.errors import DataError
+        from gpuconform.replay import load_recording
+
+        try:
+            session.tf_runner.from_workers.append(load_recording(text, f"worker {node.gateway.id}'s observations"))
+        except (DataError, ValueError) as exc:  # never expected: the worker wrote it; facts.json then lacks them
+            session.notes.append(f"the observations of worker {node.gateway.id} are not in facts.json: {exc}")
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "load":
