@@ -42,6 +42,7 @@ Every key, with its default::
     cuda = ""                    # the CUDA the driver reports ("12.4"); default: the branch's
     device_nodes = [...]         # names under /dev; default: nvidiactl, nvidia-uvm, nvidia0.. when loaded
     kernel_log = ["NVRM: Xid (PCI:0000:01:00): 79, pid=1, GPU has fallen off the bus."]
+                                 # absent: not recorded; [] : read, and nothing about the driver in it
     kernel_log_readable = true   # false: the log could not be read (recorded as such)
 
     [tensorflow]                 # absent: no TensorFlow installed
@@ -74,7 +75,7 @@ Every key, with its default::
     origin = "cuda_home"         # as for [[library]]
     directory = ""               # default: the origin's typical directory
 
-    [toolchain]                  # absent: not recorded
+    [toolchain]                  # absent: not recorded; each key likewise
     ptxas = "11.0.194"           # "" for none found
     nvcc = ""
     libdevice = ""               # the libdevice.10.bc XLA would find; "" for none
@@ -185,7 +186,7 @@ class DriverPart:
     nvml_error: str = ""
     cuda: str = ""
     device_nodes: tuple[str, ...] | None = None
-    kernel_log: tuple[str, ...] = ()
+    kernel_log: tuple[str, ...] | None = None
     kernel_log_readable: bool = True
 
 
@@ -230,9 +231,9 @@ class ToolkitPart:
 
 @dataclass(frozen=True)
 class ToolchainPart:
-    ptxas: str = ""
-    nvcc: str = ""
-    libdevice: str = ""
+    ptxas: str | None = None
+    nvcc: str | None = None
+    libdevice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,8 @@ class HostDescription:
         for kit in self.toolkit:
             row = table.row_for(Version(kit.version))
             for name, suffix in row.suffixes if row is not None else ():
+                if name == "nccl":
+                    continue  # NCCL is not part of a CUDA toolkit
                 soname = f"lib{name}.so.{suffix}"
                 directory = kit.directory or TYPICAL_DIRS[kit.origin].format(name=name.lower())
                 expanded.append(LibraryPart(name, kit.version, kit.origin, f"{directory}/{soname}", soname))
@@ -477,6 +480,8 @@ def _nvml(drv: DriverPart, matrices: Matrices, gpus: list[_Gpu], loaded: bool) -
 def _kernel_log(drv: DriverPart) -> KernelLog:
     if not drv.kernel_log_readable:
         return KernelLog("described", ProbeError("kernel_log", "unreadable", "the kernel log could not be read"))
+    if drv.kernel_log is None:
+        return KernelLog()  # not recorded: no check takes silence for a clean log
     lines = tuple(clean(line) for line in drv.kernel_log)
     return KernelLog("described", None, lines, parse_xids(lines))
 
@@ -551,12 +556,19 @@ def _load(lib: LibraryPart, path: str) -> LibraryLoad:
 def _toolchain(part: ToolchainPart | None) -> ToolchainFacts | None:
     if part is None:
         return None
-    missing = ProbeError("toolchain", "missing", "not found (described)")
     return ToolchainFacts(
-        ptxas=ToolVersion("/usr/local/cuda/bin/ptxas", part.ptxas) if part.ptxas else ToolVersion(error=missing),
-        nvcc=ToolVersion("/usr/local/cuda/bin/nvcc", part.nvcc) if part.nvcc else ToolVersion(error=missing),
+        ptxas=_tool("ptxas", part.ptxas),
+        nvcc=_tool("nvcc", part.nvcc),
         libdevice=part.libdevice or None,
     )
+
+
+def _tool(name: str, version: str | None) -> ToolVersion:
+    if version is None:
+        return ToolVersion()  # not recorded
+    if not version:
+        return ToolVersion(error=ProbeError("toolchain", "missing", f"no {name} found (described)"))
+    return ToolVersion(f"/usr/local/cuda/bin/{name}", version)
 
 
 def _observations(d: HostDescription, gpus: list[_Gpu]) -> tuple[ObservedBatch, ...]:
