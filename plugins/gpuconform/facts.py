@@ -337,7 +337,7 @@ class ObservedBatch:
 
     framework: str  # "tensorflow"
     module: str  # the experiments module, "gpuconform.experiments.framework"
-    env: tuple[tuple[str, str], ...] = ()  # what the child's environment added
+    env: tuple[tuple[str, str], ...] = ()  # what the child's environment added (gpuconform's directory: <gpuconform>)
     results: tuple[ObservedResult, ...] = ()
     log: str = ""  # the child's stderr (the framework's own log), capped
     returncode: int | None = 0

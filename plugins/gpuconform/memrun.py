@@ -32,6 +32,7 @@ from gpuconform.gpumem import measure
 from gpuconform.observations import HoldReport
 from gpuconform.replay import FRAMEWORK
 from gpuconform.replay import cap_log
+from gpuconform.replay import portable
 from gpuconform.serde import load
 from gpuconform.text import clean
 from gpuconform.text import clean_tree
@@ -148,7 +149,7 @@ def _measure(
         problem = _why(h.batch, name)
         log = clean(cap_log(h.batch.log))
         children.append(ObservedHold(h.pid, h.ready, report, None if problem is None else clean(problem), log))
-    added = tuple(sorted((k, v) for k, v in env.items() if v is not None))
+    added = portable((k, v) for k, v in env.items() if v is not None)
     # Text from the children is cleaned once, here, so the checks judge exactly what facts.json records.
     run = ObservedMemoryRun(FRAMEWORK, MODULE, mode, gpu.index, added, limit_mb, tuple(children), before, during)
     return serde.map_strings(run, clean)

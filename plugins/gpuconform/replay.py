@@ -51,6 +51,8 @@ LOG_CAP = 64 << 10
 KEPT_SHARE = 4
 LEFT_OUT = "[gpuconform: {n} characters of this log are left out here; the lines the checks read are kept]"
 EMPTY_LOG = TfLog()
+#: How a recorded environment writes gpuconform's own install directory (`portable`).
+HOME = "<gpuconform>"
 
 
 def tensorflow_landmark(line: str) -> bool:
@@ -62,7 +64,7 @@ def cap_log(text: str, cap: int = LOG_CAP, keep: Callable[[str], bool] = tensorf
     """`text`, or when longer than `cap`: the lines `keep` picks from its head, a marker, and its tail."""
     if len(text) <= cap:
         return text
-    tail_start = len(text) - (cap - cap // KEPT_SHARE)
+    tail_start = len(text) - (cap - cap // KEPT_SHARE - len(LEFT_OUT) - 20)  # room for the marker and its number
     newline = text.find("\n", tail_start - 1)
     tail_start = len(text) if newline < 0 else newline + 1
     kept: list[str] = []
@@ -99,7 +101,7 @@ def observed_batch(batch: Batch, framework: str = FRAMEWORK) -> ObservedBatch:
         )
         for r in batch.results.values()
     )
-    env = tuple((clean(k), clean(v)) for k, v in batch.env)
+    env = portable((clean(k), clean(v)) for k, v in batch.env)
     child = batch.child
     return ObservedBatch(
         framework, batch.module, env, results, clean(cap_log(batch.log)), child.returncode, child.timed_out
@@ -159,9 +161,13 @@ def _names(b: ObservedBatch) -> tuple[str, ...]:
 
 
 def portable(env: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """An environment as a replay compares it: gpuconform's own install directory is the same anywhere."""
+    """An environment as it is recorded and compared: gpuconform's own install directory written as HOME.
+
+    The determinism children are shown the packaged reference model by its path; a file recorded
+    where gpuconform is installed in one place replays where it is installed in another.
+    """
     home = str(importlib.resources.files("gpuconform"))
-    return tuple(sorted((k, v.replace(home, "<gpuconform>")) for k, v in env))
+    return tuple(sorted((k, v.replace(home, HOME)) for k, v in env))
 
 
 def describe_child(module: str, names: Sequence[str], env: Mapping[str, str]) -> str:
