@@ -3,7 +3,9 @@
 `pytest --host-profile cpu -m "framework or placement or memory"` must pass with
 the CPU-meaningful checks run for real and every GPU check skipped as not
 applicable; `-n 2` must reach the same outcomes (the TensorFlow layers form
-one scheduling unit, so depends_on blocking and child caching hold). Pinning
+one scheduling unit, so depends_on blocking and child caching hold), and its
+facts.json must carry the children the worker ran, so that replaying it judges
+the same checks the same way. Pinning
 (`--host-gpu-per-worker`) is run with real xdist workers on a simulated
 two-GPU host.
 """
@@ -90,31 +92,49 @@ def test_every_gpu_check_skips_as_not_applicable_on_the_cpu_profile(serial: tupl
         assert reason.startswith("not applicable: "), (check, reason)
 
 
-def test_two_xdist_workers_reach_the_same_outcomes_as_a_serial_run(
-    serial: tuple[Any, Path], pytester: pytest.Pytester
-) -> None:
-    _, where = serial
-    result = pytester.runpytest_subprocess(
-        str(suites_dir()), *TF_LAYERS, "--host-profile", "cpu", "-n", "2", timeout=900
+@pytest.fixture(scope="module")
+def parallel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """The same run with two xdist workers."""
+    where = tmp_path_factory.mktemp("parallel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(suites_dir()), *TF_LAYERS, "--host-profile", "cpu", "-n", "2"],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
-    assert result.ret == 0, result.stdout.str()[-4000:]
-    assert outcomes(pytester.path) == outcomes(where)
+    return proc, where
 
 
-def test_replayed_facts_skip_every_live_check_as_needing_the_live_host(
-    serial: tuple[Any, Path], pytester: pytest.Pytester
+def test_two_xdist_workers_reach_the_same_outcomes_as_a_serial_run(
+    serial: tuple[Any, Path], parallel: tuple[Any, Path]
 ) -> None:
-    _, where = serial
-    facts = where / "reports" / "facts.json"
+    proc, where = parallel
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert outcomes(where) == outcomes(serial[1])
+
+
+def test_the_controllers_facts_carry_the_children_the_tensorflow_worker_ran(
+    serial: tuple[Any, Path], parallel: tuple[Any, Path]
+) -> None:
+    def children(where: Path) -> list[tuple[str, Any]]:
+        facts = json.loads((where / "reports" / "facts.json").read_text())
+        return [(b["module"], b["env"]) for b in facts["observations"]]
+
+    assert children(parallel[1]) == children(serial[1])
+    assert len(children(serial[1])) >= 3
+
+
+def test_replaying_an_xdist_runs_facts_judges_every_live_check_as_the_serial_run_did(
+    serial: tuple[Any, Path], parallel: tuple[Any, Path], pytester: pytest.Pytester
+) -> None:
+    facts = parallel[1] / "reports" / "facts.json"
     result = pytester.runpytest_subprocess(
         str(suites_dir()), *TF_LAYERS, "--host-profile", "cpu", "--host-facts", str(facts), timeout=600
     )
     assert result.ret == 0, result.stdout.str()[-3000:]
-    got = outcomes(pytester.path)
-    for check in CPU_CHECKS:
-        assert got[check][1].startswith("not applicable: needs the live host (TensorFlow runs in child processes"), got[
-            check
-        ]
+    assert outcomes(pytester.path) == outcomes(serial[1])
 
 
 # ---- scheduling and pinning decisions ---------------------------------------------------
