@@ -40,6 +40,8 @@ from gpuconform.matrix_tables import load_gpus
 from gpuconform.matrix_tables import load_kernels
 from gpuconform.matrix_tables import load_tensorflow
 from gpuconform.matrix_tables import normalise_gpu_name
+from gpuconform.tables import RuleTables
+from gpuconform.tables import load_rule_tables
 from gpuconform.versions import driver_branch
 from gpuconform.versions import format_cc
 from gpuconform.versions import parse_cc
@@ -158,6 +160,7 @@ class Matrices:
     gpus: tuple[GpuModel, ...]  # in file order
     kernels: tuple[KernelRelease, ...]
     and_cuda: tuple[AndCudaRelease, ...]
+    rules: RuleTables  # the tables the diagnosis rules read (gpuconform.tables)
 
     @property
     def as_of(self) -> dict[str, datetime.date]:
@@ -635,9 +638,10 @@ def _load_paths(paths: Mapping[str, Path]) -> Matrices:
     gpus_meta, gpus = load_gpus(paths["gpus"])
     kernels_meta, kernels = load_kernels(paths["kernels"])
     and_cuda_meta, and_cuda = load_and_cuda(paths["and_cuda"])
-    meta = {m.name: m for m in (tf_meta, drivers_meta, gpus_meta, kernels_meta, and_cuda_meta)}
+    rules = load_rule_tables(paths)
+    meta = {m.name: m for m in (tf_meta, drivers_meta, gpus_meta, kernels_meta, and_cuda_meta, *rules.metas)}
     newest = tuple(sorted(releases, key=lambda r: r.version, reverse=True))
-    matrices = Matrices(meta, newest, toolkits, compat, branches, gpus, kernels, and_cuda)
+    matrices = Matrices(meta, newest, toolkits, compat, branches, gpus, kernels, and_cuda, rules)
     _check_links(matrices, releases, paths)
     return matrices
 

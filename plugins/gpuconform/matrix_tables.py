@@ -35,12 +35,24 @@ T = TypeVar("T")
 CC = tuple[int, int]
 
 #: The matrix files, by the table name used in `Matrices.as_of` and in messages.
+#: The rule tables (gpuconform.tables): sourced data the diagnosis rules read.
+RULE_TABLE_FILES = {
+    "architectures": "architectures.toml",
+    "container_runtimes": "container_runtimes.toml",
+    "forward_compat": "forward_compat.toml",
+    "kernel_module_errors": "kernel_module_errors.toml",
+    "library_search": "library_search.toml",
+    "tf_platforms": "tf_platforms.toml",
+    "xid": "xid.toml",
+    "xla_toolchain": "xla_toolchain.toml",
+}
 TABLE_FILES = {
     "tensorflow": "tensorflow.toml",
     "cuda_drivers": "cuda_drivers.toml",
     "gpus": "gpus.toml",
     "kernels": "kernels.toml",
     "and_cuda": "and_cuda.toml",
+    **RULE_TABLE_FILES,
 }
 
 TF_PACKAGES = ("tensorflow", "tensorflow-gpu")
@@ -328,9 +340,7 @@ class _Reader:
         try:
             return Version(text)
         except ValueError:  # InvalidVersion, or a number too long for int()
-            raise self.fail(
-                key, f"{text!r} is not a version", f"a version like {example!r}"
-            ) from None
+            raise self.fail(key, f"{_short(text)} is not a version", f"a version like {example!r}") from None
 
     def driver(self, text: str, key: str) -> DriverVersion:
         try:
