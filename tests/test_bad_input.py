@@ -118,7 +118,7 @@ CASES: list[BadInput] = [
         "matrix",
         "huge value",
         _matrix(_replace('version = "2.21.0"', 'version = "2.' + "9" * 5000 + '"')),
-        ("tensorflow.toml: release[", "].version: '2.9999", "...' is not a version"),
+        ("tensorflow.toml: release[", "].version: '2.9999", "... is not a version"),
     ),
     BadInput(
         "matrix",
