@@ -178,7 +178,8 @@ def host_warn(request: pytest.FixtureRequest) -> Any:
 def host_tf(request: pytest.FixtureRequest) -> TfRunner:
     """Runs TensorFlow experiments in child processes, each batch once per run.
 
-    Live-only: while facts are replayed (--host-facts), checks that need it skip.
+    While facts are replayed (--host-facts), a batch is answered by the child the file recorded;
+    one the file does not record raises `gpuconform.tfrun.NotRecorded`.
     """
     return _session(request).tf_runner
 

@@ -113,7 +113,6 @@ def recording(runner: TfRunner) -> Recording:
     batches = [observed_batch(b) for b in runner.cache.values()]
     runs = list(runner.memory_runs)
     for worker in runner.from_workers:
-        assert isinstance(worker, Recording)
         batches += worker.observations
         runs += worker.memory_runs
     return Recording(tuple(_unique(batches, _batch_key)), tuple(_unique(runs, lambda r: serde.dump(r))))

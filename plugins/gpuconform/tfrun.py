@@ -27,6 +27,7 @@ from gpuconform.probes.child import child_env
 from gpuconform.probes.child import run_python
 
 if TYPE_CHECKING:
+    from gpuconform.replay import Recording
     from gpuconform.replay import Replay
 
 MARK = "gpuconform-result:"
@@ -148,7 +149,7 @@ class TfRunner:
     cache: dict[tuple[Any, ...], Batch] = field(default_factory=dict)
     replay: Replay | None = None  # the recorded children, while replaying
     memory_runs: list[ObservedMemoryRun] = field(default_factory=list)
-    from_workers: list[Any] = field(default_factory=list)  # gpuconform.replay.Recording of each xdist worker
+    from_workers: list[Recording] = field(default_factory=list)  # what each xdist worker's children observed
 
     def batch(self, module: str, names: Sequence[str], env: Mapping[str, str] | None = None) -> Batch:
         """The batch for these experiments and environment, run once per pytest run (or replayed)."""
