@@ -31,8 +31,8 @@ from gpuconform.gpumem import footprint
 from gpuconform.gpumem import measure
 from gpuconform.observations import HoldReport
 from gpuconform.replay import FRAMEWORK
-from gpuconform.replay import cap_log
 from gpuconform.replay import portable
+from gpuconform.replay import report_log
 from gpuconform.serde import load
 from gpuconform.text import clean
 from gpuconform.text import clean_tree
@@ -147,7 +147,7 @@ def _measure(
         assert h.batch is not None
         report = clean_tree(h.ready_value) if h.ready else None
         problem = _why(h.batch, name)
-        log = clean(cap_log(h.batch.log))
+        log = report_log(h.batch.log)
         children.append(ObservedHold(h.pid, h.ready, report, None if problem is None else clean(problem), log))
     added = portable((k, v) for k, v in env.items() if v is not None)
     # Text from the children is cleaned once, here, so the checks judge exactly what facts.json records.

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
 
+from gpuconform import redact
 from gpuconform import serde
 from gpuconform.check import live_only
 from gpuconform.facts import Facts
@@ -77,6 +78,12 @@ def cap_log(text: str, cap: int = LOG_CAP, keep: Callable[[str], bool] = tensorf
     return "".join(kept) + LEFT_OUT.format(n=left_out) + "\n" + text[tail_start:]
 
 
+def report_log(text: str) -> str:
+    """A child's log as reports may carry it: capped, cleaned, and through the one redaction
+    (TensorFlow's load lines print LD_LIBRARY_PATH, which can hold a URL with credentials)."""
+    return redact.text(clean(cap_log(text)))
+
+
 # ---- recording ------------------------------------------------------------------------
 
 
@@ -101,10 +108,10 @@ def observed_batch(batch: Batch, framework: str = FRAMEWORK) -> ObservedBatch:
         )
         for r in batch.results.values()
     )
-    env = portable((clean(k), clean(v)) for k, v in batch.env)
+    env = portable((clean(k), redact.environment_value(k, clean(v))) for k, v in batch.env)
     child = batch.child
     return ObservedBatch(
-        framework, batch.module, env, results, clean(cap_log(batch.log)), child.returncode, child.timed_out
+        framework, batch.module, env, results, report_log(batch.log), child.returncode, child.timed_out
     )
 
 

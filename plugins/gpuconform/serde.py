@@ -113,10 +113,11 @@ def _load(tp: Any, value: Any, source: str, path: str, depth: int) -> Any:
         keys, values = typing.get_args(tp)
         if not isinstance(value, dict):
             raise DataError(source, path, f"expected a table, got {_kind(value)}")
-        at = {k: _join(path, str(k)) for k in value}
-        return {
-            _load(keys, k, source, at[k], depth + 1): _load(values, v, source, at[k], depth + 1) for k, v in value.items()
-        }
+        loaded = {}
+        for k, v in value.items():
+            at = _join(path, str(k))
+            loaded[_load(keys, k, source, at, depth + 1)] = _load(values, v, source, at, depth + 1)
+        return loaded
     if dataclasses.is_dataclass(tp):
         return _load_dataclass(typing.cast(type, tp), value, source, path, depth)
     if tp is bool:
