@@ -243,7 +243,7 @@ def test_the_third_party_cuda_13_3_rows_are_marked(m: Matrices) -> None:
 @pytest.mark.parametrize(
     ("cuda", "message"),
     [
-        ("9.2", "cuda_drivers.toml: toolkit: no row for CUDA 9.2"),
+        ("6.5", "cuda_drivers.toml: toolkit: no row for CUDA 6.5"),
         ("14.0", "cuda_drivers.toml: toolkit: no row for CUDA 14.0"),
         ("12.7", "cuda_drivers.toml: toolkit: no row for CUDA 12.7"),
     ],
@@ -278,7 +278,8 @@ def test_junk_cuda_text_is_a_value_error(m: Matrices) -> None:
         ("595.71.05", "13.2"),
         ("600.1", "13.2"),  # an unknown branch: the nearest older one's value
         ("610.43.02", "13.3"),
-        ("400.1", None),
+        ("390.48", "9.1"),  # before nvidia-smi printed a CUDA version: Table 3 (third-party copies)
+        ("340.108", None),
     ],
 )
 def test_a_driver_runs_cuda_up_to_what_its_branch_reports(
