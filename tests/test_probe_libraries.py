@@ -488,12 +488,12 @@ def test_a_cuda_version_without_a_soname_row_is_an_error_not_an_empty_answer(
     tmp_path: Path,
 ) -> None:
     facts = probe_libraries(
-        Version("9.0"), 7, "tensorflow 1.12", root=tmp_path, env=_env({}), sys_path=[]
+        Version("8.0"), 6, "tensorflow 1.4", root=tmp_path, env=_env({}), sys_path=[]
     )
 
     assert facts.libraries == ()
     assert facts.error is not None and facts.error.kind == "unknown-cuda"
-    assert "9.0" in facts.error.message
+    assert "8.0" in facts.error.message
 
 
 def test_the_probe_imports_no_tensorflow_in_the_parent_or_the_child(tmp_path: Path) -> None:
@@ -603,8 +603,8 @@ def _write_table(tmp_path: Path, old: str, new: str) -> Path:
         ('cudart = "12"', 'cudrt = "12"', "cuda[0].cudrt", "did you mean 'cudart'"),
         ('cudart = "12"', "cudart = 12", "cuda[0].cudart", "not a soname suffix"),
         ('cuda = ">=12,<13"', 'cuda = "twelve"', "cuda[0].cuda", "not a version specifier"),
-        ("as_of = 2026-03-11", 'as_of = "March 2026"', "meta.as_of", "a date like 2026-03-11"),
-        ("as_of = 2026-03-11", 'as_of = "2026-03-11"', "meta.as_of", "expected a TOML date, got str"),
+        ("as_of = 2026-12-01", 'as_of = "March 2026"', "meta.as_of", "a date like 2026-03-11"),
+        ("as_of = 2026-12-01", 'as_of = "2026-03-11"', "meta.as_of", "expected a TOML date, got str"),
         ('cuda = "12"', 'cuda = "13"', "defaults.cuda", "matches no [[cuda]] row"),
         ("cudnn_major = 9", "cudnn_major = 6", "defaults.cudnn_major", "not one of cudnn.majors"),
         ('optional = ["curand", "nccl"]', 'optional = ["curand"]', "toolkit", "nccl"),

@@ -1,7 +1,8 @@
 """The sonames TensorFlow dlopens for a CUDA / cuDNN pair, read from `matrices/sonames.toml`.
 
 The table is data (see that file for its sources); this module only validates it
-and answers "which files would TF open for CUDA 12.5.1 and cuDNN 9?".
+and answers "which files would TF open for CUDA 12.5.1 and cuDNN 9?", on Linux (sonames)
+or native Windows (the DLL names of each row's [cuda.windows]).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ TOOLKIT_LIBRARIES = (
 
 _TOP_KEYS = ("meta", "defaults", "driver", "cudnn", "toolkit", "cuda")
 _SUFFIX = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+#: platform.system() of a host whose TF loads DLLs by their Windows names.
+WINDOWS = "Windows"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,13 @@ class SonameRow:
     key: str  # "cuda[0]", for messages
     cuda: SpecifierSet
     suffixes: tuple[tuple[str, str], ...]  # (library, suffix) in TOOLKIT_LIBRARIES order
+    windows: tuple[tuple[str, str], ...] = ()  # (library, DLL name) of native Windows; no NCCL there
+
+    def file_names(self, system: str = "Linux") -> tuple[tuple[str, str], ...]:
+        """(library, file name) of each library of the row: lib<name>.so.<suffix>, or its DLL on Windows."""
+        if system == WINDOWS:
+            return self.windows
+        return tuple((name, f"lib{name}.so.{suffix}") for name, suffix in self.suffixes)
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,20 @@ class SonameTable:
     default_cuda: Version
     default_cudnn_major: int
     as_of: datetime.date
+    driver_windows: str = "nvcuda.dll"
+    cudnn_windows_prefix: str = "cudnn64_"  # cudnn64_8.dll
+
+    def driver_for(self, system: str = "Linux") -> Wanted:
+        """The driver library: libcuda.so.1, or nvcuda.dll on Windows."""
+        if system == WINDOWS:
+            return Wanted(self.driver.name, self.driver_windows, self.driver.required)
+        return self.driver
+
+    def cudnn_file(self, major: int, system: str = "Linux") -> str:
+        """libcudnn.so.<major>, or cudnn64_<major>.dll on Windows."""
+        if system == WINDOWS:
+            return f"{self.cudnn_windows_prefix}{major}.dll"
+        return f"{self.cudnn_prefix}{major}"
 
     def row_for(self, cuda: Version) -> SonameRow | None:
         """The row whose specifier holds `cuda`, None when no row does."""
@@ -83,18 +107,23 @@ class SonameTable:
             raise DataError(self.source, keys, f"both match CUDA {cuda}; rows must not overlap")
         return found[0] if found else None
 
-    def wanted(self, cuda: Version, cudnn_major: int) -> tuple[Wanted, ...] | None:
-        """Driver, required toolkit libraries, cuDNN, then optional ones; None for unknown CUDA."""
+    def wanted(
+        self, cuda: Version, cudnn_major: int, system: str = "Linux"
+    ) -> tuple[Wanted, ...] | None:
+        """Driver, required toolkit libraries, cuDNN, then optional ones; None for unknown CUDA.
+
+        `system` is platform.system(): on "Windows" the names are the DLLs TF's Windows build loads.
+        """
         row = self.row_for(cuda)
         if row is None:
             return None
         toolkit = [
-            Wanted(name, f"lib{name}.so.{suffix}", name in self.required)
-            for name, suffix in row.suffixes
+            Wanted(name, filename, name in self.required)
+            for name, filename in row.file_names(system)
         ]
-        cudnn = Wanted(self.cudnn_name, f"{self.cudnn_prefix}{cudnn_major}", self.cudnn_required)
+        cudnn = Wanted(self.cudnn_name, self.cudnn_file(cudnn_major, system), self.cudnn_required)
         return (
-            self.driver,
+            self.driver_for(system),
             *[w for w in toolkit if w.required],
             cudnn,
             *[w for w in toolkit if not w.required],
@@ -111,6 +140,11 @@ class SonameTable:
             return False
         if name == self.driver.name:
             return False  # libcuda.so.1 has had one soname since CUDA 3
+        if wanted.endswith(".dll"):
+            # Windows: <name>64_<digits>.dll (cudart64_102.dll beside the wanted cudart64_101.dll)
+            prefix = self.cudnn_windows_prefix if name == self.cudnn_name else f"{name}64_"
+            middle = filename[len(prefix) : -len(".dll")] if filename.endswith(".dll") else ""
+            return filename.startswith(prefix) and middle.isdigit()
         prefix = self.cudnn_prefix if name == self.cudnn_name else f"lib{name}.so."
         if not filename.startswith(prefix):
             return False
@@ -170,7 +204,7 @@ def parse_sonames(data: Mapping[str, Any], source: str) -> SonameTable:
         )
 
     driver_t = _table(data, "driver", source)
-    _only_keys(driver_t, ("name", "soname", "required"), source, "driver")
+    _only_keys(driver_t, ("name", "soname", "windows", "required"), source, "driver")
     driver = Wanted(
         _string(driver_t, "name", source, "driver"),
         _string(driver_t, "soname", source, "driver"),
@@ -178,7 +212,7 @@ def parse_sonames(data: Mapping[str, Any], source: str) -> SonameTable:
     )
 
     cudnn = _table(data, "cudnn", source)
-    _only_keys(cudnn, ("name", "soname_prefix", "majors", "required"), source, "cudnn")
+    _only_keys(cudnn, ("name", "soname_prefix", "windows_prefix", "majors", "required"), source, "cudnn")
     majors = cudnn.get("majors")
     if not isinstance(majors, list) or not majors or not all(_positive_int(m) for m in majors):
         raise DataError(source, "cudnn.majors", "must be a non-empty list of positive integers")
@@ -213,6 +247,8 @@ def parse_sonames(data: Mapping[str, Any], source: str) -> SonameTable:
         default_cuda=cuda_version,
         default_cudnn_major=default_major,
         as_of=as_of,
+        driver_windows=_dll(driver_t, "windows", source, "driver"),
+        cudnn_windows_prefix=_string(cudnn, "windows_prefix", source, "cudnn"),
     )
     # Rows are ranges; two overlap exactly when one's bound lies in both, so check every bound.
     for row in rows:
@@ -238,7 +274,7 @@ def _rows(data: Mapping[str, Any], source: str) -> list[Mapping[str, Any]]:
 
 def _row(raw: Mapping[str, Any], index: int, source: str) -> SonameRow:
     key = f"cuda[{index}]"
-    _only_keys(raw, ("cuda", *TOOLKIT_LIBRARIES), source, key)
+    _only_keys(raw, ("cuda", "windows", *TOOLKIT_LIBRARIES), source, key)
     spec_text = _string(raw, "cuda", source, key)
     try:
         spec = SpecifierSet(spec_text)
@@ -261,7 +297,42 @@ def _row(raw: Mapping[str, Any], index: int, source: str) -> SonameRow:
                 'a string like "12" or "11.0"',
             )
         suffixes.append((name, suffix))
-    return SonameRow(key, spec, tuple(suffixes))
+    return SonameRow(key, spec, tuple(suffixes), _windows(raw, dict(suffixes), source, key))
+
+
+def _windows(
+    raw: Mapping[str, Any], suffixes: Mapping[str, str], source: str, key: str
+) -> tuple[tuple[str, str], ...]:
+    """A row's [cuda.windows]: one DLL per library of the row but NCCL, each as TF's Windows loader names it
+    (name + "64_" + the Linux suffix without its dots + ".dll")."""
+    table = raw.get("windows")
+    if table is None:
+        return ()
+    if not isinstance(table, dict):
+        raise DataError(source, f"{key}.windows", "must be a table of library = DLL name")
+    names = tuple(n for n in TOOLKIT_LIBRARIES if n in suffixes and n != "nccl")
+    _only_keys(table, names, source, f"{key}.windows")
+    dlls = []
+    for name in names:
+        if name not in table:
+            raise DataError(source, f"{key}.windows.{name}", "missing: every library of the row but nccl has a DLL")
+        expected = f"{name}64_{suffixes[name].replace('.', '')}.dll"
+        if table[name] != expected:
+            raise DataError(
+                source,
+                f"{key}.windows.{name}",
+                f"{table[name]!r} is not the DLL TF's Windows loader asks for: {expected!r}",
+                "name + '64_' + the soname suffix without dots + '.dll'",
+            )
+        dlls.append((name, expected))
+    return tuple(dlls)
+
+
+def _dll(table: Mapping[str, Any], key: str, source: str, where: str) -> str:
+    name = _string(table, key, source, where)
+    if not name.endswith(".dll"):
+        raise DataError(source, f"{where}.{key}", f"{name!r} is not a DLL name", "e.g. 'nvcuda.dll'")
+    return name
 
 
 def _only_keys(table: Mapping[str, Any], allowed: tuple[str, ...], source: str, where: str) -> None:
