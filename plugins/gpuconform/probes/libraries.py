@@ -24,8 +24,18 @@ Note that glibc searches ``LD_LIBRARY_PATH`` before the caller's DT_RUNPATH, so
 when both hold a soname the loader takes the ``LD_LIBRARY_PATH`` copy; the suite
 judges which copy wins from these candidates, this probe only lists them.
 
-A directory reached twice (``/lib`` → ``/usr/lib`` on merged-/usr systems) is
-searched once, under the origin that reached it first. Distinct directory entries
+A directory reached twice (``/lib`` → ``/usr/lib`` on merged-/usr systems, a pip
+wheel's directory also on ``LD_LIBRARY_PATH``) is searched once, under the origin
+that reached it first; a candidate there records every origin that reaches it
+(`LibraryCandidate.origins`, in search order), and so does a file the ld cache names
+in a directory searched already. Which of those origins the installed TF's own loader
+really searches is the suite's question (matrices/library_search.toml). Two markers
+are added to what reached a copy: "compat" for a cuda-compat directory
+(``/usr/local/cuda/compat``, ``/usr/local/cuda-X.Y/compat``, a ``cuda-compat``
+package) and "wsl" for WSL's driver directory ``/usr/lib/wsl/lib``. A libcuda copy
+records its driver build, the suffix of the file it resolves to
+(``libcuda.so.550.54.15``; the container toolkit reads compat versions the same way).
+Distinct directory entries
 that resolve to one file (``libcudnn.so.9`` → ``libcudnn.so.9.3.0``, or a
 symlink in ``/usr/lib`` to a pip file) all stay candidates with the same
 `realpath`, and that file is loaded once.
@@ -179,6 +189,7 @@ class _Source:
     origin: str
     directory: str | None = None  # None for the ld cache
     cache: dict[str, list[str]] = field(default_factory=dict)  # ld cache: soname -> paths
+    also: tuple[str, ...] = ()  # later origins that reached the same directory
     cache_file: str | None = None
     _names: set[str] | None = None
 
@@ -229,11 +240,10 @@ class _SearchPath:
         ]
         if environ.get("CONDA_PREFIX"):
             dirs.append(("conda", os.path.join(environ["CONDA_PREFIX"], "lib")))
-        seen: set[str] = set()
-        sources = [_Source(origin, d) for origin, d in _dedupe_dirs(dirs, seen)]
+        before = _dedupe_dirs(dirs)
         cache, error = _read_ldcache(root, ldconfig_timeout)
-        if cache is not None:
-            sources.append(_Source("ldcache", None, cache, _under(rooted, "/etc/ld.so.cache")))
+        cache_file = _under(rooted, "/etc/ld.so.cache")
+        cached = [_Source("ldcache", None, cache, cache_file=cache_file)] if cache is not None else []
 
         triplet = _MULTIARCH.get(platform.machine(), "x86_64-linux-gnu")
         system = ["/lib64", "/usr/lib64", f"/lib/{triplet}", f"/usr/lib/{triplet}"]
@@ -242,7 +252,11 @@ class _SearchPath:
         after.append(("cuda_home", _under(rooted, "/usr/local/cuda/lib")))  # some 13.x layouts
         targets = sorted(glob.glob(_under(rooted, "/usr/local/cuda/targets/*/lib")))
         after += [("cuda_home", d) for d in targets]
-        sources += [_Source(origin, d) for origin, d in _dedupe_dirs(after, seen)]
+        # One source per directory, in the order of its first origin; the ld cache keeps its place between.
+        merged = _dedupe_dirs(dirs + after)
+        first = {key for key, _ in before}
+        sources = [src for key, src in merged if key in first] + cached
+        sources += [src for key, src in merged if key not in first]
         return cls(sources, error)
 
     def described(self) -> tuple[str, ...]:
@@ -269,14 +283,16 @@ def _dir_key(directory: str) -> str:
     return os.path.realpath(directory)
 
 
-def _dedupe_dirs(dirs: list[tuple[str, str]], seen: set[str]) -> list[tuple[str, str]]:
-    kept = []
+def _dedupe_dirs(dirs: list[tuple[str, str]]) -> list[tuple[str, _Source]]:
+    """(realpath, source) per distinct directory, under its first origin, with the later ones as `also`."""
+    kept: dict[str, _Source] = {}
     for origin, directory in dirs:
         key = _dir_key(directory)
-        if key not in seen:
-            seen.add(key)
-            kept.append((origin, directory))
-    return kept
+        if key not in kept:
+            kept[key] = _Source(origin, directory)
+        elif origin != kept[key].origin and origin not in kept[key].also:
+            kept[key].also += (origin,)
+    return list(kept.items())
 
 
 def _read_ldcache(
@@ -331,25 +347,53 @@ def _find(
     table: SonameTable, want: Wanted, search: _SearchPath
 ) -> tuple[list[LibraryCandidate], list[LibraryCandidate]]:
     """The candidates for `want.soname`, and the files of the same library under other sonames."""
-    candidates: list[LibraryCandidate] = []
-    others: list[LibraryCandidate] = []
-    seen: set[str] = set()
+    found: dict[str, tuple[bool, str, list[str]]] = {}  # entry -> (wanted soname?, path, origins)
     for source in search.sources:
-        hits = [(want.soname, p, candidates) for p in source.paths(want.soname)]
+        hits = [(True, p) for p in source.paths(want.soname)]
         other_names = sorted(
             n for n in source.names() if table.is_other_soname(want.name, want.soname, n)
         )
-        hits += [(name, p, others) for name in other_names for p in source.paths(name)]
-        for _name, path, into in hits:
-            # The same directory entry reached through a linked directory is one candidate.
+        hits += [(False, p) for name in other_names for p in source.paths(name)]
+        for mine, path in hits:
+            # The same directory entry reached through a linked directory, another origin or the ld
+            # cache is one candidate, with every origin that reaches it.
             entry = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
-            if entry in seen:
-                continue
-            seen.add(entry)
-            into.append(
-                LibraryCandidate(path=path, origin=source.origin, realpath=os.path.realpath(path))
+            if entry not in found:
+                found[entry] = (mine, path, [])
+            origins = found[entry][2]
+            origins += [o for o in (source.origin, *source.also) if o not in origins]
+    candidates: list[LibraryCandidate] = []
+    others: list[LibraryCandidate] = []
+    for mine, path, origins in found.values():
+        realpath = os.path.realpath(path)
+        origins += [m for m in _markers(path, realpath) if m not in origins]
+        build = _driver_build(realpath) if want.name == table.driver.name else None
+        (candidates if mine else others).append(
+            LibraryCandidate(
+                path=path, origin=origins[0], realpath=realpath, origins=tuple(origins), driver_build=build
             )
+        )
     return candidates, others
+
+
+#: A cuda-compat directory: NVIDIA images' /usr/local/cuda/compat, the cuda-compat-X-Y package's
+#: /usr/local/cuda-X.Y/compat, or a directory of a package named cuda-compat (conda's).
+_COMPAT_DIR = re.compile(r"/cuda(-[0-9.]+)?/compat(/|$)|/cuda-compat(/|$)|/cuda-compat-[0-9-]+/")
+_WSL_DIR = re.compile(r"/usr/lib/wsl/")
+#: libcuda.so.<driver build>: the file behind libcuda.so.1 (libcuda.so.1.1 of Jetson names no build).
+_LIBCUDA_BUILD = re.compile(r"^libcuda\.so\.([0-9]{3,}\.[0-9]+(\.[0-9]+)?)$")
+
+
+def _markers(path: str, realpath: str) -> list[str]:
+    """"compat" and "wsl" for a copy in a cuda-compat or WSL driver directory (by its path or its target)."""
+    dirs = [os.path.dirname(path) + "/", os.path.dirname(realpath) + "/"]
+    marks = ["compat"] if any(_COMPAT_DIR.search(d) for d in dirs) else []
+    return marks + (["wsl"] if any(_WSL_DIR.search(d) for d in dirs) else [])
+
+
+def _driver_build(realpath: str) -> str | None:
+    match = _LIBCUDA_BUILD.match(os.path.basename(realpath))
+    return match.group(1) if match else None
 
 
 # ---- loading ------------------------------------------------------------------------
