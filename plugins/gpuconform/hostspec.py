@@ -64,11 +64,16 @@ Every key, with its default::
     version = "8.0.5"            # what the library reports ("10.1", "8.0.5"; libcuda: its CUDA, "12.4")
     origin = "cuda_home"         # pip, LD_LIBRARY_PATH, conda, ldcache, system, cuda_home, compat, wsl, windows_path
     path = ""                    # default: a typical path for the origin and soname
-    soname = ""                  # default: from the name and version (libcudnn.so.8)
+    soname = ""                  # default: from the name and version (libcudnn.so.8; cudnn64_8.dll on Windows)
     loads = true                 # false: dlopen fails (load_error says why)
     load_error = ""
     cuda = ""                    # the CUDA a cuDNN was built for ("11.0")
     driver_build = ""            # libcuda: the driver release of this copy ("470.57.02")
+                                 # A copy is also reached every other way the probe would record: its directory
+                                 # on host.environment's LD_LIBRARY_PATH, CONDA_PREFIX/lib, /usr/local/cuda/lib64;
+                                 # a cuda-compat or /usr/lib/wsl directory is marked compat / wsl. On native
+                                 # Windows (host.system) names are the DLLs TF loads, and a loaded driver brings
+                                 # C:/Windows/System32/nvcuda.dll unless a [[library]] cuda is given.
 
     [[toolkit]]                  # zero or more: a whole CUDA toolkit's libraries in one directory
     version = "10.1"             # the CUDA version; each library gets the soname TF asks for of it
@@ -85,6 +90,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -120,6 +127,8 @@ from gpuconform.facts import ToolchainFacts
 from gpuconform.facts import ToolVersion
 from gpuconform.kernellog import parse_xids
 from gpuconform.matrix import Matrices
+from gpuconform.probes.libraries import origin_markers
+from gpuconform.probes.sonames import WINDOWS
 from gpuconform.probes.sonames import SonameTable
 from gpuconform.probes.sonames import load_sonames
 from gpuconform.text import clean
@@ -142,7 +151,7 @@ TYPICAL_DIRS = {
     "cuda_home": "/usr/local/cuda/lib64",
     "compat": "/usr/local/cuda/compat",
     "wsl": "/usr/lib/wsl/lib",
-    "windows_path": "C:/Program Files/NVIDIA GPU Computing Toolkit/CUDA/bin",
+    "windows_path": "C:/Program Files/NVIDIA GPU Computing Toolkit/CUDA/v{version}/bin",
     "runpath": "/usr/lib/python3/site-packages/tensorflow/../nvidia/{name}/lib",
 }
 #: The framework-layer experiments a described TensorFlow answers (gpuconform.experiments.framework).
@@ -249,15 +258,14 @@ class HostDescription:
     toolchain: ToolchainPart | None = None
 
     def libraries(self, table: SonameTable) -> tuple[LibraryPart, ...]:
-        """The [[library]] entries, then one per library of each [[toolkit]]."""
+        """The [[library]] entries, then one per library of each [[toolkit]] (DLLs on native Windows)."""
         expanded = list(self.library)
         for kit in self.toolkit:
             row = table.row_for(Version(kit.version))
-            for name, suffix in row.suffixes if row is not None else ():
+            for name, soname in row.file_names(self.host.system) if row is not None else ():
                 if name == "nccl":
                     continue  # NCCL is not part of a CUDA toolkit
-                soname = f"lib{name}.so.{suffix}"
-                directory = kit.directory or TYPICAL_DIRS[kit.origin].format(name=name.lower())
+                directory = kit.directory or _typical_dir(kit.origin, name, kit.version)
                 expanded.append(LibraryPart(name, kit.version, kit.origin, f"{directory}/{soname}", soname))
         return tuple(expanded)
 
@@ -496,8 +504,11 @@ def _libraries(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
         if release is not None:
             cuda, cudnn_major = release.cuda, release.cudnn_major
             basis = f"{tf.distribution} {tf.version} (built with CUDA {cuda}, cuDNN {cudnn_major})"
-    wanted = table.wanted(cuda or table.default_cuda, cudnn_major or table.default_cudnn_major) or ()
-    files = [(lib, _soname(lib, table), _path(lib, table)) for lib in d.libraries(table)]
+    system = d.host.system
+    wanted = table.wanted(cuda or table.default_cuda, cudnn_major or table.default_cudnn_major, system) or ()
+    parts = d.libraries(table) + _windows_driver(d, matrices)
+    files = [(lib, _soname(lib, table, system), _path(lib, table, system)) for lib in parts]
+    env = d.host.environment
     libraries = []
     for want in wanted:
         mine = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname == want.soname]
@@ -507,9 +518,9 @@ def _libraries(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
                 name=want.name,
                 soname=want.soname,
                 required=want.required,
-                candidates=tuple(_candidate(lib, path) for lib, path in mine),
+                candidates=tuple(_candidate(lib, path, env) for lib, path in mine),
                 loads=tuple(_load(lib, path) for lib, path in mine),
-                other_candidates=tuple(_candidate(lib, path) for lib, path in others),
+                other_candidates=tuple(_candidate(lib, path, env) for lib, path in others),
                 other_loads=tuple(_load(lib, path) for lib, path in others),
             )
         )
@@ -517,30 +528,69 @@ def _libraries(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
     return LibrariesFacts(basis=basis, libraries=tuple(libraries), search_path=search)
 
 
-def _soname(lib: LibraryPart, table: SonameTable) -> str:
+def _windows_driver(d: HostDescription, matrices: Matrices) -> tuple[LibraryPart, ...]:
+    """On native Windows, the display driver's nvcuda.dll in System32 (always on the DLL search path), unless the
+    description lists the driver library itself: every installed Windows driver ships it."""
+    drv = d.driver
+    if d.host.system != WINDOWS or not drv.version or not drv.loaded or any(lib.name == "cuda" for lib in d.library):
+        return ()
+    cuda = Version(drv.cuda) if drv.cuda else matrices.max_cuda_for_driver(drv.version)
+    if cuda is None:
+        return ()
+    path = "C:/Windows/System32/nvcuda.dll"
+    return (LibraryPart("cuda", str(cuda), "windows_path", path, "nvcuda.dll", driver_build=drv.version),)
+
+
+def _typical_dir(origin: str, name: str, version: str) -> str:
+    return TYPICAL_DIRS[origin].format(name=name.lower(), version=version)
+
+
+def _soname(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
     if lib.soname:
         return lib.soname
     if lib.name == table.driver.name:
-        return table.driver.soname
+        return table.driver_for(system).soname
     version = Version(lib.version)
     if lib.name == table.cudnn_name:
-        return f"{table.cudnn_prefix}{version.major}"
+        return table.cudnn_file(version.major, system)
     row = table.row_for(Version(lib.cuda) if lib.cuda else version)
-    suffix = dict(row.suffixes).get(lib.name) if row is not None else None
-    return f"lib{lib.name}.so.{suffix or version.major}"
+    named = dict(row.file_names(system)).get(lib.name) if row is not None else None
+    if named is not None:
+        return named
+    return f"{lib.name}64_{version.major}.dll" if system == WINDOWS else f"lib{lib.name}.so.{version.major}"
 
 
-def _path(lib: LibraryPart, table: SonameTable) -> str:
+def _path(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
     if lib.path:
         return lib.path
-    directory = TYPICAL_DIRS[lib.origin].format(name=lib.name.lower())
-    return f"{directory}/{_soname(lib, table)}"
+    return f"{_typical_dir(lib.origin, lib.name, lib.version)}/{_soname(lib, table, system)}"
 
 
-def _candidate(lib: LibraryPart, path: str) -> LibraryCandidate:
+#: The probe's search order of the origins it records (gpuconform.probes.libraries), markers after.
+_SEARCH_ORDER = ("pip", "LD_LIBRARY_PATH", "conda", "ldcache", "system", "cuda_home")
+#: Directories the probe labels cuda_home (/usr/local/cuda/lib64, /usr/local/cuda/lib, targets/*/lib).
+_CUDA_HOME = re.compile(r"^/usr/local/cuda/(lib64|lib|targets/[^/]+/lib)$")
+
+
+def _candidate(lib: LibraryPart, path: str, env: Mapping[str, str]) -> LibraryCandidate:
+    """The candidate the probe would record: every origin that reaches its directory, as the probe orders them
+    (a described origin, LD_LIBRARY_PATH and CONDA_PREFIX/lib of the environment, /usr/local/cuda), then the
+    compat / wsl markers of its directory."""
     build = lib.driver_build or None
-    real = f"{path.rsplit('.so.', 1)[0]}.so.{build}" if build and lib.name == "cuda" else path
-    return LibraryCandidate(path=path, origin=lib.origin, realpath=real, origins=(lib.origin,), driver_build=build)
+    real = f"{path.rsplit('.so.', 1)[0]}.so.{build}" if build and lib.name == "cuda" and ".so." in path else path
+    directory = posixpath.normpath(posixpath.dirname(path))
+    reached = {lib.origin}
+    ld_path = [posixpath.normpath(p) for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
+    if directory in ld_path:
+        reached.add("LD_LIBRARY_PATH")
+    if env.get("CONDA_PREFIX") and directory == posixpath.normpath(posixpath.join(env["CONDA_PREFIX"], "lib")):
+        reached.add("conda")
+    if _CUDA_HOME.match(directory):
+        reached.add("cuda_home")
+    origins = [o for o in _SEARCH_ORDER if o in reached]
+    origins += [o for o in ORIGINS if o in reached and o not in _SEARCH_ORDER]
+    origins += [m for m in origin_markers(path, real) if m not in origins]
+    return LibraryCandidate(path=path, origin=origins[0], realpath=real, origins=tuple(origins), driver_build=build)
 
 
 def _load(lib: LibraryPart, path: str) -> LibraryLoad:

@@ -366,7 +366,7 @@ def _find(
     others: list[LibraryCandidate] = []
     for mine, path, origins in found.values():
         realpath = os.path.realpath(path)
-        origins += [m for m in _markers(path, realpath) if m not in origins]
+        origins += [m for m in origin_markers(path, realpath) if m not in origins]
         build = _driver_build(realpath) if want.name == table.driver.name else None
         (candidates if mine else others).append(
             LibraryCandidate(
@@ -384,7 +384,7 @@ _WSL_DIR = re.compile(r"/usr/lib/wsl/")
 _LIBCUDA_BUILD = re.compile(r"^libcuda\.so\.([0-9]{3,}\.[0-9]+(\.[0-9]+)?)$")
 
 
-def _markers(path: str, realpath: str) -> list[str]:
+def origin_markers(path: str, realpath: str) -> list[str]:
     """"compat" and "wsl" for a copy in a cuda-compat or WSL driver directory (by its path or its target)."""
     dirs = [os.path.dirname(path) + "/", os.path.dirname(realpath) + "/"]
     marks = ["compat"] if any(_COMPAT_DIR.search(d) for d in dirs) else []
