@@ -1,9 +1,16 @@
 """Layer `framework`: does the installed TensorFlow match the matrix, load its libraries and see the GPUs?
 
 The first two checks need only the facts and the matrices (they also run on
-replayed facts and simulated hosts). The others ask a TensorFlow child: one
-child runs every framework experiment (see `gpuconform.experiments.framework`)
+replayed facts and simulated hosts), and so does the first question of the third
+(two TensorFlow distributions installed at once). The others ask a TensorFlow child:
+one child runs every framework experiment (see `gpuconform.experiments.framework`)
 with TF's verbose log on, so that a library TF failed to load is named.
+
+Whether a build can use the GPU follows the distribution's era (matrices/tf_platforms.toml:
+before 2.1 plain `tensorflow` is the CPU build); whether its kernels cover a GPU follows the
+wheel's fatbins and, for PTX-only coverage, whether its CUDA predates the GPU's architecture
+(matrices/architectures.toml); when TF sees fewer GPUs than NVML the cause is one of
+`gpuconform.tfdiag.CAUSES` (docs/no-gpu-causes.md).
 """
 
 from __future__ import annotations
@@ -16,18 +23,23 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from gpuconform.check import CouldNotCheck
 from gpuconform.check import could_not_check
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
+from gpuconform.compat import releases_for
 from gpuconform.devices import VISIBLE
+from gpuconform.devices import visibility
 from gpuconform.expectations import Expectations
 from gpuconform.facts import Facts
 from gpuconform.facts import GpuFacts
 from gpuconform.facts import LibraryLoad
+from gpuconform.facts import PackageInfo
 from gpuconform.maps import check_mapped_libraries
 from gpuconform.maps import mapped_files
 from gpuconform.matrix import KernelRelease
 from gpuconform.matrix import Matrices
+from gpuconform.matrix import ReleaseVerdict
 from gpuconform.matrix import TfRelease
 from gpuconform.observations import BuildInfo
 from gpuconform.observations import DeviceList
@@ -41,6 +53,8 @@ from gpuconform.tflive import observe
 from gpuconform.tflog import TfLog
 from gpuconform.tflog import parse_log
 from gpuconform.tfrun import Batch
+from gpuconform.toolchain import judge_log
+from gpuconform.versions import driver_branch
 from gpuconform.versions import format_cc
 from gpuconform.versions import parse_cc
 
@@ -57,6 +71,8 @@ IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 LOADS = "framework::tensorflow_loads_every_gpu_library"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
 KERNELS_TABLE = "matrices/kernels.toml (the CUDA fatbins of each wheel)"
+ARCH_TABLE = "matrices/architectures.toml (the first CUDA of each architecture)"
+PLATFORMS_TABLE = "matrices/tf_platforms.toml"
 TIMEOUT_FIX = "re-run with a longer --host-tf-timeout (the first TensorFlow start on a fresh GPU may JIT for minutes)"
 
 
@@ -124,21 +140,49 @@ def test_tensorflow_build_can_use_the_gpu(host_expect: Expectations, host_matric
         not_applicable(f"profile {profile.name!r} expects no GPU; any TensorFlow build will do")
     if profile.tensorflow.gpu_build is False:
         not_applicable(f"profile {profile.name!r} accepts a CPU-only TensorFlow")
-    if host_expect.tf_is_gpu_build and not canonicalize_name(tf.name).endswith("-cpu"):
+    if host_expect.shadowing:
+        names = " and ".join(f"{d.name} {d.version}" for d in host_expect.tf_distributions)
+        not_applicable(f"{names} are installed at once: {IMPORTS} judges which build runs")
+    if host_expect.tf_is_gpu_build:
         return
-    wanted = (
-        f"'tensorflow[and-cuda]=={tf.version}'"
-        if host_matrices.and_cuda_pins(tf.version)
-        else f"'tensorflow=={tf.version}'"
-    )
+    said = host_expect.tf_cuda_build_source or f"the distribution name {tf.name}"
     fail(
         f"{tf.name} {tf.version} is installed on a GPU host: it has no CUDA support",
         expected=f"a CUDA build of TensorFlow (profile {profile.name!r} expects {profile.gpus.count} GPU(s))",
-        found=f"{tf.name} {tf.version} at {tf.location or '?'}",
-        source="Python package metadata (importlib.metadata)",
-        why=f"{tf.name} is built without CUDA: it never looks for a GPU and runs everything on the CPU",
-        fix=f"pip uninstall -y {tf.name} && pip install {wanted}",
+        found=f"{tf.name} {tf.version} at {tf.location or '?'}: {said}",
+        source=f"Python package metadata (importlib.metadata); {PLATFORMS_TABLE}",
+        why=f"{tf.name} {tf.version} is built without CUDA: it never looks for a GPU and runs everything on the CPU",
+        fix=_cpu_build_fix(tf, host_expect, host_matrices),
     )
+
+
+def _cpu_build_fix(tf: PackageInfo, expect: Expectations, matrices: Matrices) -> str:
+    """Replace a CPU-only build with the GPU build of the same release, as that release's era names it."""
+    platforms = matrices.rules.tf_platforms
+    try:
+        gpu_name = platforms.gpu_distribution(tf.version)
+        by_era = platforms.is_cuda_build(tf.name, tf.version)
+    except InvalidVersion:
+        gpu_name, by_era = "tensorflow", None
+    and_cuda = matrices.and_cuda_pins(tf.version) is not None
+    if canonicalize_name(tf.name) == gpu_name and by_era is not False and expect.tf_cuda_build is False:
+        # Named like the CUDA build, but its own build info says no CUDA (a repackaged or conda build).
+        wanted = f"'tensorflow[and-cuda]=={tf.version}'" if and_cuda else f"'{gpu_name}=={tf.version}'"
+        return (
+            f"install a CUDA build of {tf.version} in a fresh environment: pip install {wanted}; from conda, a build "
+            "whose tf.test.is_built_with_cuda() is True (the build string alone does not prove it)"
+        )
+    wanted = f"'tensorflow[and-cuda]=={tf.version}'" if and_cuda and gpu_name == "tensorflow" else ""
+    wanted = wanted or f"'{gpu_name}=={tf.version}'"
+    fix = f"pip uninstall -y {tf.name} && pip install {wanted}"
+    if gpu_name != canonicalize_name(tf.name) and not canonicalize_name(tf.name).endswith("-cpu"):
+        # Before 2.1 both builds install the same `tensorflow` package under different names: whatever put
+        # the CPU one in (a requirements file, a package's install_requires, a conda update) swaps it back.
+        fix += (
+            f"; and change whatever installed {tf.name} (a requirements file, a package's install_requires, a "
+            f"`conda update`) to {gpu_name}, or the next install swaps the CPU build back in"
+        )
+    return fix
 
 
 def test_gpu_kernels_cover_every_compute_capability(
@@ -155,7 +199,8 @@ def test_gpu_kernels_cover_every_compute_capability(
         label = f"{name} (compute capability {format_cc(cc)})"
         if coverage.kind == "native":
             continue
-        if coverage.kind == "ptx":
+        problem = kernel_problem(host_expect, host_facts, host_matrices, cc)
+        if problem is None:
             host_warn(
                 f"{label} has no native kernels in {installed}: the first use JIT-compiles them from PTX, "
                 "which can take many minutes",
@@ -166,27 +211,136 @@ def test_gpu_kernels_cover_every_compute_capability(
                 "(the cache is ~/.nv/ComputeCache: keep it on a persistent volume in containers)",
             )
             continue
-        kernels = host_matrices.kernels_for(tf.version)
-        oldest = min(kernels.sass, default=None)
-        releases = host_matrices.runnable_releases(
-            host_facts.driver.nvml.driver_version, cc, host_facts.platform.python_version
-        )
-        runnable = next((r for r in releases if r.runs), None)
-        fix = f"use a GPU of compute capability {format_cc(oldest)} or newer" if oldest else "use a newer GPU"
-        if runnable is not None:
-            fix += (
-                f", or TensorFlow {runnable.release.series} (the newest release with kernels for {format_cc(cc)}): "
-                f"pip install 'tensorflow[and-cuda]=={runnable.release.series}.*'"
-            )
+        summary, expected, found, why, fix = problem
         fail(
-            f"{label} has no kernels in {installed}",
-            expected=f"SASS for compute capability {cc[0]}.x at or below {format_cc(cc)}, or PTX at or below it",
-            found=coverage.detail,
-            source=f"{source}; {KERNELS_TABLE}",
-            why="TensorFlow either ignores the GPU or fails at the first kernel launch "
-            "('no kernel image is available for execution on the device')",
+            summary.format(label=label, installed=installed),
+            expected=expected,
+            found=found,
+            source=f"{source}; {KERNELS_TABLE}; {ARCH_TABLE}",
+            why=why,
             fix=fix,
         )
+
+
+def kernel_problem(
+    expect: Expectations, facts: Facts, matrices: Matrices, cc: tuple[int, int]
+) -> tuple[str, str, str, str, str] | None:
+    """Why the installed wheel cannot run a GPU of `cc` (summary template, expected, found, why, fix), or None
+    when it can (natively, or through PTX JIT from a CUDA that knows the architecture)."""
+    tf, release = expect.tensorflow, expect.tf_release
+    if tf is None or release is None:
+        return None
+    coverage = matrices.coverage(tf.version, cc)
+    if coverage.kind == "native":
+        return None
+    arch = matrices.rules.architectures
+    releases = releases_for(matrices, facts.driver.nvml.driver_version, cc, facts.platform.python_version)
+    runnable = next((r for r in releases if r.runs and not r.release.prerelease), None)
+    if coverage.kind == "ptx":
+        newer = arch.cuda_predates(release.cuda, cc)
+        if newer is None:
+            return None
+        first = arch.first_cuda_for(cc)
+        assert first is not None  # cuda_predates found a row of the GPU's family
+        built = next((r for r in reversed(matrices.tf_releases) if not r.prerelease and r.cuda >= first), None)
+        return (
+            f"{{label}} is newer than the CUDA {release.cuda} of {{installed}}: no kernels it can load",
+            f"a TensorFlow built with CUDA {first} or newer (the first toolkit for {newer.name} {newer.sm}), "
+            f"or SASS for compute capability {cc[0]}.x at or below {format_cc(cc)}",
+            f"{tf.name} {tf.version} is built with CUDA {release.cuda}; {coverage.detail}",
+            f"the wheel's PTX could be JIT-compiled for this GPU, but CUDA {release.cuda}'s cuBLAS and cuDNN carry no "
+            f"kernels for {newer.name}: CUDA initialisation fails ('device kernel image is invalid', "
+            "CUDA_ERROR_INVALID_PTX) or every kernel is JIT-compiled for minutes",
+            _newer_fix(cc, first, built, runnable, expect, facts, matrices),
+        )
+    kernels = matrices.kernels_for(tf.version)
+    oldest = min(kernels.sass, default=None)
+    return (
+        "{label} has no kernels in {installed}",
+        f"SASS for compute capability {cc[0]}.x at or below {format_cc(cc)}, or PTX at or below it",
+        coverage.detail,
+        "TensorFlow either ignores the GPU or fails at the first kernel launch "
+        "('no kernel image is available for execution on the device', 'device kernel image is invalid')",
+        _older_fix(cc, oldest, release, runnable, expect, facts, matrices),
+    )
+
+
+def _install(release: TfRelease, facts: Facts, matrices: Matrices) -> str:
+    return matrices.rules.tf_platforms.gpu_install(
+        release.version,
+        and_cuda=matrices.and_cuda_pins(release.version) is not None,
+        cuda=str(release.cuda),
+        cudnn=str(release.cudnn),
+        system=facts.platform.system,
+    )
+
+
+def _newer_fix(
+    cc: tuple[int, int],
+    first: Version | None,
+    built: TfRelease | None,
+    runnable: ReleaseVerdict | None,
+    expect: Expectations,
+    facts: Facts,
+    matrices: Matrices,
+) -> str:
+    text = format_cc(cc)
+    if runnable is not None:
+        fix = (
+            f"install TensorFlow {runnable.release.series} (CUDA {runnable.release.cuda}), the newest release that "
+            f"runs here: {_install(runnable.release, facts, matrices)}"
+        )
+        if built is not None and built.series != runnable.release.series:
+            fix += f"; TensorFlow {built.series} (CUDA {built.cuda}) is the first release built for {text}"
+        return fix
+    if built is not None:
+        answers = releases_for(matrices, facts.driver.nvml.driver_version, cc, facts.platform.python_version)
+        blocking = next((r for r in answers if r.release.version == built.version), None)
+        why = f" (here: {blocking.problems[0]})" if blocking is not None and blocking.problems else ""
+        return (
+            f"TensorFlow {built.series} (CUDA {built.cuda}) is the first release built for compute capability {text}"
+            f"{why}: {_install(built, facts, matrices)}"
+        )
+    newest = matrices.tf_releases[0]
+    return (
+        f"no TensorFlow release in the matrix (to {newest.version}) is built with CUDA {first} or newer, which "
+        f"compute capability {text} (sm_{cc[0]}{cc[1]}) needs: run a TensorFlow build that targets it, e.g. NVIDIA's "
+        f"NGC TensorFlow container (nvcr.io/nvidia/tensorflow), or build TensorFlow from source with CUDA {first} "
+        f"or newer and TF_CUDA_COMPUTE_CAPABILITIES={text}"
+    )
+
+
+def _older_fix(
+    cc: tuple[int, int],
+    oldest: tuple[int, int] | None,
+    release: TfRelease,
+    runnable: ReleaseVerdict | None,
+    expect: Expectations,
+    facts: Facts,
+    matrices: Matrices,
+) -> str:
+    text = format_cc(cc)
+    parts = []
+    if runnable is not None:
+        parts.append(
+            f"install TensorFlow {runnable.release.series} (the newest release with kernels for {text}): "
+            f"{_install(runnable.release, facts, matrices)}"
+        )
+    dropped = matrices.rules.architectures.cuda_dropped(release.cuda, cc)
+    if dropped is None:
+        parts.append(
+            f"build TensorFlow {release.series} from source with TF_CUDA_COMPUTE_CAPABILITIES={text} "
+            f"(its CUDA {release.cuda} still targets sm_{cc[0]}{cc[1]})"
+        )
+    if oldest is not None and oldest > cc:
+        parts.append(f"use a GPU of compute capability {format_cc(oldest)} or newer")
+    fix = "; or ".join(parts) or "use a newer GPU"
+    if dropped is not None:
+        fix += (
+            f" (no build of TensorFlow {release.series} can target it: CUDA {release.cuda} dropped {dropped.sm} "
+            f"after CUDA {dropped.last_cuda})"
+        )
+    return fix
 
 
 def _gpus_with_cc(host_facts: Facts, host_expect: Expectations) -> list[tuple[str, tuple[int, int], str]]:
@@ -210,10 +364,73 @@ def _gpus_with_cc(host_facts: Facts, host_expect: Expectations) -> list[tuple[st
 
 
 def test_tensorflow_imports_as_the_installed_distribution(
-    host_expect: Expectations, framework_batch: Batch, identity: TfIdentity | None
+    host_expect: Expectations, host_matrices: Matrices, request: pytest.FixtureRequest
 ) -> None:
     tf = host_expect.tensorflow
-    assert tf is not None  # tf_live skipped otherwise
+    if tf is None:
+        not_applicable("TensorFlow is not installed")
+    if host_expect.shadowing:
+        _fail_two_tensorflows(host_expect, host_matrices, request)
+    framework_batch: Batch = request.getfixturevalue("framework_batch")
+    identity: TfIdentity | None = request.getfixturevalue("identity")
+    imports_as_installed(host_expect, framework_batch, identity)
+
+
+def _fail_two_tensorflows(expect: Expectations, matrices: Matrices, request: pytest.FixtureRequest) -> None:
+    """Two distributions own the `tensorflow` package (judged from the package facts; the child, where recorded,
+    says which one's files import)."""
+    dists = expect.tf_distributions
+    winner = dists[0]
+    how = "the first on sys.path, whose tensorflow/__init__.py is its own (RECORD)"
+    try:
+        seen: TfIdentity | None = request.getfixturevalue("identity")
+    except (pytest.skip.Exception, CouldNotCheck):
+        seen = None
+    if seen is not None and seen.distribution:
+        winner = next((d for d in dists if canonicalize_name(d.name) == canonicalize_name(seen.distribution)), winner)
+        how = f"tensorflow.__file__ {seen.module_file} in the TensorFlow child"
+    platforms = matrices.rules.tf_platforms
+    builds = {d.name: _is_cuda(d, platforms) for d in dists}
+    gpu = next((d for d in dists if builds[d.name]), None)
+    kind = {True: "a CUDA build", False: "the CPU-only build", None: "a build of unknown kind"}
+    listed = "; ".join(f"{d.name} {d.version} ({kind[builds[d.name]]}) at {d.location or '?'}" for d in dists)
+    names = " ".join(sorted({d.name for d in dists}, key=lambda n: (n != "tensorflow", n)))
+    if expect.profile.expects_gpu:
+        version = (gpu or winner).version
+        try:
+            target = f"{platforms.gpu_distribution(version)}=={version}"
+        except InvalidVersion:
+            target = f"{(gpu or winner).name}=={version}"
+    else:
+        target = f"{winner.name}=={winner.version}"
+    loads = f"{winner.name} {winner.version}" + (" (the CPU-only build)" if builds[winner.name] is False else "")
+    fail(
+        f"{len(dists)} TensorFlow distributions are installed at once; import tensorflow loads {loads}",
+        expected="one TensorFlow distribution owning the tensorflow package",
+        found=f"{listed}; import tensorflow loads {winner.name} ({how})",
+        source=f"Python package metadata (importlib.metadata); {PLATFORMS_TABLE}",
+        why="both install the same tensorflow package: whichever was installed last (or comes first on sys.path) "
+        "wins, file by file, so the build that runs is not the one the other install asked for",
+        fix=f"pip uninstall {names} -y && pip install '{target}'; then take the other one out of whatever pulled "
+        "it in (pip show <name> lists what requires it: a requirements file, a package's install_requires, a "
+        "conda environment or `conda update`), or the next install brings it back",
+    )
+
+
+def _is_cuda(dist: PackageInfo, platforms: Any) -> bool | None:
+    try:
+        said: bool | None = platforms.is_cuda_build(dist.name, dist.version)
+    except InvalidVersion:
+        return None
+    if said is None and canonicalize_name(dist.name).endswith("-cpu"):
+        return False
+    return said
+
+
+def imports_as_installed(host_expect: Expectations, framework_batch: Batch, identity: TfIdentity | None) -> None:
+    """The import check against the TensorFlow child: the import works, and imports the installed distribution."""
+    tf = host_expect.tensorflow
+    assert tf is not None
     installed = f"{tf.name} {tf.version}"
     if identity is None:
         error = framework_batch.import_error or "no answer"
@@ -419,6 +636,7 @@ def test_tensorflow_sees_the_expected_gpus(
     framework_log: TfLog,
     host_matrices: Matrices,
     host_warn: Any,
+    framework_batch: Batch,
 ) -> None:
     profile = host_expect.profile
     seen = device_list.gpus
@@ -441,6 +659,19 @@ def test_tensorflow_sees_the_expected_gpus(
             )
         return
     expected = _expected_gpus(host_facts, host_expect, tf_live)
+    chosen = visibility(device_list.cuda_visible_devices, host_facts.driver.nvml.gpus)
+    subset = tf_live.pin is None and chosen.value and chosen.resolved and 0 < len(chosen.gpus) < len(expected)
+    if subset and len(seen) == len(chosen.gpus):
+        # A subset chosen on purpose: TF sees exactly it, renumbered from GPU:0 (CUDA's rule, not a fault).
+        host_warn(
+            f"{VISIBLE}={chosen.value!r} shows TensorFlow {len(chosen.gpus)} of the {len(expected)} GPUs",
+            found=chosen.describe(),
+            source=f"{CHILD}; NVML",
+            why=f"TensorFlow numbers the GPUs it is shown from GPU:0: its GPU:0 is NVML's GPU "
+            f"{chosen.gpus[0].index}; the others stay unused by this process",
+            fix=f"unset {VISIBLE} to give TensorFlow every GPU (nvidia-smi shows which ones a job uses)",
+        )
+        expected = chosen.gpus
     if len(seen) < len(expected):
         tf = host_expect.tensorflow
         evidence = Evidence(
@@ -455,6 +686,8 @@ def test_tensorflow_sees_the_expected_gpus(
             libraries=host_facts.libraries,
             driver=host_facts.driver,
             container=host_facts.platform.container,
+            log_text=framework_batch.log,
+            **_matrix_evidence(host_expect, host_facts, host_matrices),
         )
         d = diagnose(evidence, _fix_for_library(host_expect, host_matrices))
         fail(
@@ -490,6 +723,49 @@ def test_tensorflow_sees_the_expected_gpus(
             why="TensorFlow picks kernels by the compute capability it sees: a mismatch means it drives another device",
             fix=f"set {VISIBLE} by GPU UUID (nvidia-smi -L) so CUDA and NVML name the same device",
         )
+
+
+def _matrix_evidence(expect: Expectations, facts: Facts, matrices: Matrices) -> dict[str, str | None]:
+    """The causes of missing GPUs that the facts and the matrices show without TensorFlow's help (tfdiag.Evidence)."""
+    out: dict[str, str | None] = {}
+    tf = expect.tensorflow
+    if tf is None:
+        return out
+    p = facts.platform
+    if p.system == "Windows":
+        row = matrices.rules.tf_platforms.platform("windows_native", tf.version)
+        if row is not None and row.gpu is False:
+            out["platform_problem"] = f"{tf.name} {tf.version} on native Windows: no CUDA build after TensorFlow 2.10"
+            out["platform_fix"] = row.fix
+    if not expect.tf_is_gpu_build:
+        out["cpu_build"] = expect.tf_cuda_build_source or None
+        out["cpu_build_fix"] = _cpu_build_fix(tf, expect, matrices)
+    driver, requirement = facts.driver.nvml.driver_version, expect.driver_requirement
+    if driver and requirement is not None and expect.tf_is_gpu_build:
+        try:
+            level = requirement.satisfied_by(Version(driver))
+        except InvalidVersion:
+            level = "unknown"
+        if level is None:
+            floor = requirement.minor_compat or requirement.full
+            out["driver_problem"] = (
+                f"driver {driver} is older than the {floor} that {requirement.toolkit_label} of {tf.name} "
+                f"{tf.version} needs"
+            )
+            out["driver_fix"] = (
+                f"sudo apt install nvidia-driver-{driver_branch(requirement.full)} (a driver >= {requirement.full}), "
+                "then reboot (see driver::driver_is_new_enough_for_the_tensorflow_cuda)"
+            )
+    for gpu in facts.driver.nvml.gpus:
+        if gpu.compute_capability is None:
+            continue
+        problem = kernel_problem(expect, facts, matrices, gpu.compute_capability)
+        if problem is not None:
+            label = f"{gpu.name} (compute capability {format_cc(gpu.compute_capability)})"
+            out["kernel_problem"] = problem[0].format(label=label, installed=f"{tf.name} {tf.version}")
+            out["kernel_fix"] = problem[4]
+            break
+    return out
 
 
 def _expected_gpus(host_facts: Facts, host_expect: Expectations, tf_live: LiveTf) -> tuple[GpuFacts, ...]:
@@ -554,6 +830,34 @@ def test_tensorflow_maps_the_libraries_the_libraries_layer_checked(
         fix="remove the stray copy or its directory from LD_LIBRARY_PATH / LD_PRELOAD, so that only the pip "
         "nvidia-* wheels TensorFlow pins (or one CUDA install) remain",
     )
+
+
+@pytest.mark.depends_on(IMPORTS)
+def test_tensorflow_log_names_no_xla_toolchain_failure(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices, framework_batch: Batch, host_warn: Any
+) -> None:
+    installed = gpu_build(host_expect)
+    tf = host_expect.tensorflow
+    assert tf is not None
+    try:
+        version = Version(tf.version)
+    except InvalidVersion:
+        not_applicable(f"{installed}: its version cannot be compared with the toolchain table's releases")
+    judgements = judge_log(framework_batch.log, version, host_expect.tf_release, host_facts, host_matrices)
+    for j in judgements:
+        if not j.failure:
+            f = j.finding
+            host_warn(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
+    failure = next((j.finding for j in judgements if j.failure), None)
+    if failure is not None:
+        fail(
+            failure.summary,
+            expected=failure.expected,
+            found=failure.found,
+            source=failure.source,
+            why=failure.why,
+            fix=failure.fix,
+        )
 
 
 @pytest.mark.depends_on(IMPORTS, SEES)

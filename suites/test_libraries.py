@@ -7,6 +7,8 @@ in a child process, asking the library itself for its version.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from packaging.version import Version
 
@@ -343,3 +345,21 @@ def test_the_driver_api_is_new_enough_for_the_runtime(
                 fix=f"{driver_for_runtime(version, host_matrices)}, or use a CUDA {supported.major} build of "
                 "TensorFlow",
             )
+
+
+# The toolchain XLA compiles with: the rules are gpuconform.toolchain's (matrices/xla_toolchain.toml).
+def test_xla_finds_libdevice_and_a_ptxas_for_each_gpu(
+    tf_needs_cuda: Expectations, host_facts: Facts, host_matrices: Matrices, host_warn: Any
+) -> None:
+    from gpuconform.toolchain import judge_found
+
+    release = tf_needs_cuda.tf_release
+    assert release is not None
+    if host_facts.toolchain is None:
+        not_applicable("the CUDA toolchain (ptxas, libdevice) was not recorded")
+    judgements = judge_found(host_facts, release, host_matrices)
+    for w in (j.finding for j in judgements if not j.failure):
+        host_warn(w.summary, expected=w.expected, found=w.found, source=w.source, why=w.why, fix=w.fix)
+    f = next((j.finding for j in judgements if j.failure), None)
+    if f is not None:
+        fail(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)

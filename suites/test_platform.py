@@ -1,6 +1,14 @@
-"""Layer `platform`: is this Python, OS and C library one the installed TensorFlow supports?"""
+"""Layer `platform`: is this Python, OS, CPU and C library one the installed TensorFlow supports?
+
+Each rule asks the installed release (or, where an install failed, the release that was asked
+for): its Python range (matrices/tensorflow.toml), whether this OS runs that release on an NVIDIA
+GPU and the CPU instructions its wheels need (matrices/tf_platforms.toml), so that every fix is one
+the installed version can take (no "pin tensorflow<2.11" for an installed 2.3).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from packaging.specifiers import SpecifierSet
@@ -8,12 +16,25 @@ from packaging.version import Version
 
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
+from gpuconform.containerdiag import judge_container
 from gpuconform.expectations import Expectations
 from gpuconform.facts import Facts
+from gpuconform.installs import Requested
+from gpuconform.installs import requested
+from gpuconform.installs import unsatisfied
+from gpuconform.installs import venv_hint
+from gpuconform.matrix import Matrices
+from gpuconform.matrix import TfRelease
 
 pytestmark = pytest.mark.platform
 
 METADATA = "Python package metadata (importlib.metadata)"
+PLATFORMS_TABLE = "matrices/tf_platforms.toml"
+
+
+# First: a container that was refused its GPUs (or never started) is the first thing wrong on the host.
+def test_container_exposes_the_gpus(host_expect: Expectations, host_facts: Facts, host_matrices: Matrices) -> None:
+    judge_container(host_expect, host_facts, host_matrices)
 
 
 def _installed_tf(host_expect: Expectations) -> str:
@@ -23,10 +44,66 @@ def _installed_tf(host_expect: Expectations) -> str:
     return f"{tf.name} {tf.version}"
 
 
-def test_tensorflow_is_installed(host_expect: Expectations) -> None:
+def _asked_for(host_facts: Facts, host_matrices: Matrices) -> Requested | None:
+    """The TensorFlow a failed install asked for, when the facts record one."""
+    failed = host_facts.packages.failed_install
+    return requested(failed, host_matrices) if failed is not None else None
+
+
+# Python first: a Python outside the release's range is also why an install finds no wheel at all.
+def test_python_is_inside_the_tensorflow_range(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices
+) -> None:
+    python = host_facts.platform.python_version
+    release: TfRelease | None
+    if host_expect.tensorflow is not None:
+        installed = _installed_tf(host_expect)
+        release = host_expect.tf_release
+        if release is None:
+            not_applicable(f"{installed} has no matrix row to take a Python range from")
+        what, source = installed, "the running interpreter"
+    else:
+        asked = _asked_for(host_facts, host_matrices)
+        if asked is None:
+            not_applicable("TensorFlow is not installed")
+        release = asked.release
+        if release is None:
+            not_applicable(f"{asked.text} names no release of the matrix to take a Python range from")
+        what = f"TensorFlow {release.series} (asked for: {asked.text})"
+        source = "the running interpreter; the install that failed"
+    if Version(python) in release.python:
+        return
+    newer = next(
+        (
+            r
+            for r in reversed(host_matrices.tf_releases)
+            if not r.prerelease and r.version > release.version and r.python.contains(Version(python))
+        ),
+        None,
+    )
+    fix = venv_hint(release.python)
+    if newer is not None:
+        fix += f"; or TensorFlow {newer.series}, the first release for Python {python}: " + _install(
+            host_matrices, newer, host_expect, host_facts
+        )
+    fail(
+        f"Python {python} is outside the range {release.python} that {what} supports",
+        expected=f"Python {release.python} (TensorFlow {release.version} tested build configurations)",
+        found=f"Python {python}",
+        source=source,
+        why="pip finds no wheel of that release for this Python (\"No matching distribution found\"), "
+        "and wheels forced in are untested or fail to import",
+        fix=fix,
+    )
+
+
+def test_tensorflow_is_installed(host_expect: Expectations, host_facts: Facts, host_matrices: Matrices) -> None:
     profile = host_expect.profile
     if host_expect.tensorflow is not None:
         return
+    failed = host_facts.packages.failed_install
+    if failed is not None:
+        _fail_install(failed.requested, host_expect, host_facts, host_matrices)
     if not profile.tensorflow.required:
         not_applicable(f"profile {profile.name!r} does not require TensorFlow and it is not installed")
     package = "tensorflow[and-cuda]" if profile.expects_gpu else "tensorflow-cpu"
@@ -40,14 +117,81 @@ def test_tensorflow_is_installed(host_expect: Expectations) -> None:
     )
 
 
-def test_tensorflow_release_is_in_the_matrix(host_expect: Expectations, host_warn: object) -> None:
+def _fail_install(text: str, host_expect: Expectations, host_facts: Facts, host_matrices: Matrices) -> None:
+    """An install was attempted and failed: say what it could not get and how this release installs."""
+    failed = host_facts.packages.failed_install
+    assert failed is not None
+    asked = requested(failed, host_matrices)
+    python = host_facts.platform.python_version
+    missing = unsatisfied(failed)
+    said = next((line for line in failed.log if "ERROR" in line), failed.log[0] if failed.log else "")
+    found = f"{failed.installer} install {text!r} on Python {python}: " + (said or "failed (no message recorded)")
+    source = f"the failed install ({failed.installer}); {PLATFORMS_TABLE}"
+    platforms = host_matrices.rules.tf_platforms
+    release = asked.release if asked is not None else None
+    version = (asked.version if asked is not None else None) or (release.version if release else None)
+    pins = platforms.uninstallable_pins(version, python) if version is not None and asked and asked.extras else ()
+    pin = next((p for p in pins if missing is None or p.requirement.name == missing.name), None)
+    if pin is not None:
+        where = "has no distribution on PyPI any more" if not pin.available else f"has no wheel for Python {python}"
+        if pin.python is not None:
+            where += f" (it has for Python {pin.python})"
+        fail(
+            f"{text} cannot be installed: its pinned {pin.requirement} {where}",
+            expected=f"every pin of {text} installable for Python {python}",
+            found=found,
+            source=source,
+            why="the resolver refuses the whole install when one pinned dependency has no distribution: "
+            "TensorFlow gets none of its CUDA libraries",
+            fix=pin.fix,
+        )
+    fix = f"{failed.installer} install {text!r} again and read the resolver's first error"
+    if release is not None:
+        how = _install(host_matrices, release, host_expect, host_facts)
+        fix = f"{how} (the install of TensorFlow {release.series})"
+    fail(
+        f"the install of {text} failed: " + (f"nothing satisfies {missing}" if missing else (said or "no TensorFlow")),
+        expected=f"{text} installed",
+        found=found,
+        source=source,
+        why="no TensorFlow is installed: every layer above the driver needs one",
+        fix=fix,
+    )
+
+
+def _install(matrices: Matrices, release: TfRelease, expect: Expectations, facts: Facts) -> str:
+    """How `release` installs on this host, valid for that release (tf_platforms.toml)."""
+    if not expect.profile.expects_gpu:
+        return f"pip install 'tensorflow=={release.series}.*'"  # runs on the CPU everywhere it has a wheel
+    return matrices.rules.tf_platforms.gpu_install(
+        release.version,
+        and_cuda=matrices.and_cuda_pins(release.version) is not None,
+        cuda=str(release.cuda),
+        cudnn=str(release.cudnn),
+        system=facts.platform.system,
+    )
+
+
+def test_tensorflow_release_is_in_the_matrix(host_expect: Expectations, host_warn: Any) -> None:
     installed = _installed_tf(host_expect)
     lookup = host_expect.tf_lookup
     assert lookup is not None
     if lookup.status == "known":
         return
     if lookup.status == "unknown-newer":
-        host_warn(lookup.warning or f"{installed} is newer than the matrix")  # type: ignore[operator]
+        host_warn(lookup.warning or f"{installed} is newer than the matrix")
+        return
+    if lookup.status == "unknown-older":
+        # Like a release newer than the data: the checks that need its row say so; its own problems
+        # (a CPU-only build, two TensorFlows at once) are still judged where they live.
+        host_warn(
+            f"{installed} is older than the matrix: its CUDA, cuDNN and driver requirements are not checked",
+            found=lookup.warning or installed,
+            source=f"{METADATA}; matrices/tensorflow.toml",
+            why="without its build configuration no CUDA, cuDNN or driver requirement can be checked",
+            fix="pip install 'tensorflow[and-cuda]>=2.16' to run a release the matrix covers "
+            "(or add the release to matrices/tensorflow.toml)",
+        )
         return
     fail(
         f"{installed} is not in the compatibility matrix",
@@ -76,41 +220,82 @@ def test_tensorflow_version_satisfies_the_profile(host_expect: Expectations) -> 
         )
 
 
-def test_python_is_inside_the_tensorflow_range(host_expect: Expectations, host_facts: Facts) -> None:
-    installed = _installed_tf(host_expect)
-    release = host_expect.tf_release
-    if release is None:
-        not_applicable(f"{installed} has no matrix row to take a Python range from")
-    python = host_facts.platform.python_version
-    if Version(python) not in release.python:
-        fail(
-            f"Python {python} is outside the range {release.python} that {installed} supports",
-            expected=f"Python {release.python} (TensorFlow {release.version} tested build configurations)",
-            found=f"Python {python}",
-            source="the running interpreter",
-            why="wheels built for other Pythons may import but are untested, or fail to import at all",
-            fix=f"use a Python in {release.python}, e.g. `python3.11 -m venv .venv`",
-        )
-
-
-def test_operating_system_runs_tensorflow_on_the_gpu(host_expect: Expectations, host_facts: Facts) -> None:
+def test_operating_system_runs_tensorflow_on_the_gpu(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices
+) -> None:
     profile = host_expect.profile
     if not profile.expects_gpu:
         not_applicable(f"profile {profile.name!r} expects no GPU; TensorFlow runs on the CPU of any OS")
     p = host_facts.platform
     if p.system == "Linux":
-        return
+        return  # WSL2 included (the wsl2 row); aarch64 builds are unconfirmed either way and not claimed
+    platforms = host_matrices.rules.tf_platforms
+    tf = host_expect.tensorflow
+    found = f"{p.system} {p.kernel_release} on {p.machine}" + (f", {tf.name} {tf.version}" if tf else "")
     if p.system == "Windows":
-        fix = "run TensorFlow in WSL2 (native Windows GPU support ended with TensorFlow 2.10), or pin 'tensorflow<2.11'"
-    else:
-        fix = "use a Linux host: TensorFlow's CUDA builds exist for Linux only"
+        if tf is None:
+            return  # releases before 2.11 run on the GPU here: tensorflow_is_installed says what to install
+        row = platforms.platform("windows_native", tf.version)
+        if row is None or row.gpu is not False:
+            return  # TF <= 2.10 on native Windows has its CUDA build: its real problem is in its own layer
+        last = host_matrices.tf_release("2.10")
+        py = p.python_version
+        pin = "pin 'tensorflow<2.11' on native Windows"
+        if last.release is not None:
+            pin += f" (TF 2.10: CUDA {last.release.cuda}, cuDNN {last.release.cudnn} on %PATH%"
+            if Version(py) not in last.release.python:
+                pin += f"; {venv_hint(last.release.python)}"
+            pin += ")"
+        fail(
+            f"{tf.name} {tf.version} on native Windows has no GPU support",
+            expected=f"TensorFlow {platforms.last_gpu_release('windows_native')} on native Windows, "
+            "or TensorFlow in WSL2, for an NVIDIA GPU",
+            found=found,
+            source=f"platform.system(); {PLATFORMS_TABLE}",
+            why="TensorFlow 2.10 was the last release with GPU support on native Windows: from 2.11 its Windows "
+            "build has no CUDA (tf.test.is_built_with_cuda() is False) and lists no GPU",
+            fix=f"run TensorFlow in WSL2 (Windows 10 19044 or higher) with the Linux wheel "
+            f"(pip install 'tensorflow[and-cuda]'); or {pin}; or tensorflow-cpu with the TensorFlow-DirectML-Plugin",
+        )
+    version = tf.version if tf else str(host_matrices.tf_releases[0].version)
+    mac = platforms.platform("macos", version) if p.system == "Darwin" else None
+    fix = "use a Linux host (or WSL2): TensorFlow's CUDA builds are for Linux"
+    if mac is not None and mac.fix:
+        fix = mac.fix
     fail(
         f"{p.system} cannot run TensorFlow on an NVIDIA GPU",
         expected="Linux (or WSL2) for TensorFlow with CUDA",
-        found=f"{p.system} {p.kernel_release} on {p.machine}",
-        source="platform.system()",
-        why="TensorFlow publishes CUDA-enabled wheels for Linux only since 2.11",
+        found=found,
+        source=f"platform.system(); {PLATFORMS_TABLE}",
+        why="TensorFlow publishes CUDA builds for Linux (and for native Windows up to 2.10) only",
         fix=fix,
+    )
+
+
+def test_cpu_has_the_instructions_the_tensorflow_wheel_needs(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices
+) -> None:
+    installed = _installed_tf(host_expect)
+    tf = host_expect.tensorflow
+    assert tf is not None
+    p = host_facts.platform
+    need = host_matrices.rules.tf_platforms.cpu_requirement(tf.version, p.machine)
+    if need is None:
+        not_applicable(f"no CPU instruction requirement is recorded for {installed} on {p.machine}")
+    if p.cpu_flags is None:
+        not_applicable("the CPU's instruction-set flags were not recorded (/proc/cpuinfo)")
+    lacking = [f for f in need.flags if f not in p.cpu_flags]
+    if not lacking:
+        return
+    cpu = p.cpu_model or "this CPU"
+    fail(
+        f"{cpu} lacks {', '.join(f.upper() for f in lacking)}, which the {installed} wheel is compiled to use",
+        expected=f"a CPU with {', '.join(f.upper() for f in need.flags)} (official x86 wheels of TensorFlow "
+        f"{need.tensorflow})",
+        found=f"{cpu}: flags {', '.join(p.cpu_flags) or 'none of ' + ', '.join(need.flags)}",
+        source=f"/proc/cpuinfo; {PLATFORMS_TABLE}",
+        why="import tensorflow dies with 'Illegal instruction (core dumped)' (SIGILL) on the first AVX instruction",
+        fix=need.fix,
     )
 
 
@@ -139,24 +324,4 @@ def test_libc_is_new_enough_for_the_tensorflow_wheel(host_expect: Expectations, 
             source="platform.libc_ver()",
             why="pip refuses the wheel, or a wheel forced in fails with 'GLIBC_x.y not found'",
             fix="upgrade the OS image (e.g. Ubuntu 20.04+ has glibc 2.31) or pin an older TensorFlow",
-        )
-
-
-def test_container_exposes_the_gpus(host_expect: Expectations, host_facts: Facts) -> None:
-    profile = host_expect.profile
-    p = host_facts.platform
-    if p.container is None:
-        not_applicable("not running in a container")
-    if not profile.expects_gpu:
-        not_applicable(f"profile {profile.name!r} expects no GPU")
-    env = dict(p.environment)
-    visible = env.get("NVIDIA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip().lower() in ("", "void", "none"):
-        fail(
-            f"the {p.container} container hides every GPU (NVIDIA_VISIBLE_DEVICES={visible!r})",
-            expected="NVIDIA_VISIBLE_DEVICES=all or a list of GPU indices/UUIDs",
-            found=f"NVIDIA_VISIBLE_DEVICES={visible!r}",
-            source="the environment; container detected by " + "; ".join(p.container_evidence),
-            why="the NVIDIA container toolkit injects no device nodes or driver libraries for 'void'/'none'",
-            fix="docker run --gpus all ... (or set NVIDIA_VISIBLE_DEVICES=all with the nvidia runtime)",
         )

@@ -207,3 +207,24 @@ def test_an_unreadable_driver_version_is_a_note_not_a_crash(matrices: Matrices) 
     assert "the driver version 'garbage' cannot be read: the driver criterion was not judged" in t.notes
     assert not any(b.startswith("driver ") for b in t.basis)
     assert row(t, "2.21").verdict != "driver-too-old"
+
+
+def test_releases_whose_cuda_predates_an_rtx_3090_are_gpu_too_new_and_tensorflow_2_4_runs(matrices: Matrices) -> None:
+    facts = host(python="3.8.10", driver="455.23.05", gpus=(("NVIDIA GeForce RTX 3090", (8, 6)),), tf="2.3.0")
+    t = table(facts, "auto", matrices)
+    old = row(t, "2.3")
+    assert old.verdict == "gpu-too-new" and not old.runs
+    assert "CUDA 10.1 of TF 2.3 predates compute capability 8.6 (Ampere: first CUDA 11.0)" in old.why
+    assert "built with CUDA 10.1, which predates this GPU" in old.fix
+    assert row(t, "2.4").verdict == "runs"
+    assert row(t, "2.1").verdict == "python-outside-range"  # the lower layer's problem is named first
+
+
+def test_no_release_runs_a_blackwell_gpu_whose_architecture_postdates_every_cuda_in_the_matrix(
+    matrices: Matrices,
+) -> None:
+    facts = host(python="3.12.3", driver="575.51.03", gpus=(("NVIDIA GeForce RTX 5080", (12, 0)),), tf="2.20.0")
+    t = table(facts, "auto", matrices)
+    assert {r.verdict for r in t.rows} <= {"gpu-too-new", "python-outside-range", "driver-too-old"}
+    assert t.newest_runnable is None
+    assert "no TensorFlow release in the matrix runs on this host as it is" in render_text(t)

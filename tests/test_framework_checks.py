@@ -223,7 +223,7 @@ def identity_of(b: Batch) -> TfIdentity | None:
 
 def test_the_official_wheel_imports_as_itself() -> None:
     b = batch("t4_framework_healthy")
-    fw.test_tensorflow_imports_as_the_installed_distribution(expect("t4", host()), b, identity_of(b))
+    fw.imports_as_installed(expect("t4", host()), b, identity_of(b))
 
 
 def test_a_release_candidate_whose_version_string_is_spelled_otherwise_imports_as_itself() -> None:
@@ -231,12 +231,12 @@ def test_a_release_candidate_whose_version_string_is_spelled_otherwise_imports_a
     seen = identity_of(b)
     assert seen is not None
     rc = dataclasses.replace(seen, version="2.22.0-rc0", distribution_version="2.22.0rc0")  # TF 2.22.0rc0's own
-    fw.test_tensorflow_imports_as_the_installed_distribution(expect("t4", host(tf=("tensorflow", "2.22.0rc0"))), b, rc)
+    fw.imports_as_installed(expect("t4", host(tf=("tensorflow", "2.22.0rc0"))), b, rc)
 
 
 def test_an_import_killed_by_sigill_names_the_missing_cpu_instructions() -> None:
     b = batch("t4_framework_sigill")
-    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", host()), b, identity_of(b))
+    f = failure(fw.imports_as_installed, expect("t4", host()), b, identity_of(b))
     assert f.summary.startswith("import tensorflow fails: signal: killed by SIGILL")
     assert "AVX" in f.why
 
@@ -244,7 +244,7 @@ def test_an_import_killed_by_sigill_names_the_missing_cpu_instructions() -> None
 def test_a_shadowing_copy_of_tensorflow_is_named_with_where_it_came_from() -> None:
     facts = host(tf=("tensorflow", "2.20.0"))
     b = batch("t4_framework_healthy")
-    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", facts), b, identity_of(b))
+    f = failure(fw.imports_as_installed, expect("t4", facts), b, identity_of(b))
     assert (
         f.summary
         == "import tensorflow loads TensorFlow 2.21.0 from tensorflow 2.21.0, not the installed tensorflow 2.20.0"
@@ -392,6 +392,7 @@ def sees(
         parse_log(b.log if log is None else log),
         MATRICES,
         warned,
+        b if log is None else dataclasses.replace(b, child=dataclasses.replace(b.child, stderr=log)),
     )
     return warned
 
@@ -554,6 +555,7 @@ def test_a_tensorflow_without_a_cpu_device_fails() -> None:
             parse_log(b.log),
             MATRICES,
             Warnings(),
+            b,
         )
     assert raised.value.finding.summary == "TensorFlow lists no CPU device"
 
@@ -599,3 +601,195 @@ def test_a_child_that_timed_out_importing_tensorflow_is_could_not_check() -> Non
     b = Batch("gpuconform.experiments.framework", (), parse_results(hung, ["identity"]), hung)
     with pytest.raises(CouldNotCheck, match="could not check TensorFlow: timeout"):
         fw.identity.__wrapped__(b)  # type: ignore[attr-defined]
+
+
+# ---- issue 11: builds by era, architectures newer than the wheel's CUDA, two TensorFlows, the toolchain log --------
+
+
+RTX3090 = GpuFacts(0, "NVIDIA GeForce RTX 3090", pci_bus_id="0000:00:04.0", compute_capability=(8, 6))
+GENERIC = Profile("auto-gpu", "one GPU", gpus=GpuExpectation(count=1))
+
+
+def packaged(facts: Facts, *dists: tuple[str, str], cuda_build: bool | None = None) -> Facts:
+    """`facts` with these TF distributions installed (the first is the one import finds first)."""
+    infos = tuple(PackageInfo(name, version, SITE) for name, version in dists)
+    packages = PackagesFacts(tensorflow=infos[0], tensorflow_distributions=infos, tensorflow_is_cuda_build=cuda_build)
+    return dataclasses.replace(facts, packages=packages)
+
+
+def on(facts: Facts, driver: str, python: str) -> Facts:
+    nvml = dataclasses.replace(facts.driver.nvml, driver_version=driver)
+    return dataclasses.replace(
+        facts,
+        driver=dataclasses.replace(facts.driver, nvml=nvml),
+        platform=dataclasses.replace(facts.platform, python_version=python),
+    )
+
+
+class Request:
+    """A stand-in for pytest's request: the fixtures a check asks for by name (a missing one skips, as live_only)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+
+    def getfixturevalue(self, name: str) -> Any:
+        if name not in self.values:
+            pytest.skip(f"not applicable: needs the live host ({name} not recorded)")
+        return self.values[name]
+
+
+def test_plain_tensorflow_before_2_1_on_a_gpu_host_fails_with_the_tensorflow_gpu_of_its_era() -> None:
+    facts = packaged(host(), ("tensorflow", "1.14.0"))
+    f = failure(fw.test_tensorflow_build_can_use_the_gpu, expect("t4", facts), MATRICES)
+    assert f.summary == "tensorflow 1.14.0 is installed on a GPU host: it has no CUDA support"
+    assert "tensorflow 1.14.0 is the CPU-only build (matrices/tf_platforms.toml)" in f.found
+    assert f.fix.startswith("pip uninstall -y tensorflow && pip install 'tensorflow-gpu==1.14.0'")
+    assert "install_requires" in f.fix and "conda update" in f.fix
+
+
+def test_tensorflow_1_15_0_is_a_cuda_build_and_passes() -> None:
+    facts = packaged(host(), ("tensorflow", "1.15.0"))
+    fw.test_tensorflow_build_can_use_the_gpu(expect("t4", facts), MATRICES)
+
+
+def test_a_build_named_like_a_cuda_one_whose_own_build_info_says_no_cuda_fails() -> None:
+    facts = packaged(host(), ("tensorflow", "2.15.0"), cuda_build=False)
+    f = failure(fw.test_tensorflow_build_can_use_the_gpu, expect("t4", facts), MATRICES)
+    assert "the package's build_info.py (is_cuda_build = False)" in f.found
+    assert f.fix.startswith("install a CUDA build of 2.15.0 in a fresh environment: pip install 'tensorflow[and-cuda]")
+
+
+def test_two_tensorflows_at_once_fail_the_import_check_from_the_package_facts_alone() -> None:
+    facts = packaged(host(), ("tensorflow", "1.14.0"), ("tensorflow-gpu", "1.14.0"))
+    expectations = expect("t4", facts)
+    with pytest.raises(SKIP, match="tensorflow 1.14.0 and tensorflow-gpu 1.14.0 are installed at once"):
+        fw.test_tensorflow_build_can_use_the_gpu(expectations, MATRICES)
+    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expectations, MATRICES, Request())
+    assert f.summary == (
+        "2 TensorFlow distributions are installed at once; import tensorflow loads tensorflow 1.14.0 "
+        "(the CPU-only build)"
+    )
+    assert f.fix.startswith("pip uninstall tensorflow tensorflow-gpu -y && pip install 'tensorflow-gpu==1.14.0'")
+    assert "install_requires" in f.fix
+
+
+def test_the_child_says_which_of_two_tensorflows_imports() -> None:
+    facts = packaged(host(), ("tensorflow-gpu", "1.14.0"), ("tensorflow", "1.14.0"))
+    seen = TfIdentity("1.14.0", f"{SITE}/tensorflow/__init__.py", "tensorflow", "1.14.0")
+    f = failure(
+        fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", facts), MATRICES, Request(identity=seen)
+    )
+    assert f.summary.endswith("import tensorflow loads tensorflow 1.14.0 (the CPU-only build)")
+    assert f"tensorflow.__file__ {SITE}/tensorflow/__init__.py in the TensorFlow child" in f.found
+
+
+def test_windows_tensorflow_and_its_tensorflow_intel_are_one_install_not_two() -> None:
+    facts = packaged(host(), ("tensorflow", "2.10.0"), ("tensorflow-intel", "2.10.0"))
+    assert not expect("t4", facts).shadowing
+
+
+def test_an_rtx_3090_with_tensorflow_2_3_fails_because_cuda_10_1_predates_ampere() -> None:
+    facts = on(packaged(host(gpus=(RTX3090,)), ("tensorflow", "2.3.0")), "455.23.05", "3.8.10")
+    f = failure(fw.test_gpu_kernels_cover_every_compute_capability, expect(GENERIC, facts), facts, MATRICES, Warnings())
+    assert f.summary == (
+        "NVIDIA GeForce RTX 3090 (compute capability 8.6) is newer than the CUDA 10.1 of tensorflow 2.3.0: "
+        "no kernels it can load"
+    )
+    assert "CUDA 10.1's cuBLAS and cuDNN carry no kernels for Ampere" in f.why
+    assert "TensorFlow 2.4 (CUDA 11.0) is the first release built for 8.6" in f.fix
+    assert "[and-cuda]" not in f.fix  # no release before 2.14 has the extra
+
+
+def test_tensorflow_2_4_runs_an_rtx_3090_through_sm_80_sass() -> None:
+    facts = on(packaged(host(gpus=(RTX3090,)), ("tensorflow", "2.4.0")), "455.23.05", "3.8.10")
+    warned = Warnings()
+    fw.test_gpu_kernels_cover_every_compute_capability(expect(GENERIC, facts), facts, MATRICES, warned)
+    assert warned == []
+
+
+def test_a_blackwell_gpu_with_no_release_built_for_it_names_a_build_that_targets_it() -> None:
+    rtx5080 = GpuFacts(0, "NVIDIA GeForce RTX 5080", pci_bus_id="0000:00:04.0", compute_capability=(12, 0))
+    facts = on(packaged(host(gpus=(rtx5080,)), ("tensorflow", "2.20.0")), "575.51.03", "3.12.3")
+    f = failure(fw.test_gpu_kernels_cover_every_compute_capability, expect(GENERIC, facts), facts, MATRICES, Warnings())
+    assert f.fix.startswith("no TensorFlow release in the matrix (to 2.22.0rc0) is built with CUDA 12.8 or newer")
+    assert "NGC TensorFlow container" in f.fix and "TF_CUDA_COMPUTE_CAPABILITIES=12.0" in f.fix
+
+
+def test_a_gpu_older_than_every_kernel_of_the_wheel_names_the_source_build_and_the_last_release_for_it() -> None:
+    m1200 = GpuFacts(0, "Quadro M1200", pci_bus_id="0000:00:04.0", compute_capability=(5, 0))
+    facts = on(packaged(host(gpus=(m1200,)), ("tensorflow", "2.3.0")), "418.39", "3.8.10")
+    f = failure(fw.test_gpu_kernels_cover_every_compute_capability, expect(GENERIC, facts), facts, MATRICES, Warnings())
+    assert f.summary == "Quadro M1200 (compute capability 5.0) has no kernels in tensorflow 2.3.0"
+    assert "TensorFlow 2.2 (the newest release with kernels for 5.0): pip install 'tensorflow==2.2.*'" in f.fix
+    assert "build TensorFlow 2.3 from source with TF_CUDA_COMPUTE_CAPABILITIES=5.0" in f.fix
+
+
+def test_a_kepler_gpu_under_a_cuda_that_dropped_it_is_told_no_source_build_can_help() -> None:
+    k80 = GpuFacts(0, "Tesla K80", pci_bus_id="0000:00:04.0", compute_capability=(3, 7))
+    facts = packaged(host(gpus=(k80,)), ("tensorflow", "2.16.1"))
+    f = failure(fw.test_gpu_kernels_cover_every_compute_capability, expect(GENERIC, facts), facts, MATRICES, Warnings())
+    assert "from source" not in f.fix
+    assert "CUDA 12.3 dropped sm_37 after CUDA 11.8" in f.fix
+
+
+def toolchain_log(version: str, log: str) -> tuple[Warnings, Finding | None]:
+    facts = packaged(host(), ("tensorflow", version))
+    b = batch("t4_framework_healthy")
+    b = dataclasses.replace(b, child=dataclasses.replace(b.child, stderr=log))
+    warned = Warnings()
+    try:
+        fw.test_tensorflow_log_names_no_xla_toolchain_failure(expect("t4", facts), facts, MATRICES, b, warned)
+    except NonConformance as raised:
+        assert raised.finding.missing_parts() == []
+        return warned, raised.finding
+    return warned, None
+
+
+def test_tensorflow_2_2_retrying_a_failing_ptxas_fails_with_a_working_ptxas_or_2_5() -> None:
+    _, f = toolchain_log("2.2.0", "W stream_executor/gpu/asm_compiler.cc:81] Running ptxas --version returned 256")
+    assert f is not None
+    assert f.summary == "TensorFlow 2.2.0 cannot run ptxas and retries it for every kernel"
+    assert "CUDA -devel image" in f.fix and "tensorflow/tensorflow#44486" in f.fix
+
+
+def test_a_release_that_caches_the_failed_ptxas_only_warns() -> None:
+    warned, f = toolchain_log("2.5.0", "W asm_compiler.cc:81] Running ptxas --version returned 256")
+    assert f is None
+    (w,) = warned
+    assert "ptxas failed" in w.summary
+
+
+def test_libdevice_not_found_in_tensorflows_log_fails_with_xla_flags() -> None:
+    _, f = toolchain_log("2.11.0", "InternalError: libdevice not found at ./libdevice.10.bc [Op:__some_op]")
+    assert f is not None and "XLA_FLAGS=--xla_gpu_cuda_data_dir=" in f.fix
+
+
+def test_a_subset_chosen_with_cuda_visible_devices_is_seen_renumbered_and_only_warns() -> None:
+    facts = host(gpus=(a100(0), a100(1)))
+    b = batch("a100x2_framework_healthy")
+    seen = observe(b, "devices", DeviceList)
+    one = dataclasses.replace(seen, cuda_visible_devices="1", gpus=seen.gpus[:1])
+    warned = Warnings()
+    fw.test_tensorflow_sees_the_expected_gpus(
+        expect(Profile("auto-2", "two", gpus=GpuExpectation(count=2)), facts),
+        facts,
+        live(),
+        one,
+        observe(b, "build_info", BuildInfo),
+        parse_log(b.log),
+        MATRICES,
+        warned,
+        b,
+    )
+    (w,) = warned
+    assert w.summary == "CUDA_VISIBLE_DEVICES='1' shows TensorFlow 1 of the 2 GPUs"
+    assert "its GPU:0 is NVML's GPU 1" in w.why
+
+
+def test_no_gpu_seen_with_a_kernel_image_error_names_the_architecture_cause() -> None:
+    facts = on(packaged(host(gpus=(RTX3090,)), ("tensorflow", "2.3.0")), "455.23.05", "3.8.10")
+    log = "InternalError: CUDA runtime implicit initialization on GPU:0 failed. Status: device kernel image is invalid"
+    f = failure(sees, "t4_framework_no_cudnn", facts, GENERIC, None, None, log)
+    assert f.summary.endswith("tensorflow 2.3.0 has no kernels this GPU's architecture can load")
+    assert "device kernel image is invalid" in f.found
+    assert "TensorFlow 2.4" in f.fix

@@ -2,10 +2,13 @@
 
 Every release in `matrices/tensorflow.toml` gets the verdict it would get here (runs
 natively, runs through minor-version compatibility, needs PTX JIT, driver too old,
-GPU too old, Python outside range) and what to do to run it, so a team knows what
+GPU too old, GPU too new, Python outside range) and what to do to run it, so a team knows what
 it can upgrade to before it tries; `tox -e tfXYZ[-gpu]` is how they confirm it.
-The verdicts themselves are `Matrices.runnable_releases`; this module picks the
-facts to judge and turns the answers into a table and its fixes.
+The verdicts themselves are `Matrices.runnable_releases`, with one rule of
+matrices/architectures.toml on top (`releases_for`): a release whose CUDA predates a GPU's
+architecture cannot run it even where its PTX could be JIT-compiled, because that CUDA's
+cuBLAS and cuDNN have no kernels for it (TF 2.3, CUDA 10.1, on an RTX 3090). This module
+picks the facts to judge and turns the answers into a table and its fixes.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
             basis.insert(-1, f"{model.name if model else 'GPU'}: compute capability {format_cc(cc)}")
         if not gpus:
             notes.append("no GPU's compute capability is known: kernel coverage was not judged")
-    per_gpu = [matrices.runnable_releases(driver, cc, python) for cc in gpus] or [
+    per_gpu = [releases_for(matrices, driver, cc, python) for cc in gpus] or [
         matrices.runnable_releases(driver, None, python)
     ]
     installed = facts.packages.tensorflow
@@ -104,6 +107,27 @@ def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
     newest = next((r for r in table_rows if r.runs and not r.prerelease), None)
     rows_out = tuple(_fill_fallback(r, newest) for r in table_rows)
     return CompatTable(tuple(basis), tuple(notes), rows_out, profile.expects_gpu)
+
+
+def releases_for(matrices: Matrices, driver: str | None, cc: CC, python: str | None) -> list[ReleaseVerdict]:
+    """`Matrices.runnable_releases` for one GPU, newest first, with the architecture rule applied: PTX-only
+    coverage from a CUDA older than the first toolkit for the GPU's architecture is "gpu-too-new"."""
+    out = []
+    for answer in matrices.runnable_releases(driver, cc, python):
+        row = None
+        if answer.coverage is not None and answer.coverage.kind == "ptx":
+            row = matrices.rules.architectures.cuda_predates(answer.release.cuda, cc)
+        if row is None:
+            out.append(answer)
+            continue
+        problem = (
+            f"CUDA {answer.release.cuda} of TF {answer.release.series} predates compute capability {format_cc(cc)} "
+            f"({row.name}: first CUDA {row.min_cuda}): its cuBLAS and cuDNN have no kernels for this GPU"
+        )
+        problems = (*answer.problems, problem)
+        verdict = "gpu-too-new" if answer.runs else answer.verdict
+        out.append(replace(answer, verdict=verdict, detail="; ".join(problems), problems=problems))
+    return out
 
 
 def render_text(table: CompatTable) -> list[str]:
@@ -242,6 +266,8 @@ def _fix(
         return f"sudo apt install nvidia-driver-{driver_branch(full)} (driver >= {full}), then reboot"
     if answer.verdict == "gpu-too-old":
         return f"TensorFlow {release.series} has no kernels for this GPU"  # the newest runnable is added later
+    if answer.verdict == "gpu-too-new":
+        return f"TensorFlow {release.series} is built with CUDA {release.cuda}, which predates this GPU"
     if installed:
         return ""
     # A pre-release matches only an exact pin (or --pre): "==2.22.*" would not install 2.22.0rc0.

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
+
 from gpuconform.facts import Facts
 from gpuconform.facts import PackageInfo
 from gpuconform.profiles import Profile
@@ -27,6 +30,12 @@ class Expectations:
     driver_requirement: DriverRequirement | None  # implied by TF's CUDA
     gpu_model: GpuModel | None  # the profile's model, from gpus.toml
     notes: tuple[str, ...] = ()  # e.g. "TF 2.22 is newer than the matrix"
+    # Whether the installed TF is a CUDA build, and what says so (see `cuda_build_of`); None: not judged.
+    tf_cuda_build: bool | None = None
+    tf_cuda_build_source: str = ""
+    # Every TensorFlow distribution installed that owns the `tensorflow` import package, the one import
+    # finds first first; a Windows shim and the build it pulls in count once (tf_platforms.toml).
+    tf_distributions: tuple[PackageInfo, ...] = ()
 
     @property
     def tf_release(self) -> TfRelease | None:
@@ -36,7 +45,53 @@ class Expectations:
     @property
     def tf_is_gpu_build(self) -> bool:
         """Whether the installed TF distribution can use a GPU at all."""
-        return self.tensorflow is not None and self.tensorflow.name != "tensorflow-cpu"
+        if self.tensorflow is None:
+            return False
+        if self.tf_cuda_build is not None:
+            return self.tf_cuda_build
+        return not canonicalize_name(self.tensorflow.name).endswith("-cpu")
+
+    @property
+    def shadowing(self) -> bool:
+        """Two or more TensorFlow distributions share the `tensorflow` package: one shadows the other."""
+        return len(self.tf_distributions) > 1
+
+
+def cuda_build_of(facts: Facts, matrices: Matrices) -> tuple[bool | None, str]:
+    """Whether the installed TF is a CUDA build, and the evidence: the package's own build_info.py where it
+    was read (a conda build named like a CUDA one can say no), else the distribution's era
+    (tf_platforms.toml: before 2.1 plain `tensorflow` is the CPU build), else its name (`-cpu`)."""
+    tf = facts.packages.tensorflow
+    if tf is None:
+        return None, ""
+    if facts.packages.tensorflow_is_cuda_build is not None:
+        said = facts.packages.tensorflow_is_cuda_build
+        return said, f"the package's build_info.py (is_cuda_build = {said})"
+    try:
+        by_era = matrices.rules.tf_platforms.is_cuda_build(tf.name, tf.version)
+    except InvalidVersion:
+        by_era = None
+    if by_era is not None:
+        kind = "a CUDA build" if by_era else "the CPU-only build"
+        return by_era, f"{tf.name} {tf.version} is {kind} (matrices/tf_platforms.toml)"
+    cpu = canonicalize_name(tf.name).endswith("-cpu")
+    return not cpu, f"the distribution name {tf.name}"
+
+
+def tf_distributions(facts: Facts, matrices: Matrices) -> tuple[PackageInfo, ...]:
+    """The installed TF distributions that each own the `tensorflow` package (a shim and its build count once)."""
+    first = facts.packages.tensorflow
+    found = facts.packages.tensorflow_distributions or ((first,) if first else ())
+    platforms = matrices.rules.tf_platforms
+    kept: list[PackageInfo] = []
+    for dist in found:
+        try:
+            same = any(platforms.one_install((k.name, k.version), (dist.name, dist.version)) for k in kept)
+        except InvalidVersion:
+            same = False
+        if not same:
+            kept.append(dist)
+    return tuple(kept)
 
 
 def build_expectations(profile: Profile, facts: Facts, matrices: Matrices) -> Expectations:
@@ -52,4 +107,8 @@ def build_expectations(profile: Profile, facts: Facts, matrices: Matrices) -> Ex
     model = None
     if profile.gpus.model:
         model = matrices.gpu_family(profile.gpus.model)
-    return Expectations(profile, tf, lookup, requirement, model, tuple(notes))
+    cuda_build, cuda_source = cuda_build_of(facts, matrices)
+    distributions = tf_distributions(facts, matrices)
+    return Expectations(
+        profile, tf, lookup, requirement, model, tuple(notes), cuda_build, cuda_source, distributions
+    )

@@ -78,6 +78,10 @@ class PlatformFacts:
     container_runtime_error: str | None = None
     wsl: bool = False
     environment: tuple[tuple[str, str], ...] = ()  # allowlisted variables only
+    cpu_model: str | None = None  # /proc/cpuinfo "model name"
+    # The instruction-set extensions of /proc/cpuinfo "flags" that TensorFlow wheels are built to need
+    # (avx, avx2, avx512f, fma, sse4_1, sse4_2), the ones present; None: not read (not x86, not Linux).
+    cpu_flags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,15 @@ class PackageInfo:
     name: str
     version: str = field(metadata={"parse": parse_release})
     location: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedInstall:
+    """An install of TensorFlow that did not complete, where known (a described host, a provisioning log)."""
+
+    requested: str  # what was asked for: "tensorflow[and-cuda]==2.14.0", "tensorflow"
+    installer: str = "pip"  # pip, conda, poetry, uv, ...
+    log: tuple[str, ...] = ()  # what the installer said: "ERROR: No matching distribution found for ..."
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,11 @@ class PackagesFacts:
     # two at once (tensorflow over tensorflow-gpu) share one package directory and one wins.
     tensorflow_distributions: tuple[PackageInfo, ...] = ()
     others: tuple[PackageInfo, ...] = ()  # numpy, pillow, ...
+    # What the imported package's own build_info.py says (tensorflow/python/platform/, tensorflow_core/
+    # before 2.1), read as text, never imported: a conda build named like a CUDA one can say False.
+    # None: not read.
+    tensorflow_is_cuda_build: bool | None = None
+    failed_install: FailedInstall | None = None  # an install that did not complete, where known
 
 
 # ---- driver -------------------------------------------------------------------------
@@ -310,6 +328,8 @@ class ToolchainFacts:
     nvcc: ToolVersion = field(default_factory=ToolVersion)
     libdevice: str | None = None  # the libdevice.10.bc XLA would find
     searched: tuple[str, ...] = ()  # the directories looked in, in XLA's order
+    # Set when libdevice was looked for and not found (then `libdevice` is None); both None: not recorded.
+    libdevice_error: ProbeError | None = None
 
 
 # ---- what the framework children observed ------------------------------------------------

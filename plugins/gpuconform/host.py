@@ -40,9 +40,11 @@ def probe_host(
     from gpuconform.probes.driver import probe_driver
     from gpuconform.probes.platform import probe_packages
     from gpuconform.probes.platform import probe_platform
+    from gpuconform.probes.toolchain import probe_toolchain
 
     env = dict(os.environ if env is None else env)
     packages = probe_packages()
+    tf = packages.tensorflow
     facts = Facts(
         host=HostIdentity(
             # In a Kubernetes pod the hostname is the pod's: launchers pass the node's name instead.
@@ -54,6 +56,7 @@ def probe_host(
         packages=packages,
         driver=probe_driver(root, timeout=timeout, env=env),
         libraries=_probe_libraries(packages, matrices, root, timeout, env),
+        toolchain=probe_toolchain(env, tf.location if tf else None, tf.version if tf else None, root, timeout),
     )
     # Hostnames, variables, file names and library answers are text from outside: cleaned once
     # here (as replayed files are when read), so that every report written from them is valid.

@@ -22,6 +22,9 @@ Every key, with its default::
     container_runtime_error = "" # what nvidia-container-cli said when it refused the GPUs
     wsl = false
     environment = { LD_LIBRARY_PATH = "/usr/local/cuda/lib64" }
+    cpu_model = ""               # /proc/cpuinfo "model name"
+    cpu_flags = ["avx", "avx2"]  # the instruction-set flags present (avx, avx2, avx512f, fma, sse4_1, sse4_2);
+                                 # absent: not recorded
 
     [[gpu]]                      # zero or more
     model = "rtx3090"            # a key of matrices/gpus.toml (name, PCI id, CC, memory come from it)
@@ -50,6 +53,8 @@ Every key, with its default::
     version = "2.3.0"
     others = ["tensorflow-gpu 2.3.0"]   # other TF distributions installed beside it
     keras = ""                   # the keras distribution's version, if installed
+    cuda_build = true            # what the package's own build info says (is_built_with_cuda()); absent:
+                                 # what the distribution's name and era say (tf_platforms.toml)
 
     [tensorflow.observed]        # what TensorFlow itself said; absent: not recorded
     gpus = 0                     # how many GPUs list_physical_devices('GPU') returned
@@ -84,6 +89,11 @@ Every key, with its default::
     ptxas = "11.0.194"           # "" for none found
     nvcc = ""
     libdevice = ""               # the libdevice.10.bc XLA would find; "" for none
+
+    [install]                    # an install of TensorFlow that did not complete; absent: none known
+    requested = "tensorflow[and-cuda]==2.14.0"   # what was asked for
+    installer = "pip"            # pip, conda, poetry, uv, ...
+    log = ["ERROR: No matching distribution found for tensorrt==8.5.3.1"]   # what the installer said
 """
 
 from __future__ import annotations
@@ -107,6 +117,7 @@ from gpuconform.errors import join_choices
 from gpuconform.facts import DeviceNode
 from gpuconform.facts import DriverFacts
 from gpuconform.facts import Facts
+from gpuconform.facts import FailedInstall
 from gpuconform.facts import GpuFacts
 from gpuconform.facts import HostIdentity
 from gpuconform.facts import KernelLog
@@ -172,6 +183,8 @@ class HostPart:
     container_runtime_error: str = ""
     wsl: bool = False
     environment: dict[str, str] = field(default_factory=dict)
+    cpu_model: str = ""
+    cpu_flags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,7 @@ class TensorflowPart:
     others: tuple[str, ...] = ()
     keras: str = ""
     observed: ObservedPart | None = None
+    cuda_build: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,13 @@ class ToolchainPart:
 
 
 @dataclass(frozen=True)
+class InstallPart:
+    requested: str
+    installer: str = "pip"
+    log: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class HostDescription:
     """A parsed host description; `expand` turns it into Facts."""
 
@@ -256,6 +277,7 @@ class HostDescription:
     library: tuple[LibraryPart, ...] = ()
     toolkit: tuple[ToolkitPart, ...] = ()
     toolchain: ToolchainPart | None = None
+    install: InstallPart | None = None
 
     def libraries(self, table: SonameTable) -> tuple[LibraryPart, ...]:
         """The [[library]] entries, then one per library of each [[toolkit]] (DLLs on native Windows)."""
@@ -348,7 +370,7 @@ def expand(d: HostDescription, matrices: Matrices, collected_at: str | None = No
         driver=_driver_facts(d, matrices, gpus),
         libraries=_libraries(d, matrices),
         toolchain=_toolchain(d.toolchain),
-        observations=_observations(d, gpus),
+        observations=_observations(d, gpus, matrices),
     )
 
 
@@ -401,20 +423,38 @@ def _platform(d: HostDescription) -> PlatformFacts:
         container_runtime_error=h.container_runtime_error or None,
         wsl=h.wsl,
         environment=tuple(sorted((k, clean(v)) for k, v in h.environment.items())),
+        cpu_model=clean(h.cpu_model) or None,
+        cpu_flags=tuple(f.lower() for f in h.cpu_flags) if h.cpu_flags is not None else None,
     )
 
 
 def _packages(d: HostDescription) -> PackagesFacts:
     tf = d.tensorflow
+    failed = d.install
+    install = (
+        FailedInstall(clean(failed.requested), failed.installer, tuple(clean(line) for line in failed.log))
+        if failed is not None
+        else None
+    )
     if tf is None:
-        return PackagesFacts()
+        return PackagesFacts(failed_install=install)
     first = PackageInfo(tf.distribution, tf.version, "/usr/lib/python3/site-packages")
     others = tuple(PackageInfo(o.partition(" ")[0], o.partition(" ")[2], first.location) for o in tf.others)
     return PackagesFacts(
         tensorflow=first,
         keras=PackageInfo("keras", tf.keras, first.location) if tf.keras else None,
         tensorflow_distributions=(first, *others),
+        tensorflow_is_cuda_build=tf.cuda_build,
+        failed_install=install,
     )
+
+
+def _is_cuda_build(tf: TensorflowPart, matrices: Matrices) -> bool:
+    """What get_build_info() would say: the description's cuda_build, else the distribution's era and name."""
+    if tf.cuda_build is not None:
+        return tf.cuda_build
+    by_era = matrices.rules.tf_platforms.is_cuda_build(tf.distribution, tf.version)
+    return by_era if by_era is not None else not tf.distribution.endswith("-cpu")
 
 
 def _driver_facts(d: HostDescription, matrices: Matrices, gpus: list[_Gpu]) -> DriverFacts:
@@ -499,7 +539,7 @@ def _libraries(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
     tf = d.tensorflow
     cuda = cudnn_major = None
     basis = "no TensorFlow installed: the sonames of the newest CUDA and cuDNN families"
-    if tf is not None and not tf.distribution.endswith("-cpu"):
+    if tf is not None and _is_cuda_build(tf, matrices):
         release = matrices.tf_release(tf.version).release
         if release is not None:
             cuda, cudnn_major = release.cuda, release.cudnn_major
@@ -606,10 +646,12 @@ def _load(lib: LibraryPart, path: str) -> LibraryLoad:
 def _toolchain(part: ToolchainPart | None) -> ToolchainFacts | None:
     if part is None:
         return None
+    missing = ProbeError("toolchain", "missing", "no libdevice.10.bc found (described)")
     return ToolchainFacts(
         ptxas=_tool("ptxas", part.ptxas),
         nvcc=_tool("nvcc", part.nvcc),
         libdevice=part.libdevice or None,
+        libdevice_error=missing if part.libdevice == "" else None,
     )
 
 
@@ -621,7 +663,7 @@ def _tool(name: str, version: str | None) -> ToolVersion:
     return ToolVersion(f"/usr/local/cuda/bin/{name}", version)
 
 
-def _observations(d: HostDescription, gpus: list[_Gpu]) -> tuple[ObservedBatch, ...]:
+def _observations(d: HostDescription, gpus: list[_Gpu], matrices: Matrices) -> tuple[ObservedBatch, ...]:
     tf = d.tensorflow
     if tf is None or tf.observed is None:
         return ()
@@ -641,7 +683,7 @@ def _observations(d: HostDescription, gpus: list[_Gpu]) -> tuple[ObservedBatch, 
     build_keys = [k for k, v in (("cuda_version", seen.cuda), ("cudnn_version", seen.cudnn)) if v]
     build = {
         "keys": ["is_cuda_build", *build_keys, *(["cuda_compute_capabilities"] if seen.compute_capabilities else [])],
-        "is_cuda_build": not tf.distribution.endswith("-cpu"),
+        "is_cuda_build": _is_cuda_build(tf, matrices),
         "cuda_version": seen.cuda or None,
         "cudnn_version": seen.cudnn or None,
         "cuda_compute_capabilities": list(seen.compute_capabilities),
@@ -659,14 +701,21 @@ def _observations(d: HostDescription, gpus: list[_Gpu]) -> tuple[ObservedBatch, 
             },
         ),
         ObservedResult("build_info", ok=True, value=build),
-        ObservedResult("devices", ok=True, value={"physical": physical, "gpus": tf_gpus}),
+        ObservedResult("devices", ok=True, value={"physical": physical, "gpus": tf_gpus, **_visible(d)}),
     )
     return (ObservedBatch("tensorflow", FRAMEWORK_MODULE, FRAMEWORK_ENV, results, log, 0),)
+
+
+def _visible(d: HostDescription) -> dict[str, str]:
+    """What a child inherits of the described environment and reports with its device list."""
+    env = d.host.environment
+    names = (("cuda_visible_devices", "CUDA_VISIBLE_DEVICES"), ("cuda_device_order", "CUDA_DEVICE_ORDER"))
+    return {key: clean(env[name]) for key, name in names if name in env}
 
 
 def description_keys() -> dict[str, tuple[str, ...]]:
     """Every table of a description and its keys (for documentation and did-you-mean)."""
     parts = {"host": HostPart, "gpu": GpuPart, "driver": DriverPart, "tensorflow": TensorflowPart}
     parts |= {"tensorflow.observed": ObservedPart, "library": LibraryPart, "toolkit": ToolkitPart}
-    parts |= {"toolchain": ToolchainPart}
+    parts |= {"toolchain": ToolchainPart, "install": InstallPart}
     return {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in parts.items()}

@@ -35,6 +35,7 @@ COLOURS = {
     "xfailed": "#6e7781",
     "driver-too-old": "#cf222e",
     "gpu-too-old": "#a40e26",
+    "gpu-too-new": "#a40e26",
     "python-outside-range": "#bc4c00",
 }
 

@@ -55,6 +55,7 @@ VERDICTS = (
     "needs-ptx-jit",
     "driver-too-old",
     "gpu-too-old",
+    "gpu-too-new",  # set by gpuconform.compat: the release's CUDA predates the GPU's architecture
     "python-outside-range",
 )
 #: The advice attached to PTX JIT: the default JIT cache is too small for TF's kernels.

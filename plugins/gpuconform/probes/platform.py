@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gpuconform import redact
 from gpuconform.facts import PackageInfo
@@ -90,7 +91,28 @@ def probe_platform(root: Path = Path("/"), env: Mapping[str, str] | None = None)
         container_evidence=tuple(evidence),
         wsl="microsoft" in proc_version.lower(),
         environment=reported_environment(env),
+        **probe_cpu(root),
     )
+
+
+#: The x86 instruction-set extensions TensorFlow wheels are compiled to need (tf_platforms.toml cpu_requirement).
+CPU_FLAGS = ("avx", "avx2", "avx512f", "fma", "sse4_1", "sse4_2")
+
+
+def probe_cpu(root: Path = Path("/")) -> dict[str, Any]:
+    """The CPU's model name and which of CPU_FLAGS it has, from /proc/cpuinfo (flags: None where it has no
+    x86 "flags" line, e.g. aarch64, or cannot be read)."""
+    text = _read(root / "proc/cpuinfo") or ""
+    model = flags = None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "model name" and model is None:
+            model = value.strip() or None
+        elif key == "flags" and flags is None:
+            present = set(value.split())
+            flags = tuple(f for f in CPU_FLAGS if f in present)
+    return {"cpu_model": model, "cpu_flags": flags}
 
 
 def reported_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -127,9 +149,16 @@ def detect_container(root: Path, env: Mapping[str, str]) -> tuple[str | None, li
 
 
 def probe_packages(path: list[str] | None = None) -> PackagesFacts:
-    """Read the installed TensorFlow, Keras and NVIDIA wheel distributions from metadata."""
+    """Read the installed TensorFlow, Keras and NVIDIA wheel distributions from metadata.
+
+    Every TensorFlow distribution is recorded, the one `import tensorflow` loads first: the first
+    directory on sys.path wins, as it does for import; within one directory (tensorflow and
+    tensorflow-gpu both written into the same site-packages/tensorflow/) the files on disk are the
+    last install's, so the distribution whose RECORD hash matches tensorflow/__init__.py wins.
+    """
     found: dict[str, PackageInfo] = {}
     nvidia: list[PackageInfo] = []
+    tf_dists: list[tuple[PackageInfo, importlib.metadata.Distribution]] = []
     for dist in importlib.metadata.distributions(path=path if path is not None else sys.path):
         try:
             name = _canonical(dist.metadata["Name"] or "")
@@ -140,16 +169,69 @@ def probe_packages(path: list[str] | None = None) -> PackagesFacts:
         info = PackageInfo(name=name, version=dist.version, location=str(dist.locate_file("")))
         if name.startswith("nvidia-"):
             nvidia.append(info)
+        if name in TF_DISTRIBUTIONS:
+            tf_dists.append((info, dist))
         found[name] = info
-    tensorflow = next((found[n] for n in TF_DISTRIBUTIONS if n in found), None)
+    ordered = _import_order(tf_dists)
     return PackagesFacts(
-        tensorflow=tensorflow,
+        tensorflow=ordered[0][0] if ordered else None,
         keras=found.get("keras"),
         tf_keras=found.get("tf-keras"),
         keras_preprocessing=found.get("keras-preprocessing"),
         nvidia=tuple(sorted(nvidia, key=lambda p: p.name)),
+        tensorflow_distributions=tuple(info for info, _ in ordered),
         others=tuple(found[n] for n in OTHER_DISTRIBUTIONS if n in found),
+        tensorflow_is_cuda_build=_cuda_build(ordered[0][1]) if ordered else None,
     )
+
+
+#: Where a TensorFlow package says whether it is a CUDA build (tensorflow_core/ in 1.15-2.0), read as text.
+BUILD_INFO_FILES = ("tensorflow/python/platform/build_info.py", "tensorflow_core/python/platform/build_info.py")
+_CUDA_BUILD = re.compile(r"is_cuda_build['\"]?\s*[=:,]\s*(True|False)")
+_IMPORT_FILE = "tensorflow/__init__.py"
+
+
+def _import_order(
+    dists: list[tuple[PackageInfo, importlib.metadata.Distribution]],
+) -> list[tuple[PackageInfo, importlib.metadata.Distribution]]:
+    """The TF distributions in the order import finds them (see probe_packages); a tie keeps the name order."""
+    rank = {name: i for i, name in enumerate(TF_DISTRIBUTIONS)}
+    directories = list(dict.fromkeys(info.location for info, _ in dists))
+
+    def key(item: tuple[PackageInfo, importlib.metadata.Distribution]) -> tuple[int, int, int]:
+        info, dist = item
+        return (directories.index(info.location), 0 if _owns_import_file(dist) else 1, rank[info.name])
+
+    return sorted(dists, key=key)
+
+
+def _owns_import_file(dist: importlib.metadata.Distribution) -> bool:
+    """Whether tensorflow/__init__.py on disk is the one this distribution's RECORD lists (same hash)."""
+    import base64
+    import hashlib
+
+    from gpuconform.reading import Unreadable
+    from gpuconform.reading import read_bytes
+
+    record = next((f for f in dist.files or () if str(f) == _IMPORT_FILE), None)
+    if record is None or record.hash is None or record.hash.mode != "sha256":
+        return False
+    try:
+        data = read_bytes(Path(str(dist.locate_file(_IMPORT_FILE))), 4 << 20)
+    except Unreadable:
+        return False
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+    return digest.rstrip(b"=").decode() == record.hash.value
+
+
+def _cuda_build(dist: importlib.metadata.Distribution) -> bool | None:
+    """What the package's own build_info.py says of is_cuda_build; None when it cannot be read."""
+    for name in BUILD_INFO_FILES:
+        text = _read(Path(str(dist.locate_file(name))))
+        match = _CUDA_BUILD.search(text or "")
+        if match:
+            return match.group(1) == "True"
+    return None
 
 
 def _canonical(name: str) -> str:
