@@ -107,13 +107,18 @@ def test_tensorflow_is_installed(host_expect: Expectations, host_facts: Facts, h
     if not profile.tensorflow.required:
         not_applicable(f"profile {profile.name!r} does not require TensorFlow and it is not installed")
     package = "tensorflow[and-cuda]" if profile.expects_gpu else "tensorflow-cpu"
+    fix = f"pip install '{package}'"
+    if profile.expects_gpu and host_facts.platform.system == "Windows":
+        last = host_matrices.tf_release("2.10").release  # native Windows' last GPU release (tf_platforms.toml)
+        native = f" with CUDA {last.cuda} and cuDNN {last.cudnn} on %PATH%" if last else ""
+        fix = f"in WSL2: pip install 'tensorflow[and-cuda]'; on native Windows: pip install 'tensorflow<2.11'{native}"
     fail(
         "TensorFlow is not installed",
         expected=f"a TensorFlow distribution (profile {profile.name!r} requires one)",
         found="no tensorflow, tensorflow-cpu or tf-nightly distribution",
         source=METADATA,
         why="every layer above the driver exercises TensorFlow",
-        fix=f"pip install '{package}'",
+        fix=fix,
     )
 
 

@@ -332,6 +332,13 @@ PLATFORM: dict[str, tuple[dict[str, Any], str, str, str, str]] = {
         "failed",
         "pip install 'tensorflow[and-cuda]'",
     ),
+    "no tensorflow on native windows": (
+        {"packages.tensorflow": None, "platform.system": "Windows"},
+        "t4",
+        "platform::tensorflow_is_installed",
+        "failed",
+        "in WSL2: pip install 'tensorflow[and-cuda]'; on native Windows: pip install 'tensorflow<2.11' with CUDA 11.2",
+    ),
     "no avx": (
         {"platform.cpu_flags": ["sse4_1", "sse4_2"], "platform.cpu_model": "Intel(R) Pentium(R) Silver N5000"},
         "t4",
