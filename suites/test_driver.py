@@ -6,10 +6,28 @@ Checks run lowest first; a check whose prerequisite failed is skipped as
 
 from __future__ import annotations
 
+import contextlib
+from typing import NoReturn
+
 import pytest
 
+from gpuconform.check import blocked
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
+from gpuconform.driverdiag import Cause
+from gpuconform.driverdiag import container_cuda
+from gpuconform.driverdiag import container_cuda_too_new
+from gpuconform.driverdiag import container_node_fix
+from gpuconform.driverdiag import driver_cuda
+from gpuconform.driverdiag import floor
+from gpuconform.driverdiag import lost_gpus
+from gpuconform.driverdiag import module_is_loaded
+from gpuconform.driverdiag import module_refusal
+from gpuconform.driverdiag import node_problem
+from gpuconform.driverdiag import nouveau_holds_the_gpu
+from gpuconform.driverdiag import runtime_cuda
+from gpuconform.driverdiag import version_mismatch
+from gpuconform.driverdiag import xid_findings
 from gpuconform.expectations import Expectations
 from gpuconform.facts import DeviceNode
 from gpuconform.facts import Facts
@@ -51,10 +69,17 @@ def _in_container(host_facts: Facts) -> str | None:
 # ---- the bus and the kernel module --------------------------------------------------
 
 
+def _wsl2(host_facts: Facts) -> bool:
+    """Under WSL 2 the Windows driver serves the GPU through /dev/dxg: no PCI device, no nvidia module in Linux."""
+    return host_facts.platform.wsl_version == 2
+
+
 def test_nvidia_gpu_is_on_the_pci_bus(
     host_facts: Facts, gpu_profile: Expectations, pci_gpus: tuple[PciDevice, ...]
 ) -> None:
     want = gpu_profile.profile.gpus.count
+    if _wsl2(host_facts) and not pci_gpus:
+        not_applicable("under WSL 2 the GPU is paravirtualised (/dev/dxg): Linux sees it on no PCI bus")
     if host_facts.driver.pci_error is not None and not pci_gpus:
         fail(
             "the PCI bus could not be read",
@@ -78,7 +103,70 @@ def test_nvidia_gpu_is_on_the_pci_bus(
 
 
 @pytest.mark.depends_on("driver::nvidia_gpu_is_on_the_pci_bus")
-def test_every_gpu_is_bound_to_the_nvidia_driver(pci_gpus: tuple[PciDevice, ...]) -> None:
+def test_the_nvidia_kernel_module_is_loaded(
+    host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices
+) -> None:
+    """Not loaded: the cause the facts name (modprobe, the kernel log, Secure Boot), else nouveau's check, else none."""
+    if _wsl2(host_facts):
+        not_applicable("under WSL 2 the Windows NVIDIA driver serves the GPU: Linux loads no nvidia module")
+    if module_is_loaded(host_facts):
+        return
+    d = host_facts.driver
+    cause = module_refusal(host_facts, host_matrices)
+    if cause is None and nouveau_holds_the_gpu(host_facts):
+        blocked("driver::nouveau_is_not_loaded", "nouveau holds the GPU, so the nvidia module cannot bind it")
+    loaded = any(m.name == "nvidia" for m in d.modules)
+    state = f"{PROC_VERSION} {'missing' if d.proc_version_text is None else 'present'}; "
+    state += f"'nvidia' {'in' if loaded else 'not in'} {MODULES}"
+    if cause is None:
+        cause = Cause(
+            summary="the nvidia kernel module is not loaded",
+            found=state,
+            source=f"{PROC_VERSION}, {MODULES}",
+            why="without the kernel module no process can reach the GPU; nothing recorded says why it is not loaded "
+            "(sudo modprobe nvidia and dmesg | grep -i nvidia do)",
+            fix="sudo modprobe nvidia; if modprobe finds no module, " + INSTALL_DRIVER + " for the running kernel",
+        )
+    found, fix = cause.found, cause.fix
+    refusal = host_facts.platform.container_runtime_error
+    if refusal:
+        found += f"; the container runtime said {refusal!r}"
+    container = _in_container(host_facts)
+    if container:
+        fix = f"on the host that runs this {container} container (a container cannot load kernel modules): {fix}"
+    fail(
+        cause.summary,
+        expected=f"the nvidia module loaded ({PROC_VERSION} present)",
+        found=found,
+        source=cause.source,
+        why=cause.why,
+        fix=fix,
+    )
+
+
+def test_nouveau_is_not_loaded(host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices) -> None:
+    if not any(m.name == "nouveau" for m in host_facts.driver.modules):
+        return
+    if not module_is_loaded(host_facts) and module_refusal(host_facts, host_matrices) is not None:
+        # nouveau took the GPU because the nvidia module was refused: that refusal is the cause to fix.
+        blocked("driver::the_nvidia_kernel_module_is_loaded", "the nvidia module was refused; nouveau took the GPU")
+    container = _in_container(host_facts)
+    fail(
+        "the nouveau driver is loaded",
+        expected="nouveau blacklisted and not loaded",
+        found="'nouveau' in " + MODULES,
+        source=MODULES,
+        why="nouveau claims NVIDIA GPUs before the nvidia module can, and the two cannot share a GPU",
+        fix=(f"on the host that runs this {container} container: " if container else "")
+        + BLACKLIST_NOUVEAU
+        + "; then reinstall the driver for the running kernel if it still does not load",
+    )
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded", "driver::nouveau_is_not_loaded")
+def test_every_gpu_is_bound_to_the_nvidia_driver(host_facts: Facts, pci_gpus: tuple[PciDevice, ...]) -> None:
+    if _wsl2(host_facts):
+        not_applicable("under WSL 2 no Linux driver binds the GPU: the Windows driver serves it through /dev/dxg")
     wrong = [d for d in pci_gpus if d.bound_driver != "nvidia"]
     if not wrong:
         return
@@ -113,79 +201,70 @@ def test_every_gpu_is_bound_to_the_nvidia_driver(pci_gpus: tuple[PciDevice, ...]
     )
 
 
-@pytest.mark.depends_on("driver::nvidia_gpu_is_on_the_pci_bus")
-def test_the_nvidia_kernel_module_is_loaded(host_facts: Facts, gpu_profile: Expectations) -> None:
-    d = host_facts.driver
-    loaded = any(m.name == "nvidia" for m in d.modules)
-    if d.proc_version_text is not None and (loaded or d.modules_error is not None):
-        return
-    version_file = "missing" if d.proc_version_text is None else "present"
-    found = f"{PROC_VERSION} {version_file}; 'nvidia' {'in' if loaded else 'not in'} {MODULES}"
-    container = _in_container(host_facts)
-    fix = "sudo modprobe nvidia (and " + INSTALL_DRIVER + " if that fails)"
-    if container:
-        fix = (
-            f"load the driver on the host that runs this {container} container: "
-            "the container cannot load kernel modules"
-        )
-    fail(
-        "the nvidia kernel module is not loaded",
-        expected=f"the nvidia module loaded ({PROC_VERSION} present)",
-        found=found,
-        source=f"{PROC_VERSION}, {MODULES}",
-        why="without the kernel module no process can reach the GPU",
-        fix=fix,
-    )
-
-
-def test_nouveau_is_not_loaded(host_facts: Facts, gpu_profile: Expectations) -> None:
-    if not any(m.name == "nouveau" for m in host_facts.driver.modules):
-        return
-    fail(
-        "the nouveau driver is loaded",
-        expected="nouveau blacklisted and not loaded",
-        found="'nouveau' in " + MODULES,
-        source=MODULES,
-        why="nouveau claims NVIDIA GPUs before the nvidia module can, and the two cannot share a GPU",
-        fix=BLACKLIST_NOUVEAU,
-    )
-
-
 @pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
-def test_device_nodes_exist_and_are_accessible(host_facts: Facts, gpu_profile: Expectations) -> None:
+def test_device_nodes_exist_and_are_accessible(
+    host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices
+) -> None:
     nodes = {n.path: n for n in host_facts.driver.device_nodes}
-    wanted = ["/dev/nvidiactl", "/dev/nvidia-uvm"] + sorted(p for p in nodes if p.removeprefix("/dev/nvidia").isdigit())
-    bad: list[DeviceNode | str] = []
-    for path in wanted:
-        node = nodes.get(path)
-        if node is None or not node.exists or not (node.readable and node.writable):
-            bad.append(node or path)
-    if not any(p.removeprefix("/dev/nvidia").isdigit() and nodes[p].exists for p in nodes):
-        bad.append("/dev/nvidia0..N")
-    if not bad:
+    if _wsl2(host_facts):
+        _wsl2_device(nodes.get("/dev/dxg"))
+        return
+    per_gpu = sorted(p for p in nodes if p.removeprefix("/dev/nvidia").isdigit())
+    wanted = ["/dev/nvidiactl", "/dev/nvidia-uvm", *per_gpu]
+    missing = [p for p in wanted if p not in nodes or not nodes[p].exists]
+    if not any(nodes[p].exists for p in per_gpu):
+        missing.append("/dev/nvidia0..N")
+    present = [nodes[p] for p in wanted if p in nodes and nodes[p].exists]
+    unusable = [n for n in present if not (n.readable and n.writable) or n.open_error]
+    if not missing and not unusable:
         return
     found = ", ".join(
-        (b if isinstance(b, str) else f"{b.path} {'missing' if not b.exists else 'not read/writable'}") for b in bad
+        [f"{p} missing" for p in missing]
+        + [f"{n.path}: {n.open_error}" if n.open_error else f"{n.path} not read/writable" for n in unusable]
     )
     container = _in_container(host_facts)
+    problem = node_problem(present, missing)
+    summary = "NVIDIA device nodes are missing or inaccessible"
+    why = "CUDA opens these nodes; without /dev/nvidia-uvm cuInit fails even when nvidia-smi works"
     if container:
-        fix = (
-            f"start the {container} container with the NVIDIA container toolkit: docker run --gpus all ... "
-            "(or --runtime=nvidia with NVIDIA_VISIBLE_DEVICES=all); install nvidia-container-toolkit on the host "
-            "and run sudo nvidia-ctk runtime configure --runtime=docker"
-        )
-    elif any(not isinstance(b, str) and b.exists for b in bad):
+        why, fix = container_node_fix(host_facts, host_matrices, problem)
+        if problem == "denied":
+            summary = f"the {container} container's device cgroup denies the NVIDIA device nodes"
+        elif problem == "uvm_missing":
+            summary = f"/dev/nvidia-uvm is missing in the {container} container"
+    elif problem == "denied":
+        why = "the nodes exist but opening them is refused: a device cgroup (a systemd unit's DevicePolicy) denies them"
+        fix = "allow the NVIDIA nodes in the cgroup of the unit or session that runs the jobs, or run outside it"
+    elif any(not (n.readable and n.writable) for n in unusable):
         fix = "give this user access: sudo usermod -aG video $USER (then log in again), or check the device cgroup"
     else:
         fix = "sudo nvidia-modprobe -u -c=0 (creates /dev/nvidia-uvm and /dev/nvidia0), or sudo modprobe nvidia-uvm"
     fail(
-        "NVIDIA device nodes are missing or inaccessible",
+        summary,
         expected="/dev/nvidiactl, /dev/nvidia-uvm and one /dev/nvidiaN per GPU, readable and writable",
         found=found,
-        source="/dev",
-        why="CUDA opens these nodes; without /dev/nvidia-uvm cuInit fails even when nvidia-smi works",
+        source="/dev" + (f" inside the {container} container ({_evidence(host_facts)})" if container else ""),
+        why=why,
         fix=fix,
     )
+
+
+def _wsl2_device(dxg: DeviceNode | None) -> None:
+    if dxg is not None and dxg.exists and dxg.readable and dxg.writable:
+        return
+    fail(
+        "/dev/dxg (WSL 2's GPU device) is missing or inaccessible",
+        expected="/dev/dxg, readable and writable",
+        found="/dev/dxg " + ("missing" if dxg is None or not dxg.exists else "not read/writable"),
+        source="/dev",
+        why="under WSL 2 every GPU call goes through /dev/dxg to the Windows driver",
+        fix="install or update the Windows NVIDIA driver (with WSL support) and the WSL kernel (wsl --update), then "
+        "wsl --shutdown and start the distribution again",
+    )
+
+
+def _evidence(host_facts: Facts) -> str:
+    return "; ".join(host_facts.platform.container_evidence) or "container detected"
 
 
 # ---- NVML -----------------------------------------------------------------------------
@@ -200,11 +279,6 @@ NVML_DIAGNOSES = {
         "sudo apt install libnvidia-compute-<branch> (the driver's user-space libraries, the kernel module's branch), "
         "or in a container: docker run --gpus all so the toolkit injects them",
     ),
-    "NVMLError_LibRmVersionMismatch": (
-        "driver/library version mismatch: the loaded kernel module and libnvidia-ml differ",
-        "reboot (the driver was upgraded without a reboot), or reload the modules: "
-        "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia",
-    ),
     "NVMLError_NoPermission": (
         "NVML has no permission to open the GPU",
         "sudo usermod -aG video $USER (then log in again), or allow /dev/nvidia* in the container's device cgroup",
@@ -217,25 +291,58 @@ NVML_DIAGNOSES = {
 
 
 @pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
-def test_nvml_initialises(host_facts: Facts, nvml: NvmlFacts) -> None:
+def test_nvml_initialises(host_facts: Facts, nvml: NvmlFacts, host_matrices: Matrices) -> None:
+    """nvmlInit, then each GPU: NVML initialises a GPU when its handle is first asked for (nvmlInit_v2)."""
     error = nvml.init_error
     if error is None:
+        lost = lost_gpus(host_facts, host_matrices)
+        if lost is not None:
+            _fail_with(lost, expected="NVML reaches every GPU bound to the nvidia driver")
         return
+    if error.kind == "NVMLError_LibRmVersionMismatch":
+        _fail_with(version_mismatch(host_facts, host_matrices), expected="nvmlInit succeeds")
     summary, fix = NVML_DIAGNOSES.get(error.kind, (f"NVML failed to initialise ({error.kind})", INSTALL_DRIVER))
     module = host_facts.driver.kernel_module_version
     if module:
         fix = fix.replace("<branch>", str(driver_branch(module)))
-    found = f"{error.kind}: {error.message}"
-    if error.kind == "NVMLError_LibRmVersionMismatch":
-        found += f" (kernel module {module or 'unknown'} from {PROC_VERSION})"
     fail(
         summary,
         expected="nvmlInit succeeds",
-        found=found,
+        found=f"{error.kind}: {error.message}",
         source=NVML,
         why="NVML is how nvidia-smi, the container toolkit and this suite see the GPUs; CUDA fails the same way",
         fix=fix,
     )
+
+
+def _fail_with(cause: Cause, *, expected: str) -> NoReturn:
+    __tracebackhide__ = True
+    fail(cause.summary, expected=expected, found=cause.found, source=cause.source, why=cause.why, fix=cause.fix)
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
+def test_the_kernel_log_shows_no_gpu_errors(
+    host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices, host_warn: object
+) -> None:
+    """Xid events since boot, judged by matrices/xid.toml: a fatal one fails, a warning-class one warns."""
+    log = host_facts.driver.kernel_log
+    if log.source is None:
+        not_applicable("the kernel log was not recorded (a version-1 facts file, or a description without it)")
+    if log.error is not None:
+        host_warn(  # type: ignore[operator]
+            f"the kernel log is not readable ({log.error.message}): Xid errors on this host cannot be seen",
+            found=log.error.message,
+            source=log.source,
+            why="a GPU that fell off the bus or reported uncorrectable ECC errors says so only in the kernel log",
+            fix="run the suite where the kernel log is readable (as root, with CAP_SYSLOG in a container, or "
+            "sudo sysctl kernel.dmesg_restrict=0), or read sudo dmesg | grep -i xid on the host",
+        )
+        return
+    warnings, cause = xid_findings(host_facts, host_matrices)
+    for warning in warnings:
+        host_warn(warning.summary, found=warning.found, source=warning.source, fix=warning.fix)  # type: ignore[operator]
+    if cause is not None:
+        _fail_with(cause, expected="no fatal Xid since boot")
 
 
 def _driver_version(host_facts: Facts) -> str | None:
@@ -246,40 +353,64 @@ def _driver_version(host_facts: Facts) -> str | None:
 def test_driver_is_new_enough_for_the_tensorflow_cuda(
     host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices, host_warn: object
 ) -> None:
+    """The driver runs the CUDA TensorFlow was built with (a release the matrix lacks: the CUDA runtime it loads)."""
     requirement = gpu_profile.driver_requirement
     release = gpu_profile.tf_release
-    if requirement is None or release is None or not gpu_profile.tf_is_gpu_build:
+    tf = f"{gpu_profile.tensorflow.name} {gpu_profile.tensorflow.version}" if gpu_profile.tensorflow else "TensorFlow"
+    cuda = release.cuda if release is not None and requirement is not None else None
+    what = f"{tf} (CUDA {cuda})"
+    runtime = runtime_cuda(host_facts) if cuda is None and gpu_profile.tensorflow is not None else None
+    if runtime is not None and gpu_profile.tf_is_gpu_build:
+        with contextlib.suppress(KeyError):  # a CUDA the driver table lacks gives no requirement
+            requirement, cuda = host_matrices.driver_requirement(runtime), runtime
+            what = f"{tf} with the CUDA {runtime} runtime on its library path (the matrix has no row for it)"
+    if requirement is None or cuda is None or not gpu_profile.tf_is_gpu_build:
         not_applicable("no CUDA-enabled TensorFlow in the matrix is installed, so no CUDA requirement applies")
     text = _driver_version(host_facts)
     if text is None:
         not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
     driver = parse_driver_version(text)
-    tf = f"{gpu_profile.tensorflow.name} {gpu_profile.tensorflow.version}" if gpu_profile.tensorflow else "TensorFlow"
-    floor = requirement.minor_compat or requirement.full
+    lowest = floor(requirement.full, requirement.minor_compat)
     source = f"{NVML} driver version; matrices/cuda_drivers.toml ({requirement.toolkit_label})"
     fix = _driver_fix(requirement.full, host_facts, host_matrices, gpu_profile.profile)
-    if driver < floor:
+    if driver < lowest:
         fail(
-            f"driver {driver} is too old for {tf} (CUDA {release.cuda}): needs >= {floor}",
+            f"driver {driver} is too old for {what}: needs >= {lowest}",
             expected=f"driver >= {requirement.full} for {requirement.toolkit_label}"
             + (
-                f", or >= {requirement.minor_compat} with CUDA {release.cuda.major}.x minor-version compatibility"
+                f", or >= {requirement.minor_compat} with CUDA {cuda.major}.x minor-version compatibility"
                 if requirement.minor_compat
                 else ""
             ),
-            found=f"driver {driver}",
+            found=f"driver {driver} (it runs CUDA up to {driver_cuda(host_facts, host_matrices, driver) or 'unknown'})",
             source=source,
-            why="CUDA refuses to initialise with a driver older than the runtime's major version allows; TF then sees "
-            "no GPU",
+            why="CUDA refuses to initialise with a driver older than the runtime allows (minor version included "
+            "before CUDA 11, which brought minor-version compatibility); TF then sees no GPU",
             fix=fix,
         )
     if driver < requirement.full:
         host_warn(  # type: ignore[operator]
-            f"driver {driver} runs CUDA {release.cuda} only through minor-version compatibility "
+            f"driver {driver} runs CUDA {cuda} only through minor-version compatibility "
             f"(>= {requirement.minor_compat}); {requirement.toolkit_label} ships with >= {requirement.full}. "
             "PTX JIT of kernels built by the newer toolkit may fail on GPUs without native SASS",
             fix=fix,
         )
+
+
+@pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
+def test_driver_is_new_enough_for_the_container_cuda(
+    host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices
+) -> None:
+    """The driver runs the CUDA the container image asks for: the runtime's refusal ("cuda>=9.2") or CUDA_VERSION."""
+    required = container_cuda(host_facts, host_matrices)
+    if required is None:
+        not_applicable("no container image states the CUDA it needs (no CUDA_VERSION, no refusal naming one)")
+    text = _driver_version(host_facts)
+    if text is None:
+        not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
+    cause = container_cuda_too_new(host_facts, host_matrices, required, parse_driver_version(text))
+    if cause is not None:
+        _fail_with(cause, expected=f"a driver that runs the image's CUDA {required[0]}")
 
 
 def _driver_fix(full: object, host_facts: Facts, matrices: Matrices, profile: Profile) -> str:
@@ -322,7 +453,7 @@ def test_driver_version_satisfies_the_profile(host_facts: Facts, gpu_profile: Ex
         found=f"driver {driver}",
         source=NVML,
         why="the profile pins the driver branch this fleet is validated on",
-        fix=f"install a driver {bounds}: sudo apt install nvidia-driver-{driver_branch(low or high)}",
+        fix=f"install a driver {bounds}: sudo apt install nvidia-driver-{driver_branch(low or high or driver)}",
     )
 
 
@@ -542,6 +673,7 @@ def test_the_matrices_know_this_driver_and_gpus(
         if note:
             unknown[note] = (f"the driver runs CUDA {version}", f"{NVML} nvmlSystemGetCudaDriverVersion ({cuda})")
     # NVML's GPUs when it lists any (name and PCI id), else the PCI bus's NVIDIA devices (PCI id only).
+    gpus: list[tuple[str | None, int | None, str]]
     gpus = [(g.name, g.pci_device_id, f"{NVML} GPU {g.index}") for g in host_facts.driver.nvml.gpus]
     if not gpus:
         pci = [d for d in host_facts.driver.pci_devices if d.vendor_id == 0x10DE]

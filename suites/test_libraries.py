@@ -15,6 +15,7 @@ from packaging.version import Version
 from gpuconform.check import could_not_check
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
+from gpuconform.driverdiag import driver_api_needed
 from gpuconform.expectations import Expectations
 from gpuconform.facts import Facts
 from gpuconform.facts import LibrariesFacts
@@ -333,10 +334,11 @@ def test_the_driver_api_is_new_enough_for_the_runtime(
     supported = max(Version(ld.version) for ld in api)  # type: ignore[arg-type]
     for ld in runtime:
         version = Version(ld.version)  # type: ignore[arg-type]
-        if version.major > supported.major:
+        needed = driver_api_needed(version, supported, host_matrices)
+        if needed is not None:
             fail(
                 f"the driver supports CUDA up to {supported}, but the CUDA runtime is {version}",
-                expected=f"a driver whose CUDA version (cuDriverGetVersion) is >= {version.major}.0",
+                expected=f"a driver whose CUDA version (cuDriverGetVersion) is >= {needed}",
                 found=f"libcuda.so.1 reports CUDA {supported}; {cudart.soname if cudart else 'cudart'} {version} at "
                 f"{ld.path}",
                 source=SOURCE,

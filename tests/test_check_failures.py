@@ -238,6 +238,52 @@ SIMULATED: dict[str, tuple[Callable[[], HostSpec], str | None, str, str, str]] =
         "failed",
         "is built for CUDA 11",
     ),
+    "fatal xid in the kernel log": (
+        lambda: driver(healthy(), kernel_log=("NVRM: Xid (PCI:0000:00:04): 48, pid=4242, name=python3, DBE (0x1)",)),
+        None,
+        "driver::the_kernel_log_shows_no_gpu_errors",
+        "failed",
+        "the kernel log shows 1 fatal GPU error(s): Xid 48 (ECC Error (DBE Error)",
+    ),
+    "gpu fell off the bus": (
+        lambda: driver(
+            gpu(healthy(), in_nvml=False), kernel_log=("NVRM: Xid (PCI:0000:00:04): 79, GPU has fallen off the bus.",)
+        ),
+        None,
+        "driver::nvml_initialises",
+        "failed",
+        "GPU 0000:00:04.0 has fallen off the bus: NVML cannot reach it",
+    ),
+    "secure boot refuses the module": (
+        lambda: driver(healthy(), proc_version=False, modules=(), secure_boot=True),
+        None,
+        "driver::the_nvidia_kernel_module_is_loaded",
+        "failed",
+        "the nvidia kernel module is not loaded, and UEFI Secure Boot is on",
+    ),
+    "unsigned module rejected in the kernel log": (
+        lambda: driver(
+            healthy(), proc_version=False, modules=(), kernel_log=("Loading of unsigned module is rejected",)
+        ),
+        None,
+        "driver::the_nvidia_kernel_module_is_loaded",
+        "failed",
+        "Sign the module with a key enrolled as a Machine Owner Key",
+    ),
+    "lxc container without nvidia-uvm": (
+        lambda: dataclasses.replace(driver(healthy(), device_nodes=("nvidiactl", "nvidia0")), container="lxc"),
+        None,
+        "driver::device_nodes_exist_and_are_accessible",
+        "failed",
+        "lxc config device add <container> nvidia-uvm unix-char path=/dev/nvidia-uvm",
+    ),
+    "enroot container without nvidia-uvm": (
+        lambda: dataclasses.replace(driver(healthy(), device_nodes=("nvidiactl", "nvidia0")), container="enroot"),
+        None,
+        "driver::device_nodes_exist_and_are_accessible",
+        "failed",
+        "/dev/nvidia-uvm is missing in the enroot container",
+    ),
     "driver api too old": (
         lambda: driver(healthy(), cuda_driver_version=11040),
         None,

@@ -30,11 +30,11 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "a100x2_healthy": ("host verdict: PASS (profile a100x2, * warning(s))", ("minor-version compatibility",)),
     "gpu_no_module": (
-        "host verdict: FAIL at driver: GPU 0000:00:04.0 is on the PCI bus but bound to no driver",
+        "host verdict: FAIL at driver: the nvidia kernel module is not loaded",
         ("install the NVIDIA driver", "modprobe nvidia"),
     ),
     "nouveau_loaded": (
-        "host verdict: FAIL at driver: GPU * is driven by nouveau, not the NVIDIA driver",
+        "host verdict: FAIL at driver: the nouveau driver is loaded",
         ("blacklist nouveau", "update-initramfs -u"),
     ),
     "no_device_nodes": (

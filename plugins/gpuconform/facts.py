@@ -41,7 +41,8 @@ def checked(parse: Callable[[Any], object], default: Any) -> Any:
 #: gpuconform would misread it. Version 2 added the kernel log, the CUDA toolchain, every TensorFlow
 #: distribution, a library candidate's every origin and driver build, a container runtime's
 #: refusal, and the framework children's observations (their batches and the memory layer's
-#: measured runs); version-1 files load unchanged (each addition has a default that means "not recorded").
+#: measured runs), Secure Boot and what loading the module said, a device node's open error and the WSL
+#: version; version-1 files load unchanged (each addition has a default that means "not recorded").
 FACTS_SCHEMA_VERSION = 2
 #: The versions this gpuconform reads.
 FACTS_SCHEMA_VERSIONS = (1, 2)
@@ -77,6 +78,8 @@ class PlatformFacts:
     # "could not select device driver"), where known: a described host, or a launcher's log.
     container_runtime_error: str | None = None
     wsl: bool = False
+    # 1 or 2 where known: WSL 2 has GPU paravirtualisation (/dev/dxg, /usr/lib/wsl/lib), WSL 1 none.
+    wsl_version: int | None = None
     environment: tuple[tuple[str, str], ...] = ()  # allowlisted variables only
     cpu_model: str | None = None  # /proc/cpuinfo "model name"
     # The instruction-set extensions of /proc/cpuinfo "flags" that TensorFlow wheels are built to need
@@ -161,6 +164,9 @@ class DeviceNode:
     is_char_device: bool = False
     readable: bool = False
     writable: bool = False
+    # Why opening it failed although it exists and its mode allows it, where known: a device cgroup
+    # that no longer allows it ("Operation not permitted"), as after a systemctl daemon-reload.
+    open_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,10 @@ class DriverFacts:
     # proc_version_text alone then means "the nvidia module is not loaded".
     proc_version_error: ProbeError | None = None
     kernel_log: KernelLog = field(default_factory=KernelLog)
+    # UEFI Secure Boot (efivars SecureBoot-8be4df61-...): True on, False off, None unknown or not UEFI.
+    secure_boot: bool | None = None
+    # What loading the module said (modprobe's stderr: "Key was rejected by service"), where known.
+    module_load_error: str | None = None
 
 
 # ---- libraries ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ Every key, with its default::
     container = ""               # docker, podman, kubernetes, lxc, apptainer, enroot; "" for none
     container_runtime_error = "" # what nvidia-container-cli said when it refused the GPUs
     wsl = false
+    wsl_version = 0              # 1 or 2 where known (WSL 1 has no GPU); 0: not recorded
     environment = { LD_LIBRARY_PATH = "/usr/local/cuda/lib64" }
     cpu_model = ""               # /proc/cpuinfo "model name"
     cpu_flags = ["avx", "avx2"]  # the instruction-set flags present (avx, avx2, avx512f, fma, sse4_1, sse4_2);
@@ -44,9 +45,12 @@ Every key, with its default::
     nvml_error = ""              # an NVML return code of nvmlInit ("DRIVER_NOT_LOADED")
     cuda = ""                    # the CUDA the driver reports ("12.4"); default: the branch's
     device_nodes = [...]         # names under /dev; default: nvidiactl, nvidia-uvm, nvidia0.. when loaded
+    device_nodes_denied = []     # of those, the ones that exist but cannot be opened (the device cgroup)
     kernel_log = ["NVRM: Xid (PCI:0000:01:00): 79, pid=1, GPU has fallen off the bus."]
                                  # absent: not recorded; [] : read, and nothing about the driver in it
     kernel_log_readable = true   # false: the log could not be read (recorded as such)
+    secure_boot = true           # UEFI Secure Boot on / off; absent: not recorded
+    modprobe_error = ""          # what loading the module said ("modprobe: ERROR: ... Key was rejected ...")
 
     [tensorflow]                 # absent: no TensorFlow installed
     distribution = "tensorflow"  # tensorflow, tensorflow-gpu, tensorflow-cpu, tf-nightly, ...
@@ -168,6 +172,8 @@ TYPICAL_DIRS = {
 #: The framework-layer experiments a described TensorFlow answers (gpuconform.experiments.framework).
 FRAMEWORK_MODULE = "gpuconform.experiments.framework"
 FRAMEWORK_ENV = (("TF_CPP_MAX_VLOG_LEVEL", "1"), ("TF_CPP_MIN_LOG_LEVEL", "0"))
+#: How opening a node its device cgroup does not allow fails (EPERM), as a described host records it.
+DENIED = "Operation not permitted (the device cgroup does not allow it)"
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,7 @@ class HostPart:
     container: str = ""
     container_runtime_error: str = ""
     wsl: bool = False
+    wsl_version: int = 0
     environment: dict[str, str] = field(default_factory=dict)
     cpu_model: str = ""
     cpu_flags: tuple[str, ...] | None = None
@@ -210,6 +217,9 @@ class DriverPart:
     device_nodes: tuple[str, ...] | None = None
     kernel_log: tuple[str, ...] | None = None
     kernel_log_readable: bool = True
+    device_nodes_denied: tuple[str, ...] = ()
+    secure_boot: bool | None = None
+    modprobe_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -302,6 +312,12 @@ def load_description(path: Path, data: Mapping[str, object] | None = None) -> Ho
 
 def _check(d: HostDescription, source: str) -> None:
     _choice(source, "host.container", d.host.container, CONTAINERS)
+    if d.host.wsl_version not in (0, 1, 2):
+        raise DataError(source, "host.wsl_version", f"{d.host.wsl_version} is not a WSL version", "1, 2 or 0 (unknown)")
+    for j, name in enumerate(d.driver.device_nodes_denied):
+        if d.driver.device_nodes is not None and name not in d.driver.device_nodes:
+            problem = f"{name!r} is not among driver.device_nodes: a denied node exists"
+            raise DataError(source, f"driver.device_nodes_denied[{j}]", problem)
     for i, kit in enumerate(d.toolkit):
         _choice(source, f"toolkit[{i}].origin", kit.origin, ORIGINS)
         _version(source, f"toolkit[{i}].version", kit.version)
@@ -421,7 +437,8 @@ def _platform(d: HostDescription) -> PlatformFacts:
         container=h.container or None,
         container_evidence=(f"described as {h.container}",) if h.container else (),
         container_runtime_error=h.container_runtime_error or None,
-        wsl=h.wsl,
+        wsl=h.wsl or bool(h.wsl_version),
+        wsl_version=h.wsl_version or None,
         environment=tuple(sorted((k, clean(v)) for k, v in h.environment.items())),
         cpu_model=clean(h.cpu_model) or None,
         cpu_flags=tuple(f.lower() for f in h.cpu_flags) if h.cpu_flags is not None else None,
@@ -477,8 +494,18 @@ def _driver_facts(d: HostDescription, matrices: Matrices, gpus: list[_Gpu]) -> D
     if nodes is None:
         nodes = ("nvidiactl", "nvidia-uvm", *(f"nvidia{i}" for i in range(len(gpus)))) if loaded else ()
     wanted = ("nvidiactl", "nvidia-uvm", *(f"nvidia{i}" for i in range(len(gpus))))
+    denied = set(drv.device_nodes_denied)
+    if denied and drv.device_nodes is None:
+        nodes = tuple(dict.fromkeys((*nodes, *drv.device_nodes_denied)))  # a denied node exists
     device_nodes = tuple(
-        DeviceNode(f"/dev/{n}", exists=n in nodes, is_char_device=n in nodes, readable=n in nodes, writable=n in nodes)
+        DeviceNode(
+            f"/dev/{n}",
+            exists=n in nodes,
+            is_char_device=n in nodes,
+            readable=n in nodes,
+            writable=n in nodes,
+            open_error=DENIED if n in denied else None,
+        )
         for n in dict.fromkeys((*wanted, *nodes))
     )
     return DriverFacts(
@@ -491,6 +518,8 @@ def _driver_facts(d: HostDescription, matrices: Matrices, gpus: list[_Gpu]) -> D
         device_nodes=device_nodes,
         nvml=_nvml(drv, matrices, gpus, loaded),
         kernel_log=_kernel_log(drv),
+        secure_boot=drv.secure_boot,
+        module_load_error=clean(drv.modprobe_error) or None,
     )
 
 

@@ -25,7 +25,7 @@ from gpuconform.text import clean
 #: Lines worth keeping: the driver's own, nouveau's, and the module loader's about signing.
 RELEVANT = re.compile(
     r"NVRM|nvidia|nouveau|Xid|Required key not available|Key was rejected|module verification|"
-    r"Lockdown:|disagrees about version|version magic|Unknown symbol",
+    r"Lockdown:|disagrees about version|version magic|Unknown symbol|Loading of (?:unsigned )?module.* is rejected",
     re.IGNORECASE,
 )
 XID = re.compile(r"NVRM: Xid \((?:PCI:)?(?P<pci>[0-9A-Fa-f:.]+)\): (?P<code>\d{1,4}),? ?(?P<text>.*)")

@@ -92,7 +92,35 @@ def materialise_root(spec: HostSpec, dest: Path) -> Path:
     for name in spec.device_node_names():
         (dev / name).write_bytes(b"")  # a regular file: mknod would need root
         os.chmod(dev / name, 0o000 if name in spec.driver.unreadable_nodes else 0o666)
+    if spec.driver.kernel_log_readable:
+        # A recorded log as a file of lines (the kernel log reader reads a regular file as dmesg output).
+        (dev / "kmsg").write_text("".join(line + "\n" for line in spec.driver.kernel_log))
+    if spec.driver.secure_boot is not None:
+        efivars = dest / "sys/firmware/efi/efivars"
+        efivars.mkdir(parents=True, exist_ok=True)
+        # 4 bytes of variable attributes, then the value.
+        (efivars / SECURE_BOOT).write_bytes(b"\x06\x00\x00\x00" + bytes([spec.driver.secure_boot]))
+    if spec.container is not None:
+        _write_container_marks(spec.container, dest)
     return dest
+
+
+SECURE_BOOT = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+#: The marks each runtime leaves inside its containers (container_runtimes.toml's detect lists).
+CONTAINER_MARKS = {
+    "docker": {".dockerenv": ""},
+    "podman": {"run/.containerenv": "engine=\"podman-5.2.0\"\n"},
+    "lxc": {"run/systemd/container": "lxc\n"},
+    "kubernetes": {"proc/1/cgroup": "0::/kubepods/besteffort/pod0c7a/3f1e\n"},
+    "apptainer": {".singularity.d/runscript": "#!/bin/sh\n"},
+    "enroot": {"etc/rc": "# enroot-provenance: docker://nvcr.io#nvidia/tensorflow:24.05-tf2-py3\n"},
+}
+
+
+def _write_container_marks(container: str, dest: Path) -> None:
+    for name, text in CONTAINER_MARKS[container].items():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_text(text)
 
 
 def _write_pci(spec: HostSpec, dest: Path) -> None:

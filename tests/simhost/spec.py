@@ -13,6 +13,8 @@ The format, with every key and its default::
     description = "Healthy T4 with TF 2.21 libraries"   # required
     profile = "t4"                 # required: the built-in profile the scenario is run with
     tensorflow = "2.21.0"          # optional: simulated installed TF version
+    container = "lxc"              # optional: the marks a runtime leaves inside (docker, podman, lxc,
+                                   # kubernetes, apptainer, enroot); absent: bare metal
 
     [driver]
     version = "550.54.15"          # /proc/driver/nvidia/version and NVML
@@ -22,6 +24,10 @@ The format, with every key and its default::
     open_module = false            # true: open-kernel-module wording in that file
     device_nodes = [...]           # default: derived, see HostSpec.device_node_names
     unreadable_nodes = []          # created with mode 000 (root ignores that: see rootfs)
+    kernel_log = ["NVRM: Xid (PCI:0000:00:04): 79, GPU has fallen off the bus."]
+                                   # /dev/kmsg as a file of dmesg lines; default: readable and empty
+    kernel_log_readable = true     # false: no /dev/kmsg at all
+    secure_boot = true             # efivars SecureBoot; absent: no efivars (not UEFI, or hidden)
 
     [[gpu]]                        # zero or more
     name = "Tesla T4"              # required
@@ -148,6 +154,8 @@ BOUND_DRIVERS = ("nvidia", "nouveau", "vfio-pci", "")
 LIBRARY_LOCATIONS = ("pip", "ld_library_path", "conda", "ldcache", "cuda_home", "system", "driver")
 LIBRARY_FAULTS = ("segfault", "abort", "hang", "missing_symbol")
 PCIE_WIDTHS = (1, 2, 4, 8, 12, 16, 32)
+#: Runtimes whose inside marks rootfs.py can write (container_runtimes.toml lists how each is recognised).
+CONTAINERS = ("docker", "podman", "lxc", "kubernetes", "apptainer", "enroot")
 
 _PCI_ADDRESS = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _DRIVER_VERSION = re.compile(r"\d{2,4}\.\d{1,3}(?:\.\d{1,3})?")
@@ -172,6 +180,9 @@ class DriverSpec:
     open_module: bool = False
     device_nodes: tuple[str, ...] | None = None
     unreadable_nodes: tuple[str, ...] = ()
+    kernel_log: tuple[str, ...] = ()
+    kernel_log_readable: bool = True
+    secure_boot: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +287,7 @@ class HostSpec:
     description: str
     profile: str
     tensorflow: str | None = None
+    container: str | None = None
     driver: DriverSpec = dataclasses.field(default_factory=DriverSpec)
     gpu: tuple[GpuSpec, ...] = ()
     nvml: NvmlSpec = dataclasses.field(default_factory=NvmlSpec)
@@ -406,6 +418,8 @@ def _require(ok: bool, source: str, key: str, problem: str, accepted: str | None
 
 def _check_top(spec: HostSpec, source: str) -> None:
     _require(bool(spec.description.strip()), source, "description", "is empty")
+    if spec.container is not None:
+        _require(spec.container in CONTAINERS, source, "container", f"{spec.container!r}", join_choices(CONTAINERS))
     _require(bool(spec.profile.strip()), source, "profile", "is empty")
     if spec.tensorflow is not None:
         _require(

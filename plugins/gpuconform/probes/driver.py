@@ -42,10 +42,14 @@ GPU_CLASSES = (0x0300, 0x0302)
 MODULE_PREFIXES = ("nvidia", "nouveau", "vfio")
 #: Nodes the driver creates once per host (the per-GPU ones are /dev/nvidiaN).
 HOST_NODES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+#: WSL 2's GPU paravirtualisation device (dxgkrnl): the Windows driver is reached through it.
+WSL_NODE = "dxg"
 #: sysfs and procfs files are tiny; anything bigger is not what we think it is.
 MAX_READ = 1 << 20
 
 PCI_DEVICES = "sys/bus/pci/devices"
+#: UEFI's SecureBoot variable (EFI_GLOBAL_VARIABLE GUID): 4 bytes of attributes, then 1 (on) or 0 (off).
+SECURE_BOOT = "sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 PROC_VERSION = "proc/driver/nvidia/version"
 PROC_MODULES = "proc/modules"
 
@@ -89,6 +93,7 @@ def probe_driver(
     minors = expected_minors(nvml, pci)
     nodes = _safely("device_nodes", lambda: probe_device_nodes(root, minors), lambda e: ())
     kernel_log = _safely("kernel_log", lambda: read_kernel_log(root), lambda e: KernelLog("/dev/kmsg", e))
+    secure_boot = _safely("secure_boot", lambda: probe_secure_boot(root), lambda e: None)
     return DriverFacts(
         pci_devices=pci,
         pci_error=pci_error,
@@ -100,6 +105,7 @@ def probe_driver(
         device_nodes=nodes,
         nvml=nvml,
         kernel_log=kernel_log,
+        secure_boot=secure_boot,
     )
 
 
@@ -171,6 +177,15 @@ def _optional_text(root: Path, path: Path) -> str | None:
         return _read(root, path).strip() or None
     except _Unobservable:
         return None
+
+
+def probe_secure_boot(root: Path) -> bool | None:
+    """Whether UEFI Secure Boot is on; None where efivars cannot say (legacy boot, a container hiding /sys/firmware)."""
+    try:
+        data = read_bytes(root / SECURE_BOOT, 64)
+    except Unreadable:
+        return None
+    return bool(data[4]) if len(data) == 5 else None
 
 
 # ---- PCI ------------------------------------------------------------------------------
@@ -319,6 +334,8 @@ def probe_device_nodes(root: Path, minors: Iterable[int] = ()) -> tuple[DeviceNo
     except OSError:  # no /dev at all: every node below is reported missing
         pass
     names = [*HOST_NODES, *(f"nvidia{m}" for m in sorted(present | set(minors)))]
+    if os.path.lexists(root / "dev" / WSL_NODE):
+        names.append(WSL_NODE)  # WSL 2's GPU device: the only node there, and only there
     return tuple(_device_node(root, name) for name in names)
 
 

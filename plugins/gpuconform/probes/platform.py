@@ -90,6 +90,7 @@ def probe_platform(root: Path = Path("/"), env: Mapping[str, str] | None = None)
         container=container,
         container_evidence=tuple(evidence),
         wsl="microsoft" in proc_version.lower(),
+        wsl_version=detect_wsl(root),
         environment=reported_environment(env),
         **probe_cpu(root),
     )
@@ -125,27 +126,87 @@ def reported(name: str) -> bool:
     return name in ENV_NAMES or name.startswith(ENV_PREFIXES)
 
 
+#: Values of systemd's `container` variable (and /run/systemd/container) as gpuconform names the runtimes.
+CONTAINER_NAMES = {"lxc-libvirt": "lxc", "oci": "podman", "apptainer": "apptainer", "singularity": "apptainer"}
+#: The runtimes whose own mark outranks the engine's underneath: their GPU fix is theirs, not the engine's.
+OUTER_RUNTIMES = ("kubernetes", "apptainer", "enroot")
+
+
 def detect_container(root: Path, env: Mapping[str, str]) -> tuple[str | None, list[str]]:
-    """Guess the container runtime from the usual marks, returning it and the evidence."""
+    """Name the container runtime from the marks it leaves inside (container_runtimes.toml), with every mark seen.
+
+    systemd's order of trust (virt.c detect_container): /run/host/container-manager, PID 1's
+    `container` variable, /run/systemd/container, then /run/.containerenv (podman) and /.dockerenv
+    (docker). Kubernetes (KUBERNETES_SERVICE_HOST), Apptainer/Singularity (APPTAINER_CONTAINER,
+    /.singularity.d) and enroot (/etc/rc from an enroot import) run on top of an engine, or on none,
+    and their own GPU fix applies, so their marks outrank the engine's.
+    """
     evidence: list[str] = []
-    kind: str | None = None
-    for mark, name in ((".dockerenv", "docker"), ("run/.containerenv", "podman")):
-        if (root / mark).exists():
-            kind = name
-            evidence.append(f"/{mark} exists")
-    if env.get("KUBERNETES_SERVICE_HOST"):
-        kind = "kubernetes"
-        evidence.append("KUBERNETES_SERVICE_HOST is set")
+    kinds: list[str] = []
+
+    def seen(kind: str, why: str) -> None:
+        kinds.append(CONTAINER_NAMES.get(kind, kind))
+        evidence.append(why)
+
+    for mark in ("run/host/container-manager", "run/systemd/container"):
+        text = (_read(root / mark) or "").strip()
+        if text:
+            seen(text.splitlines()[0], f"/{mark} says {text.splitlines()[0]!r}")
     if env.get("container"):
-        kind = kind or env["container"]
-        evidence.append(f"container={env['container']!r} in the environment")
+        seen(env["container"], f"container={env['container']!r} in the environment")
+    pid1 = _pid1_container(root)
+    if pid1 and not env.get("container"):
+        seen(pid1, f"PID 1's environment has container={pid1!r}")
+    for mark, name in (("run/.containerenv", "podman"), (".dockerenv", "docker")):
+        if (root / mark).exists():
+            seen(name, f"/{mark} exists")
+    if env.get("KUBERNETES_SERVICE_HOST"):
+        seen("kubernetes", "KUBERNETES_SERVICE_HOST is set")
+    for variable in ("APPTAINER_CONTAINER", "SINGULARITY_CONTAINER"):
+        if env.get(variable):
+            seen("apptainer", f"{variable} is set")
+    if (root / ".singularity.d").is_dir():
+        seen("apptainer", "/.singularity.d exists")
+    rc = (_read(root / "etc/rc") or "").lstrip()
+    if rc.startswith("# enroot-provenance:"):
+        seen("enroot", "/etc/rc is an enroot import's ('# enroot-provenance: ...')")
     cgroup = _read(root / "proc/1/cgroup") or ""
     for mark, name in (("kubepods", "kubernetes"), ("docker", "docker"), ("containerd", "containerd"), ("lxc", "lxc")):
         if mark in cgroup:
-            kind = kind or name
-            evidence.append(f"/proc/1/cgroup mentions {mark}")
+            seen(name, f"/proc/1/cgroup mentions {mark}")
             break
-    return kind, evidence
+    outer = next((k for k in OUTER_RUNTIMES if k in kinds), None)
+    return (outer or (kinds[0] if kinds else None)), evidence
+
+
+def _pid1_container(root: Path) -> str | None:
+    """PID 1's `container` variable, where /proc/1/environ can be read (root, or the same user)."""
+    from gpuconform.reading import Unreadable
+    from gpuconform.reading import read_bytes
+
+    try:
+        data = read_bytes(root / "proc/1/environ", 1 << 20)
+    except (Unreadable, OSError):
+        return None
+    for item in data.split(b"\0"):
+        name, _, value = item.partition(b"=")
+        if name == b"container" and value:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+def detect_wsl(root: Path) -> int | None:
+    """2 or 1 under WSL, None elsewhere.
+
+    The kernel release says WSL ("Microsoft" in WSL 1's, "microsoft-standard-WSL2" in WSL 2's, as
+    systemd's virt.c reads it); /dev/dxg, the GPU paravirtualisation device, exists only in WSL 2.
+    """
+    release = (_read(root / "proc/sys/kernel/osrelease") or _read(root / "proc/version") or "").strip()
+    if "microsoft" not in release.lower() and "wsl" not in release.lower():
+        return None
+    if (root / "dev/dxg").exists() or "wsl2" in release.lower() or "microsoft-standard" in release.lower():
+        return 2
+    return 1
 
 
 def probe_packages(path: list[str] | None = None) -> PackagesFacts:
