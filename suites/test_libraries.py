@@ -2,7 +2,10 @@
 
 The probe found every copy of each soname where TensorFlow would look (pip
 wheels, LD_LIBRARY_PATH, conda, the ld cache, /usr/local/cuda) and loaded each
-in a child process, asking the library itself for its version.
+in a child process, asking the library itself for its version. Which of those
+places the installed release's own loader really searches is data
+(matrices/library_search.toml, through gpuconform.libreach): a copy only there
+where it does not look is neither found nor a duplicate.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
+from gpuconform.check import blocked
 from gpuconform.check import could_not_check
 from gpuconform.check import fail
 from gpuconform.check import not_applicable
@@ -21,24 +25,27 @@ from gpuconform.facts import Facts
 from gpuconform.facts import LibrariesFacts
 from gpuconform.facts import LibraryFacts
 from gpuconform.facts import LibraryLoad
+from gpuconform.libcuda import Judged
+from gpuconform.libcuda import judge_libcuda
+from gpuconform.libcuda import same_build
+from gpuconform.libreach import WINDOWS
+from gpuconform.libreach import Host
+from gpuconform.libreach import copies
+from gpuconform.libreach import described
+from gpuconform.libreach import install_fix as _install_fix
+from gpuconform.libreach import ld_path_line
+from gpuconform.libreach import reached_loads
+from gpuconform.libreach import unreached_fix
+from gpuconform.libreach import wheel_dir
 from gpuconform.matrix import Matrices
 from gpuconform.versions import driver_branch
 
 pytestmark = pytest.mark.libraries
 
 NAMES = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
-PIP_PACKAGE = {
-    "cudart": "cuda-runtime",
-    "cublas": "cublas",
-    "cublasLt": "cublas",
-    "cufft": "cufft",
-    "curand": "curand",
-    "cusolver": "cusolver",
-    "cusparse": "cusparse",
-    "cudnn": "cudnn",
-    "nccl": "nccl",
-}
 SOURCE = "dlopen + the library's own version call, in a child process"
+SEARCH = "matrices/library_search.toml (the search order of each TensorFlow release's own loader)"
+KERNEL_CHECK = "libraries::the_cuda_driver_library_matches_the_kernel_module"
 
 
 @pytest.fixture
@@ -67,6 +74,20 @@ def tf_needs_cuda(host_expect: Expectations) -> Expectations:
     return host_expect
 
 
+@pytest.fixture
+def lib_host(host_expect: Expectations, host_facts: Facts, host_matrices: Matrices) -> Host:
+    """What the reachability rules and the fixes depend on: the installed TF, its row, environment, system."""
+    tf = host_expect.tensorflow if host_expect.tf_is_gpu_build else None
+    return Host(
+        tf,
+        host_expect.tf_release if tf is not None else None,
+        dict(host_facts.platform.environment),
+        host_facts.platform.system,
+        host_facts.platform.container,
+        host_matrices,
+    )
+
+
 def _library(libraries: LibrariesFacts, name: str) -> LibraryFacts:
     found = next((lib for lib in libraries.libraries if lib.name == name), None)
     if found is None:
@@ -75,61 +96,70 @@ def _library(libraries: LibrariesFacts, name: str) -> LibraryFacts:
 
 
 def _where(load: LibraryLoad, lib: LibraryFacts) -> str:
-    origin = next((c.origin for c in lib.candidates + lib.other_candidates if c.path == load.path), "?")
-    return f"{load.path} ({origin})"
+    cand = next((c for c in lib.candidates + lib.other_candidates if c.path == load.path), None)
+    origins = ", ".join(cand.origins or (cand.origin,)) if cand is not None else "?"
+    return f"{load.path} ({origins})"
 
 
 def install_fix(name: str, host_expect: Expectations, host_matrices: Matrices) -> str:
-    """The command that installs the library version the installed TF needs."""
-    tf = host_expect.tensorflow
-    release = host_expect.tf_release
-    if name == "cuda":
-        return "install the NVIDIA driver's user-space libraries (libcuda.so.1 ships with the driver)"
-    pins = host_matrices.and_cuda_pins(tf.version) if tf is not None else None
-    if pins:
-        wanted = [f"'{pkg}{spec}'" for pkg, spec in pins.items() if pkg.startswith(f"nvidia-{PIP_PACKAGE[name]}-cu")]
-        if wanted:
-            return f"pip install {' '.join(wanted)}   (or: pip install 'tensorflow[and-cuda]=={tf.version}')"  # type: ignore[union-attr]
-    if release is not None:
-        return (
-            f"install CUDA {release.cuda} / cuDNN {release.cudnn} for {tf.name if tf else 'TensorFlow'} "
-            f"{tf.version if tf else ''}, e.g. conda install -c conda-forge "
-            f"cudatoolkit={release.cuda.major}.{release.cuda.minor} "
-            f"cudnn={release.cudnn.major}.{release.cudnn.minor}"
-        )
-    return "install the CUDA libraries matching your TensorFlow (pip install 'tensorflow[and-cuda]')"
+    """The command that installs the library version the installed TF needs, valid for its release (for other
+    layers that name a library TF could not load; this layer's checks pass the host's `lib_host`)."""
+    host = Host(host_expect.tensorflow, host_expect.tf_release, {}, "Linux", None, host_matrices)
+    return _install_fix(name, name, host)
 
 
-def stray_copies_fix(lib: LibraryFacts, host_expect: Expectations, host_facts: Facts) -> str:
-    """Which copy to keep (the one TF's build wants, pip's first) and the command that drops each other one."""
-    loads = [ld for ld in lib.loads if ld.version]
-    release = host_expect.tf_release
-    origin = {c.path: c.origin for c in lib.candidates}
+def stray_copies_fix(lib: LibraryFacts, loads: tuple[LibraryLoad, ...], host: Host, host_facts: Facts) -> str:
+    """Which copy to keep and the command that drops each other one.
+
+    The copy to keep: for libcuda the one of the kernel module's driver build (never "the newest": a newer
+    libcuda than the module is a forward-compatibility copy or a leftover), else the one TF's build wants
+    (cuDNN's minor), pip's first.
+    """
+    versioned = [ld for ld in loads if ld.version]
+    release = host.release
+    found = {c.candidate.path: c for c in copies(lib, host)}
+    kernel = _kernel(host_facts)
 
     def rank(ld: LibraryLoad) -> tuple[bool, bool, Version]:
         v = Version(ld.version)  # type: ignore[arg-type]
+        copy = found.get(ld.path)
+        origins = copy.origins if copy is not None else ()
+        if lib.name == "cuda":
+            build = copy.candidate.driver_build if copy is not None else None
+            matches = kernel is not None and build is not None and same_build(build, kernel)
+            return (matches, "compat" not in origins, Version("0"))  # never "the newest" libcuda
         fits = release is None or lib.name != "cudnn" or (v.major, v.minor) >= release.cudnn.release[:2]
-        return (fits, origin.get(ld.path) == "pip", v)
+        return (fits, "pip" in origins, v)
 
-    keep = max(loads, key=rank)
-    env = dict(host_facts.platform.environment)
+    keep = max(versioned, key=rank)
+    env = dict(host.env)
+    keep_dir = keep.path.rpartition("/")[0]
     steps = []
-    for ld in loads:
+    for ld in versioned:
         if ld.version == keep.version:
             continue
-        where = origin.get(ld.path, "?")
+        copy = found.get(ld.path)
+        origins = copy.origins if copy is not None else ("?",)
         directory = ld.path.rpartition("/")[0]
-        if where == "LD_LIBRARY_PATH":
+        if "LD_LIBRARY_PATH" in origins:
             dirs = env.get("LD_LIBRARY_PATH", "").split(":")
             rest = [d for d in dirs if d and d.rstrip("/") != directory.rstrip("/")]
             command = f"export LD_LIBRARY_PATH={':'.join(rest)}" if rest else "unset LD_LIBRARY_PATH"
+            where = "$CONDA_PREFIX/etc/conda/activate.d/env_vars.sh, " if host.conda else ""
             steps.append(
-                f"{command} (drops {directory}; also where LD_LIBRARY_PATH is set: ~/.bashrc, /etc/profile.d, "
+                f"{command} (drops {directory}; also where LD_LIBRARY_PATH is set: {where}~/.bashrc, /etc/profile.d, "
                 "the image's ENV)"
             )
-        elif where == "pip":
-            steps.append(f"pip uninstall {_pip_distribution(ld.path, host_expect, host_facts)}")
-        elif where == "conda":
+            keeper = found.get(keep.path)
+            if keeper is not None and "LD_LIBRARY_PATH" in keeper.origins:
+                package = wheel_dir(lib.name, keep.path) if "pip" in keeper.origins else None
+                steps.append(f"or keep {directory} for other software and put {keep_dir} first: "
+                             f"{ld_path_line(keep_dir, host, package)}")
+        elif host.system == WINDOWS:
+            steps.append(f"remove {directory} from %PATH% (or the copy {ld.path})")
+        elif "pip" in origins:
+            steps.append(f"pip uninstall {_pip_distribution(ld.path, host_facts, host)}")
+        elif "conda" in origins:
             steps.append(f"conda remove --prefix {env.get('CONDA_PREFIX', '$CONDA_PREFIX')} {lib.name}")
         else:
             steps.append(
@@ -151,68 +181,107 @@ def driver_for_runtime(runtime: Version, matrices: Matrices) -> str:
     )
 
 
-def reinstall_fix(path: str, host_expect: Expectations, host_facts: Facts) -> str:
+def reinstall_fix(path: str, host_facts: Facts, host: Host) -> str:
     """The command that reinstalls the package a broken library file came from."""
     if "/site-packages/nvidia/" in path or "/dist-packages/nvidia/" in path:
-        wheel = _pip_distribution(path, host_expect, host_facts)
+        wheel = _pip_distribution(path, host_facts, host)
         return f"pip install --force-reinstall --no-deps {wheel} (then `ldd {path}` shows any missing dependency)"
+    if host.system == WINDOWS:
+        return f"reinstall the CUDA toolkit or cuDNN archive that put {path} there (NVIDIA's Windows installer)"
+    if host.conda and path.startswith(host.conda.rstrip("/") + "/"):
+        return f"conda install --force-reinstall the package that owns {path} (conda list; `ldd {path}`)"
     return (
         f"find the package that owns it with dpkg -S {path} (rpm -qf on RHEL) and reinstall it; "
         f"`ldd {path}` shows any missing dependency"
     )
 
 
-def _pip_distribution(path: str, host_expect: Expectations, host_facts: Facts) -> str:
+def _pip_distribution(path: str, host_facts: Facts, host: Host) -> str:
     """The nvidia-* wheel that ships a file below site-packages/nvidia/<dir>/lib, pinned when installed."""
     directory = path.split("/nvidia/", 1)[1].split("/", 1)[0]  # "cublas", "cuda_runtime", "cudnn"
     stem = f"nvidia-{directory.replace('_', '-')}-cu"
     installed = next((p for p in host_facts.packages.nvidia if p.name.lower().startswith(stem)), None)
     if installed is not None:
         return f"'{installed.name}=={installed.version}'"
-    release = host_expect.tf_release
+    release = host.release
     return f"{stem}{release.cuda.major if release else 12}"
+
+
+def _kernel(host_facts: Facts) -> str | None:
+    """The nvidia kernel module's version: /proc/driver/nvidia/version, else what NVML says of the driver."""
+    return host_facts.driver.kernel_module_version or host_facts.driver.nvml.driver_version
+
+
+def _judge_libcuda(lib: LibraryFacts, host_facts: Facts, lib_host: Host) -> Judged | None:
+    """The libcuda copy the loader takes, judged against the kernel module; None when nothing can be judged."""
+    kernel = _kernel(host_facts)
+    if kernel is None:
+        return None
+    reached = [c for c in copies(lib, lib_host) if c.reached]
+    gpus = [g.name for g in host_facts.driver.nvml.gpus]
+    return judge_libcuda(reached, kernel, gpus, dict(host_facts.platform.environment), lib_host.matrices)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_library_is_found(
-    name: str, libraries: LibrariesFacts, tf_needs_cuda: Expectations, host_matrices: Matrices
+    name: str, libraries: LibrariesFacts, tf_needs_cuda: Expectations, lib_host: Host
 ) -> None:
     lib = _library(libraries, name)
-    if lib.candidates:
+    found = copies(lib, lib_host)
+    if any(c.reached for c in found):
         return
     if not lib.required:
         not_applicable(f"{lib.soname} is optional: only the ops that use it load it")
     release = tf_needs_cuda.tf_release
     tf = tf_needs_cuda.tensorflow
+    assert tf is not None
+    needs = (
+        f"{lib.soname} (CUDA {release.cuda if release else '?'}, cuDNN {release.cudnn if release else '?'} build)"
+    )
+    why = "TensorFlow dlopens it at start-up; without it TF logs 'Cannot dlopen some GPU libraries' and runs on the CPU"
+    if found:
+        copy = found[0]
+        elsewhere = "; ".join(f"{described(c)}: {c.why}" for c in found)
+        fail(
+            f"{lib.soname} is installed, but {tf.name} {tf.version}'s loader does not search "
+            f"{copy.candidate.path.rpartition('/')[0]} ({', '.join(copy.origins)})",
+            expected=f"{needs} where {tf.name} {tf.version} looks for it",
+            found=f"only copies it does not reach: {elsewhere}",
+            source=SEARCH,
+            why=why,
+            fix=unreached_fix(lib, copy, lib_host),
+        )
     other = [ld for ld in lib.other_loads if ld.version]
-    found = "no file named " + lib.soname + " in " + ", ".join(libraries.search_path[:6] or ["the search path"])
-    summary = f"{lib.soname} is missing: {tf.name} {tf.version} cannot register the GPU"  # type: ignore[union-attr]
+    listed = ", ".join(libraries.search_path[:6] or ["the search path"])
+    found_text = f"no file named {lib.soname} in {listed}"
+    summary = f"{lib.soname} is missing: {tf.name} {tf.version} cannot register the GPU"
     if other:
         versions = ", ".join(f"{ld.version} at {_where(ld, lib)}" for ld in other)
-        found = f"only other majors: {versions}"
-        summary = f"{name} {other[0].version} is installed but {tf.name} {tf.version} needs {lib.soname}"  # type: ignore[union-attr]
+        found_text = f"only other majors: {versions}"
+        summary = f"{name} {other[0].version} is installed but {tf.name} {tf.version} needs {lib.soname}"
         if name == "cudnn" and release is not None:
-            summary = f"cuDNN {other[0].version} is loaded but {tf.name} {tf.version} needs cuDNN {release.cudnn_major}"  # type: ignore[union-attr]
+            summary = f"cuDNN {other[0].version} is loaded but {tf.name} {tf.version} needs cuDNN {release.cudnn_major}"
     fail(
         summary,
-        expected=f"{lib.soname} (CUDA {release.cuda if release else '?'}, cuDNN {release.cudnn if release else '?'} "
-        "build)",
-        found=found,
-        source="TensorFlow's search order: pip nvidia/*/lib, LD_LIBRARY_PATH, conda, ld cache, /usr/local/cuda",
-        why="TensorFlow dlopens it at start-up; without it TF logs 'Cannot dlopen some GPU libraries' and runs on the "
-        "CPU",
-        fix=install_fix(name, tf_needs_cuda, host_matrices),
+        expected=needs,
+        found=found_text,
+        source=f"TensorFlow's search order: pip nvidia/*/lib, LD_LIBRARY_PATH, conda, ld cache; {SEARCH}",
+        why=why,
+        fix=_install_fix(name, lib.soname, lib_host),
     )
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_library_loads_and_reports_its_version(
-    name: str, libraries: LibrariesFacts, host_expect: Expectations, host_facts: Facts
+    name: str, libraries: LibrariesFacts, host_facts: Facts, lib_host: Host
 ) -> None:
     lib = _library(libraries, name)
     if not lib.loads:
         not_applicable(f"no copy of {lib.soname} was found to load")
-    for load in lib.loads:
+    loads = reached_loads(lib, lib_host)
+    if not loads:
+        not_applicable(f"no copy of {lib.soname} is where the installed TensorFlow's loader looks")
+    for load in loads:
         error = load.error
         if load.loaded and error is None:
             continue
@@ -229,42 +298,61 @@ def test_library_loads_and_reports_its_version(
             source=SOURCE,
             why="TensorFlow loads the same file at start-up: a crash there kills the training process, a dlopen "
             "failure silently drops to the CPU",
-            fix=reinstall_fix(load.path, host_expect, host_facts),
+            fix=reinstall_fix(load.path, host_facts, lib_host),
         )
+
+
+def test_the_cuda_driver_library_matches_the_kernel_module(
+    libraries: LibrariesFacts, host_facts: Facts, lib_host: Host
+) -> None:
+    lib = _library(libraries, "cuda")
+    if _kernel(host_facts) is None:
+        not_applicable("no nvidia kernel module version to compare with (the driver layer says why)")
+    judged = _judge_libcuda(lib, host_facts, lib_host)
+    if judged is None:
+        not_applicable("no libcuda copy the loader takes names its driver build (libcuda.so.<build>)")
+    if judged.finding is not None:
+        f = judged.finding
+        fail(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_only_one_version_of_each_library_is_reachable(
-    name: str, libraries: LibrariesFacts, host_expect: Expectations, host_facts: Facts
+    name: str, libraries: LibrariesFacts, host_facts: Facts, lib_host: Host
 ) -> None:
     lib = _library(libraries, name)
-    versions = {ld.version for ld in lib.loads if ld.version}
+    loads = reached_loads(lib, lib_host)
+    versions = {ld.version for ld in loads if ld.version}
     if not versions:
-        not_applicable(f"no copy of {lib.soname} with a readable version was found")
+        not_applicable(f"no copy of {lib.soname} with a readable version is where TensorFlow looks")
     if len(versions) == 1:
         return
-    listed = "; ".join(f"{ld.version} at {_where(ld, lib)}" for ld in lib.loads if ld.version)
+    if name == "cuda":
+        judged = _judge_libcuda(lib, host_facts, lib_host)
+        if judged is not None and judged.finding is not None:
+            blocked(KERNEL_CHECK, judged.finding.summary)  # the copy the loader takes is the problem
+    listed = "; ".join(f"{ld.version} at {_where(ld, lib)}" for ld in loads if ld.version)
     fail(
         f"{len(versions)} different versions of {lib.soname} are reachable: {', '.join(sorted(versions))}",
         expected=f"one version of {lib.soname}",
         found=listed,
-        source=SOURCE,
+        source=f"{SOURCE}; {SEARCH}",
         why="which copy wins depends on RUNPATH, LD_LIBRARY_PATH and load order; TF may load one and a plugin the "
         "other (the classic duplicate libcudnn: 'Loaded runtime CuDNN library ... but source was compiled with ...')",
-        fix=stray_copies_fix(lib, host_expect, host_facts),
+        fix=stray_copies_fix(lib, loads, lib_host, host_facts),
     )
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "cuda"])
 def test_library_version_matches_the_tensorflow_build(
-    name: str, libraries: LibrariesFacts, tf_needs_cuda: Expectations, host_matrices: Matrices
+    name: str, libraries: LibrariesFacts, tf_needs_cuda: Expectations, lib_host: Host
 ) -> None:
     lib = _library(libraries, name)
     release = tf_needs_cuda.tf_release
     assert release is not None
-    loaded = [ld for ld in lib.loads if ld.version]
+    loaded = [ld for ld in reached_loads(lib, lib_host) if ld.version]
     if not loaded:
-        not_applicable(f"no version of {lib.soname} could be read")
+        not_applicable(f"no version of {lib.soname} could be read where TensorFlow looks")
     tf = tf_needs_cuda.tensorflow
     for ld in loaded:
         version = Version(ld.version)  # type: ignore[arg-type]
@@ -290,45 +378,52 @@ def test_library_version_matches_the_tensorflow_build(
                 found=f"{version} at {_where(ld, lib)}",
                 source=SOURCE + "; matrices/tensorflow.toml",
                 why=why,
-                fix=install_fix(name, tf_needs_cuda, host_matrices),
+                fix=_install_fix(name, lib.soname, lib_host),
             )
 
 
 def test_cudnn_and_cudart_are_built_for_the_same_cuda_major(
-    libraries: LibrariesFacts, host_expect: Expectations
+    libraries: LibrariesFacts, host_expect: Expectations, lib_host: Host
 ) -> None:
     cudnn = next((lib for lib in libraries.libraries if lib.name == "cudnn"), None)
     cudart = next((lib for lib in libraries.libraries if lib.name == "cudart"), None)
-    runtime = [ld for ld in (cudart.loads if cudart else ()) if ld.version]
-    dnn = [ld for ld in (cudnn.loads + cudnn.other_loads if cudnn else ()) if ld.cuda_major is not None]
+    runtime = [ld for ld in (reached_loads(cudart, lib_host) if cudart else ()) if ld.version]
+    dnn_loads = reached_loads(cudnn, lib_host) + reached_loads(cudnn, lib_host, other=True) if cudnn else ()
+    dnn = [ld for ld in dnn_loads if ld.cuda_major is not None]
     if not runtime or not dnn:
         not_applicable("needs both a CUDA runtime and a cuDNN whose versions could be read")
     majors = {Version(ld.version).major for ld in runtime}  # type: ignore[arg-type]
     wrong = [ld for ld in dnn if ld.cuda_major not in majors]
     if wrong:
         ld = wrong[0]
+        pins = lib_host.matrices.and_cuda_pins(lib_host.tf.version) if lib_host.tf is not None else None
+        suffix = "/".join(str(m) for m in sorted(majors))
+        fix = (
+            f"pip install 'nvidia-cudnn-cu{suffix}' (the -cuXX suffix must match the CUDA runtime)"
+            if pins
+            else _install_fix("cudnn", cudnn.soname if cudnn else "cudnn", lib_host)
+        )
         fail(
             f"cuDNN {ld.version} is built for CUDA {ld.cuda_major}, "
             f"but the CUDA runtime is {', '.join(sorted(r.version for r in runtime))}",  # type: ignore[misc]
-            expected=f"a cuDNN built for CUDA {'/'.join(str(m) for m in sorted(majors))}",
+            expected=f"a cuDNN built for CUDA {suffix}",
             found=f"cuDNN {ld.version} (cudnnGetCudartVersion major {ld.cuda_major}) at {ld.path}",
             source=SOURCE,
             why="a cuDNN for another CUDA major fails at the first convolution (CUDNN_STATUS_NOT_INITIALIZED or a "
             "missing symbol)",
-            fix=f"pip install 'nvidia-cudnn-cu{'/'.join(str(m) for m in sorted(majors))}' (the -cuXX suffix must "
-            "match the CUDA runtime)",
+            fix=fix,
         )
 
 
 # Fails whenever the driver layer's CUDA check does: it is then blocked by it, not a second problem.
 @pytest.mark.depends_on("driver::driver_is_new_enough_for_the_tensorflow_cuda")
 def test_the_driver_api_is_new_enough_for_the_runtime(
-    libraries: LibrariesFacts, host_facts: Facts, host_expect: Expectations, host_matrices: Matrices
+    libraries: LibrariesFacts, host_facts: Facts, host_expect: Expectations, host_matrices: Matrices, lib_host: Host
 ) -> None:
     driver = next((lib for lib in libraries.libraries if lib.name == "cuda"), None)
     cudart = next((lib for lib in libraries.libraries if lib.name == "cudart"), None)
-    api = [ld for ld in (driver.loads if driver else ()) if ld.version]
-    runtime = [ld for ld in (cudart.loads if cudart else ()) if ld.version]
+    api = [ld for ld in (reached_loads(driver, lib_host) if driver else ()) if ld.version]
+    runtime = [ld for ld in (reached_loads(cudart, lib_host) if cudart else ()) if ld.version]
     if not api or not runtime:
         not_applicable("needs both libcuda.so.1 and a CUDA runtime whose versions could be read")
     supported = max(Version(ld.version) for ld in api)  # type: ignore[arg-type]

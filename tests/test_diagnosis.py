@@ -40,7 +40,7 @@ FIXES: dict[str, tuple[str, ...]] = {
         r"pin TensorFlow 2\.14: pip install 'tensorflow\[and-cuda\]==2\.14\.\*'",
     ),
     "cudnn8_for_tf221": (r"pip install 'nvidia-cudnn-cu12>=9\.3\.0\.75,<10\.0'",),
-    "two_cudnn": (r"keep cudnn 9\.3\.0", r"export LD_LIBRARY_PATH=\S*driverlib "),
+    "two_cudnn": (r"keep cudnn 9\.3\.0", r"export LD_LIBRARY_PATH=\S*driverlib\S* \(drops \S*ldpath;"),
     "lib_segfault": (r"pip install --force-reinstall --no-deps nvidia-cublas-cu12",),
     "lib_hang": (r"pip install --force-reinstall --no-deps nvidia-cufft-cu12",),
     "gpu_count_short": (r"lspci -nn \| grep -i nvidia",),

@@ -103,6 +103,12 @@ def test_the_pip_package_of_a_file_is_its_directory_below_nvidia() -> None:
     assert pip_package("/usr/lib/x86_64-linux-gnu/libcudart.so.12") is None
 
 
+def test_the_patch_release_that_reaches_the_pip_wheels_again_is_2_16_2_for_2_16_1_and_none_for_2_21() -> None:
+    assert SEARCH.patch_release_reaching_pip("2.16.1", "cudnn") == Version("2.16.2")
+    assert SEARCH.patch_release_reaching_pip("2.21.0", "cusolver") is None
+    assert SEARCH.patch_release_reaching_pip("2.12.0", "cudnn") is None  # 2.14 is another series
+
+
 def test_the_releases_that_reach_a_pip_cusolver_exclude_2_16_1_and_2_21() -> None:
     ranges = SEARCH.releases_reaching_pip("cusolver")
     assert any(r.contains("2.16.2") for r in ranges)
@@ -122,6 +128,8 @@ def test_the_releases_that_reach_a_pip_cusolver_exclude_2_16_1_and_2_21() -> Non
         ('not_reached = ["pip_nvidia", "usr_local_cuda"]', 'not_reached = ["loader_dir", "usr_local_cuda"]',
          r"release\[0\]\.not_reached\[0\]: loader_dir is also in reached"),
         ('name = "usr_local_cuda"', 'name = "cuda_home"', r"origin\[4\]\.name: 'cuda_home' is not accepted"),
+        ('wheels_read = ["2.16.1"]', 'wheels_read = ["2.16.one"]',
+         r"release\[3\]\.wheels_read\[0\]: '2\.16\.one' is not"),
     ],
 )
 def test_a_malformed_search_table_is_refused_naming_the_key(tmp_path: Path, old: str, new: str, says: str) -> None:

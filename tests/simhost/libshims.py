@@ -203,7 +203,8 @@ def materialise_libraries(
     the cudart in `libs`, so a plain spec is consistent.
 
     Returns only the environment this adds, for the caller to merge: ``LD_LIBRARY_PATH``
-    (driverlib, then ldpath), ``PYTHONPATH`` (site-packages) and ``CONDA_PREFIX``, each
+    (driverlib, then ldpath, then the directory of each library with ``ld_library_path``
+    true), ``PYTHONPATH`` (site-packages) and ``CONDA_PREFIX``, each
     present only when something lives there. The host root for ``--host-root`` is
     ``dest/root``.
     """
@@ -242,6 +243,9 @@ def materialise_libraries(
     env: dict[str, str] = {}
     ld_path = [str(dest / "driverlib")] if "driver" in used else []
     ld_path += [str(dest / "ldpath")] if "ld_library_path" in used else []
+    # A library whose own directory is exported too (a pip wheel's, as TF 2.21's cusolver needs).
+    exported = [location_dir(dest, lib.location, lib.name) for lib in libs if getattr(lib, "ld_library_path", False)]
+    ld_path += [str(d) for d in dict.fromkeys(exported) if str(d) not in ld_path]
     if ld_path:
         env["LD_LIBRARY_PATH"] = ":".join(ld_path)
     if "pip" in used:

@@ -65,6 +65,7 @@ The format, with every key and its default::
     location = "pip"               # see LIBRARY_LOCATIONS
     fault = "segfault"             # optional, see LIBRARY_FAULTS
     cuda = "12.5"                  # optional: the CUDA a cuDNN was built for
+    ld_library_path = false        # true: its directory is on LD_LIBRARY_PATH too (a pip wheel's, exported)
 """
 
 from __future__ import annotations
@@ -278,6 +279,7 @@ class LibrarySpec:
     location: str = "pip"
     fault: str | None = None
     cuda: str | None = None  # the CUDA a cuDNN was built for ("12.5"); default: the cudart's
+    ld_library_path: bool = False  # its directory is also exported on LD_LIBRARY_PATH
 
 
 @dataclass(frozen=True)

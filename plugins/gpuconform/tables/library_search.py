@@ -85,6 +85,7 @@ class ReleaseSearch:
     reached: frozenset[str]  # table origins, annotations dropped
     pip_not_reached: frozenset[str]  # pip packages ("cublas") a "pip_nvidia (...)" entry of not_reached names
     source: str
+    wheels: tuple[Version, ...] = ()  # the releases whose wheels were read ("2.16.2")
 
     def reaches_pip(self, package: str) -> bool:
         """Whether this loader reaches site-packages/nvidia/<package>/lib."""
@@ -171,6 +172,22 @@ class LibrarySearch:
             return None  # older than every row (TF 1.x): not read
         return dataclasses.replace(newest, pip_not_reached=frozenset())
 
+    def patch_release_reaching_pip(self, tf_version: str | Version, package: str) -> Version | None:
+        """The first later release of the same series, among the wheels read, whose loader reaches
+        site-packages/nvidia/<package>/lib (2.16.2 for a 2.16.1 that does not); None when there is none."""
+        try:
+            v = Version(str(tf_version))
+        except InvalidVersion:
+            return None
+        later = sorted(
+            w
+            for r in self.releases
+            if r.reaches_pip(package)
+            for w in r.wheels
+            if w > v and w.release[:2] == v.release[:2]
+        )
+        return later[0] if later else None
+
     def releases_reaching_pip(self, package: str) -> tuple[SpecifierSet, ...]:
         """The release ranges whose loader reaches site-packages/nvidia/<package>/lib."""
         return tuple(r.tensorflow for r in self.releases if r.reaches_pip(package))
@@ -236,7 +253,13 @@ def _release(reader: _Reader, key: str, row: dict[str, Any]) -> ReleaseSearch:
         reached=frozenset(reached),
         pip_not_reached=frozenset(pip_not),
         source=row["source"],
+        wheels=tuple(_wheel(reader, f"{key}.wheels_read[{i}]", w) for i, w in enumerate(row["wheels_read"])),
     )
+
+
+def _wheel(reader: _Reader, key: str, text: str) -> Version:
+    """A wheels_read entry: "2.16.2", or "<distribution> <version>"."""
+    return reader.version(text.rpartition(" ")[2], key, "2.16.2")
 
 
 def _origin(reader: _Reader, key: str, entry: str) -> tuple[str, str | None]:
