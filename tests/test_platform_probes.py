@@ -116,14 +116,27 @@ def fake_tool(directory: Path, name: str, script: str) -> None:
 
 
 def test_the_toolchain_probe_finds_ptxas_on_path_and_libdevice_under_the_data_dir(tmp_path: Path) -> None:
-    fake_tool(tmp_path / "opt/cuda-12.5/bin", "ptxas", 'echo "Cuda compilation tools, release 12.5, V12.5.82"\n')
-    (tmp_path / "opt/cuda-12.5/nvvm/libdevice").mkdir(parents=True)
-    (tmp_path / "opt/cuda-12.5/nvvm/libdevice/libdevice.10.bc").write_bytes(b"BC")
-    env = {"PATH": "/opt/cuda-12.5/bin", "XLA_FLAGS": "--xla_gpu_cuda_data_dir=/opt/cuda-12.5"}
-    tc = probe_toolchain(env, None, "2.21.0", root=tmp_path)
-    assert tc.ptxas == ToolVersion("/opt/cuda-12.5/bin/ptxas", "12.5.82")
-    assert tc.libdevice == "/opt/cuda-12.5/nvvm/libdevice/libdevice.10.bc"
+    cuda = tmp_path / "cuda-12.5"
+    fake_tool(cuda / "bin", "ptxas", 'echo "Cuda compilation tools, release 12.5, V12.5.82"\n')
+    (cuda / "nvvm/libdevice").mkdir(parents=True)
+    (cuda / "nvvm/libdevice/libdevice.10.bc").write_bytes(b"BC")
+    env = {"PATH": f"{cuda}/bin", "XLA_FLAGS": f"--xla_gpu_cuda_data_dir={cuda}"}
+    tc = probe_toolchain(env, None, "2.21.0", root=tmp_path / "root")
+    assert tc.ptxas == ToolVersion(f"{cuda}/bin/ptxas", "12.5.82")
+    assert tc.libdevice == f"{cuda}/nvvm/libdevice/libdevice.10.bc"
     assert tc.nvcc.error is not None and tc.nvcc.error.kind == "missing"
+
+
+def test_the_pip_nvcc_wheel_beside_tensorflow_is_found_from_2_14(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    fake_tool(site / "nvidia/cuda_nvcc/bin", "ptxas", 'echo "Cuda compilation tools, release 12.5, V12.5.82"\n')
+    (site / "nvidia/cuda_nvcc/nvvm/libdevice").mkdir(parents=True)
+    (site / "nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc").write_bytes(b"BC")
+    found = probe_toolchain({"PATH": ""}, str(site), "2.21.0", root=tmp_path / "root")
+    assert found.ptxas.version == "12.5.82"
+    assert found.libdevice == f"{site}/nvidia/cuda_nvcc/nvvm/libdevice/libdevice.10.bc"
+    older = probe_toolchain({"PATH": ""}, str(site), "2.13.0", root=tmp_path / "root")
+    assert older.libdevice is None and older.ptxas.error is not None
 
 
 def test_a_ptxas_that_fails_is_recorded_with_its_exit_and_a_missing_libdevice_as_missing(tmp_path: Path) -> None:

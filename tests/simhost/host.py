@@ -52,6 +52,7 @@ def build_host(spec: HostSpec, dest: Path) -> SimHost:
         info = site / f"tensorflow-{spec.tensorflow}.dist-info"
         info.mkdir(parents=True, exist_ok=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: tensorflow\nVersion: {spec.tensorflow}\n")
+        _nvcc_wheel(site, spec.tensorflow)
     env = dict(os.environ)
     env.pop("GPUCONFORM_PROFILE", None)
     paths = [str(driverlib)] + [p for p in extra.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
@@ -61,6 +62,28 @@ def build_host(spec: HostSpec, dest: Path) -> SimHost:
         if key in extra:
             env[key] = extra[key]
     return SimHost(spec, root, env)
+
+
+def _nvcc_wheel(site: Path, tensorflow: str) -> None:
+    """What tensorflow[and-cuda]'s nvidia-cuda-nvcc wheel puts beside TensorFlow: the ptxas and libdevice.10.bc
+    that XLA finds there from 2.14 (matrices/xla_toolchain.toml), ptxas answering with the pinned version."""
+    from packaging.specifiers import SpecifierSet
+
+    from gpuconform.matrix import load_matrices
+
+    pins = load_matrices().and_cuda_pins(tensorflow) or {}
+    name, spec = next(((n, s) for n, s in pins.items() if n.startswith("nvidia-cuda-nvcc")), ("", ""))
+    floor = next((s.version for s in SpecifierSet(spec) if s.operator in (">=", "==")), None) if spec else None
+    if floor is None:
+        return
+    root = site / "nvidia" / "cuda_nvcc"
+    (root / "nvvm" / "libdevice").mkdir(parents=True, exist_ok=True)
+    (root / "nvvm" / "libdevice" / "libdevice.10.bc").write_bytes(b"BC\xc0\xde")
+    (root / "bin").mkdir(exist_ok=True)
+    major_minor = ".".join(floor.split(".")[:2])
+    ptxas = root / "bin" / "ptxas"
+    ptxas.write_text(f'#!/bin/sh\necho "Cuda compilation tools, release {major_minor}, V{floor}"\n')
+    ptxas.chmod(0o755)
 
 
 def run_suite(

@@ -7,6 +7,10 @@ into SASS and links libdevice.10.bc into every kernel that calls a math routine.
 TensorFlow, the conda prefix); libdevice under <root>/nvvm/libdevice of the same roots, with no
 $PATH step. This probe looks in those places, runs `ptxas --version` and `nvcc --version` (each a
 child with a timeout, never a shell) and never imports TensorFlow.
+
+`root` (--host-root) re-roots the system roots (/usr/local/cuda, /opt/cuda) only: $PATH, XLA_FLAGS,
+the conda prefix and the site-packages next to TensorFlow are this process's paths, as they are
+for the libraries probe (its pip directories and LD_LIBRARY_PATH).
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def _tool(name: str, directories: tuple[str, ...], root: Path, timeout: float) -
     found = next((f"{d}/{name}" for d in directories if _is_executable(root, f"{d}/{name}")), None)
     if found is None:
         return ToolVersion(error=ProbeError("toolchain", "missing", f"no {name} on PATH or under the CUDA roots"))
-    host_path = str(root / found.lstrip("/")) if root != Path("/") else found
+    host_path = _local(root, found)
     try:
         with child_process(
             [host_path, "--version"],
@@ -106,12 +110,18 @@ def _error(kind: str, message: str) -> ProbeError:
     return ProbeError("toolchain", kind, message)
 
 
+def _local(root: Path, path: str) -> str:
+    """Where `path` is for this process: a system root's path lies under `root`, any other is its own."""
+    system = any(path == r or path.startswith(f"{r}/") for r in SYSTEM_ROOTS)
+    return str(root / path.lstrip("/")) if system and root != Path("/") else path
+
+
 def _is_file(root: Path, path: str) -> bool:
-    return (root / path.lstrip("/")).is_file()
+    return Path(_local(root, path)).is_file()
 
 
 def _is_executable(root: Path, path: str) -> bool:
-    full = root / path.lstrip("/")
+    full = Path(_local(root, path))
     return full.is_file() and os.access(full, os.X_OK)
 
 
