@@ -156,8 +156,9 @@ def test_tensorflow_build_can_use_the_gpu(host_expect: Expectations, host_matric
     )
 
 
-def _cpu_build_fix(tf: PackageInfo, expect: Expectations, matrices: Matrices) -> str:
-    """Replace a CPU-only build with the GPU build of the same release, as that release's era names it."""
+def _cpu_build_fix(tf: PackageInfo, expect: Expectations, matrices: Matrices, said_no: bool = False) -> str:
+    """Replace a CPU-only build with the GPU build of the same release, as that release's era names it
+    (`said_no`: TensorFlow's own build info says no CUDA, whatever its name and era say)."""
     platforms = matrices.rules.tf_platforms
     try:
         gpu_name = platforms.gpu_distribution(tf.version)
@@ -165,7 +166,7 @@ def _cpu_build_fix(tf: PackageInfo, expect: Expectations, matrices: Matrices) ->
     except InvalidVersion:
         gpu_name, by_era = "tensorflow", None
     and_cuda = matrices.and_cuda_pins(tf.version) is not None
-    if canonicalize_name(tf.name) == gpu_name and by_era is not False and expect.tf_cuda_build is False:
+    if canonicalize_name(tf.name) == gpu_name and by_era is not False and (expect.tf_cuda_build is False or said_no):
         # Named like the CUDA build, but its own build info says no CUDA (a repackaged or conda build).
         wanted = f"'tensorflow[and-cuda]=={tf.version}'" if and_cuda else f"'{gpu_name}=={tf.version}'"
         return (
@@ -739,7 +740,8 @@ def _matrix_evidence(expect: Expectations, facts: Facts, matrices: Matrices) -> 
             out["platform_fix"] = row.fix
     if not expect.tf_is_gpu_build:
         out["cpu_build"] = expect.tf_cuda_build_source or None
-        out["cpu_build_fix"] = _cpu_build_fix(tf, expect, matrices)
+    # Used only if the cause is a CPU build: the build info may say so where the package facts did not.
+    out["cpu_build_fix"] = _cpu_build_fix(tf, expect, matrices, said_no=expect.tf_is_gpu_build)
     driver, requirement = facts.driver.nvml.driver_version, expect.driver_requirement
     if driver and requirement is not None and expect.tf_is_gpu_build:
         try:

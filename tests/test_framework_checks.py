@@ -793,3 +793,11 @@ def test_no_gpu_seen_with_a_kernel_image_error_names_the_architecture_cause() ->
     assert f.summary.endswith("tensorflow 2.3.0 has no kernels this GPU's architecture can load")
     assert "device kernel image is invalid" in f.found
     assert "TensorFlow 2.4" in f.fix
+
+
+def test_a_build_whose_own_build_info_says_no_cuda_is_named_with_a_cuda_build_of_its_release() -> None:
+    cpu_build = BuildInfo(keys=("is_cuda_build",), is_cuda_build=False)
+    facts = packaged(host(), ("tensorflow", "2.3.0"))
+    f = failure(sees, "t4_framework_no_cudnn", facts, "t4", None, cpu_build)
+    assert f.summary == "TensorFlow sees 0 of the 1 GPU(s) expected: tensorflow 2.3.0 is a CPU-only build"
+    assert f.fix.startswith("install a CUDA build of 2.3.0 in a fresh environment: pip install 'tensorflow==2.3.0'")
