@@ -302,6 +302,8 @@ def test_library_loads_and_reports_its_version(
         )
 
 
+# A host driver too old for the image's CUDA is the root cause the compat copy works around: blocked by it.
+@pytest.mark.depends_on("driver::driver_is_new_enough_for_the_container_cuda")
 def test_the_cuda_driver_library_matches_the_kernel_module(
     libraries: LibrariesFacts, host_facts: Facts, lib_host: Host
 ) -> None:

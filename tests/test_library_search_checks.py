@@ -32,10 +32,15 @@ SP = "/usr/lib/python3/site-packages"
 
 def run(tmp_path: Path, host: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Replay a described host through the libraries layer; its checks by id."""
+    return run_layers(tmp_path, host, "libraries")
+
+
+def run_layers(tmp_path: Path, host: dict[str, Any], layers: str) -> dict[str, dict[str, Any]]:
+    """Replay a described host through the suite's `layers` (a -m expression); its checks by id."""
     facts = expand(load_description(tmp_path / "host.toml", host), MATRICES, collected_at="2026-12-01T00:00:00+00:00")
     (tmp_path / "facts.json").write_text(facts_json(facts))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCONFORM_")}
-    argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "-q", "-m", "libraries"]
+    argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "-q", "-m", layers]
     argv += ["--host-facts", str(tmp_path / "facts.json"), "--host-reports", "reports"]
     argv += ["--host-report-formats", "result"]
     subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -252,6 +257,19 @@ def test_a_compat_libcuda_on_a_geforce_is_the_root_cause_and_the_duplicate_check
     duplicate = checks["libraries::only_one_version_of_each_library_is_reachable[cuda]"]
     assert duplicate["outcome"] == "blocked"
     assert duplicate["blocked_by"] == "libraries::the_cuda_driver_library_matches_the_kernel_module"
+
+
+def test_a_host_driver_too_old_for_the_images_cuda_blocks_the_compat_check_instead_of_failing_it_twice(
+    tmp_path: Path,
+) -> None:
+    host = compat_host({"name": "NVIDIA GeForce RTX 3060", "compute_capability": "8.6"}, "470.82.01", "575.57.08")
+    host["host"] = {"container": "docker", "environment": {"CUDA_VERSION": "12.9.0"}}
+    checks = run_layers(tmp_path, host, "driver or libraries")
+
+    assert checks["driver::driver_is_new_enough_for_the_container_cuda"]["outcome"] == "failed"
+    check = checks["libraries::the_cuda_driver_library_matches_the_kernel_module"]
+    assert check["outcome"] == "blocked"
+    assert check["blocked_by"] == "driver::driver_is_new_enough_for_the_container_cuda"
 
 
 def test_a_compat_libcuda_on_a_data_center_gpu_over_a_branch_its_package_lists_is_forward_compatibility(
