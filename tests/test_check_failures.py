@@ -217,6 +217,20 @@ SIMULATED: dict[str, tuple[Callable[[], HostSpec], str | None, str, str, str]] =
         "failed",
         "libcufft.so.11 is missing",
     ),
+    "cudart only in conda's lib": (
+        lambda: library(healthy(), "cudart", location="conda"),
+        None,
+        "libraries::library_is_found[cudart]",
+        "failed",
+        "libcudart.so.12 is installed, but tensorflow 2.21.0's loader does not search",
+    ),
+    "cudnn only in /usr/local/cuda": (
+        lambda: library(healthy(), "cudnn", location="cuda_home"),
+        None,
+        "libraries::library_is_found[cudnn]",
+        "failed",
+        "export LD_LIBRARY_PATH=",
+    ),
     "old cudnn minor": (
         lambda: library(healthy(), "cudnn", version="9.1.0"),
         None,
