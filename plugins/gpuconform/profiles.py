@@ -161,7 +161,20 @@ def resolve_profile(
 
 
 def auto_profile(facts: Facts, matrices: Matrices) -> Profile:
-    """Pick the built-in matching the host's GPUs (PCI ids first: they need no driver)."""
+    """Pick the built-in matching the host's GPUs (PCI ids first: they need no driver).
+
+    `auto` requires what is installed: on a host without TensorFlow (a CUDA container running
+    other code, a bare node) a missing TensorFlow is not the host's problem, and the checks
+    judge the GPU, driver and libraries it does have.
+    """
+    profile = _auto_profile(facts, matrices)
+    if facts.packages.tensorflow is None and profile.tensorflow.required:
+        profile = replace(profile, tensorflow=replace(profile.tensorflow, required=False))
+        profile = replace(profile, chosen_by=f"{profile.chosen_by}; TensorFlow is not installed, so not required")
+    return profile
+
+
+def _auto_profile(facts: Facts, matrices: Matrices) -> Profile:
     pci = [d for d in facts.driver.pci_devices if d.vendor_id == 0x10DE]
     nvml_gpus = facts.driver.nvml.gpus
     count = max(len(pci), len(nvml_gpus))
