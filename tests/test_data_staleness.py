@@ -21,6 +21,7 @@ from gpuconform.experiments.dists import installed_version
 from gpuconform.facts import Facts
 from gpuconform.facts import GpuFacts
 from gpuconform.facts import PciDevice
+from gpuconform.matrix_tables import RULE_TABLE_FILES
 from tests.test_framework_checks import MATRICES
 from tests.test_framework_checks import Warnings
 from tests.test_framework_checks import expect
@@ -148,6 +149,7 @@ def test_every_table_a_run_used_is_listed_with_its_as_of_date() -> None:
         "and_cuda.toml",
         "sonames.toml",
         "keras_preprocessing.toml",
+        *RULE_TABLE_FILES.values(),
     }
     assert tables["gpus.toml"] == GPUS_AS_OF
     assert as_of_line(tables_used(MATRICES)).startswith(f"matrices as of: tensorflow.toml {TF_AS_OF}, ")

@@ -34,7 +34,7 @@ FIXES: dict[str, tuple[str, ...]] = {
     "gpu_no_module": (r"sudo modprobe nvidia", r"ubuntu-drivers install|apt install nvidia-driver"),
     "nouveau_loaded": (r"blacklist nouveau", r"update-initramfs -u"),
     "no_device_nodes": (r"nvidia-modprobe -u -c=0",),
-    "nvml_mismatch": (r"reboot", r"rmmod nvidia_uvm"),
+    "nvml_mismatch": (r"(?i)reboot", r"rmmod nvidia_uvm"),
     "driver_470_tf221": (
         r"sudo apt install nvidia-driver-555\b",
         r"pin TensorFlow 2\.14: pip install 'tensorflow\[and-cuda\]==2\.14\.\*'",
@@ -48,7 +48,8 @@ FIXES: dict[str, tuple[str, ...]] = {
 #: Words that make a fix something to run or pin, not advice.
 COMMAND = re.compile(
     r"sudo |pip (?:install|uninstall)|apt install|export |unset |modprobe|nvidia-smi|docker run|conda |dpkg -S"
-    r"|lspci|reboot"
+    r"|lspci|reboot",
+    re.IGNORECASE,
 )
 PASSING = ("t4_healthy", "driver_minor_compat")
 

@@ -223,6 +223,18 @@ CASES: dict[str, tuple[dict[str, Any], str, str, str, str]] = {
         "failed",
         "driver 390.48 runs CUDA 9.1, older than the CUDA 9.2 the container image needs",
     ),
+    "an image without cuda_version is judged by the cuda runtime it ships": (
+        {
+            "host": {"container": "docker"},
+            "gpu": [{"model": "rtx3090", "count": 1}],
+            "driver": {"version": "525.53"},
+            "toolkit": [{"version": "12.1", "origin": "cuda_home"}],
+        },
+        "auto",
+        "driver::driver_is_new_enough_for_the_container_cuda",
+        "failed",
+        "the image's CUDA runtime is 12.1",
+    ),
     "wsl 1 has no gpu": (
         _host(host={"wsl_version": 1}),
         "t4",

@@ -260,6 +260,19 @@ def container_cuda(facts: Facts, matrices: Matrices) -> tuple[Version, str, bool
     if image and p.container:
         with contextlib.suppress(ValueError):
             return Version(".".join(image.split(".")[:2])), f"the image sets CUDA_VERSION={image}", False
+    if p.container and facts.libraries is not None:
+        # An image without CUDA_VERSION still ships its CUDA runtime: the newest libcudart in it.
+        runtimes = [
+            (Version(ld.version), ld.path)
+            for lib in facts.libraries.libraries
+            if lib.name == "cudart"
+            for ld in lib.loads + lib.other_loads
+            if ld.version
+        ]
+        if runtimes:
+            version, path = max(runtimes)
+            cuda = Version(f"{version.major}.{version.minor}")
+            return cuda, f"the image's CUDA runtime is {version} ({path})", False
     return None
 
 
