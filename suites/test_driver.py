@@ -74,6 +74,16 @@ def _wsl2(host_facts: Facts) -> bool:
     return host_facts.platform.wsl_version == 2
 
 
+#: Native Windows has no Linux kernel side: the WDDM driver serves the GPU, and NVML answers for it.
+WINDOWS = "native Windows: the WDDM driver serves the GPU; there is no Linux kernel module, /dev node or kernel log"
+
+
+def _not_on_windows(host_facts: Facts) -> None:
+    """Checks of the Linux kernel side do not apply on native Windows (NVML and the libraries still do)."""
+    if host_facts.platform.system == "Windows":
+        not_applicable(WINDOWS)
+
+
 def test_nvidia_gpu_is_on_the_pci_bus(
     host_facts: Facts, gpu_profile: Expectations, pci_gpus: tuple[PciDevice, ...]
 ) -> None:
@@ -107,6 +117,7 @@ def test_the_nvidia_kernel_module_is_loaded(
     host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices
 ) -> None:
     """Not loaded: the cause the facts name (modprobe, the kernel log, Secure Boot), else nouveau's check, else none."""
+    _not_on_windows(host_facts)
     if _wsl2(host_facts):
         not_applicable("under WSL 2 the Windows NVIDIA driver serves the GPU: Linux loads no nvidia module")
     if module_is_loaded(host_facts):
@@ -145,6 +156,7 @@ def test_the_nvidia_kernel_module_is_loaded(
 
 
 def test_nouveau_is_not_loaded(host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices) -> None:
+    _not_on_windows(host_facts)
     if not any(m.name == "nouveau" for m in host_facts.driver.modules):
         return
     if not module_is_loaded(host_facts) and module_refusal(host_facts, host_matrices) is not None:
@@ -165,6 +177,7 @@ def test_nouveau_is_not_loaded(host_facts: Facts, gpu_profile: Expectations, hos
 
 @pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded", "driver::nouveau_is_not_loaded")
 def test_every_gpu_is_bound_to_the_nvidia_driver(host_facts: Facts, pci_gpus: tuple[PciDevice, ...]) -> None:
+    _not_on_windows(host_facts)
     if _wsl2(host_facts):
         not_applicable("under WSL 2 no Linux driver binds the GPU: the Windows driver serves it through /dev/dxg")
     wrong = [d for d in pci_gpus if d.bound_driver != "nvidia"]
@@ -205,6 +218,7 @@ def test_every_gpu_is_bound_to_the_nvidia_driver(host_facts: Facts, pci_gpus: tu
 def test_device_nodes_exist_and_are_accessible(
     host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices
 ) -> None:
+    _not_on_windows(host_facts)
     nodes = {n.path: n for n in host_facts.driver.device_nodes}
     if _wsl2(host_facts):
         _wsl2_device(nodes.get("/dev/dxg"))
@@ -325,6 +339,7 @@ def test_the_kernel_log_shows_no_gpu_errors(
     host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices, host_warn: object
 ) -> None:
     """Xid events since boot, judged by matrices/xid.toml: a fatal one fails, a warning-class one warns."""
+    _not_on_windows(host_facts)
     log = host_facts.driver.kernel_log
     if log.source is None:
         not_applicable("the kernel log was not recorded (a version-1 facts file, or a description without it)")

@@ -235,6 +235,18 @@ CASES: dict[str, tuple[dict[str, Any], str, str, str, str]] = {
         "failed",
         "the image's CUDA runtime is 12.1",
     ),
+    "native windows has no linux kernel side to check": (
+        {
+            "host": {"system": "Windows", "machine": "AMD64", "libc": "", "python": "3.8.10"},
+            "gpu": [T4],
+            "driver": {"version": "441.22", "device_nodes": []},
+            "tensorflow": {"distribution": "tensorflow", "version": "2.2.0"},
+        },
+        "t4",
+        "driver::device_nodes_exist_and_are_accessible",
+        "not-applicable",
+        "native Windows: the WDDM driver serves the GPU",
+    ),
     "wsl 1 has no gpu": (
         _host(host={"wsl_version": 1}),
         "t4",
