@@ -5,6 +5,7 @@
     gpuconform checks
     gpuconform summary reports/result.json >> "$GITHUB_STEP_SUMMARY"
     gpuconform facts from-spec host.toml -o host.json   # then: pytest --host-facts host.json
+    gpuconform --version
 
 The checks themselves run under pytest (`pytest --host-profile t4`). Exit codes follow
 pytest's: 0 everything conforms, 1 something does not, 4 usage error.
@@ -65,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    import gpuconform
+
     parser = _Parser(prog="gpuconform", description="GPU host conformance for TensorFlow: fleet roll-up and helpers")
+    parser.add_argument("--version", action="version", version=f"gpuconform {gpuconform.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     fleet = commands.add_parser("fleet", help="work with the results of many hosts")

@@ -444,6 +444,7 @@ class HostIdentity:
     source: str = "probe"  # "probe", or "replay:<path>"
     host_root: str | None = None  # set when probes were re-rooted with --host-root
     run_id: str | None = None  # the run that wrote these facts (every report of a run carries it)
+    gpuconform_version: str | None = None  # the gpuconform that collected these facts (null or absent: not recorded)
 
 
 @dataclass(frozen=True)

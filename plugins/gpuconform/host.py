@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import gpuconform
 from gpuconform import serde
 from gpuconform.errors import DataError
 from gpuconform.facts import FACTS_SCHEMA_VERSION
@@ -51,6 +52,7 @@ def probe_host(
             hostname=env.get(NODE_NAME_ENV) or socket.gethostname(),
             collected_at=_now(),
             host_root=None if root == Path("/") else str(root),
+            gpuconform_version=gpuconform.__version__,
         ),
         platform=probe_platform(root, env),
         packages=packages,
