@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One node's part of gpuconform.sbatch: run the suite and write reports to $GPUCONFORM_RESULTS/<host>.
 # Extra pytest arguments come from GPUCONFORM_PYTEST_ARGS, split on whitespace (-m driver).
+# gpuconform.sbatch has installed GPUCONFORM_REQUIREMENT into GPUCONFORM_PYTHON's environment.
 set -euo pipefail
 
 python="${GPUCONFORM_PYTHON:-python3}"
