@@ -6,16 +6,16 @@ from collections.abc import Callable
 
 import pytest
 
-from gpuconform.check import could_not_check
-from gpuconform.check import not_applicable
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import PciDevice
-from gpuconform.tflive import LiveTf
-from gpuconform.tflive import live_tf
-from gpuconform.tflive import recorder
+from gpuconform.expect.expectations import Expectations
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PciDevice
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.frameworks.tensorflow import recorder
+from gpuconform.plugin.frameworks import live_tf
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import not_applicable
 
 #: Probe failures that mean "the probe itself broke", not "the host said no".
 CRASH_KINDS = ("signal", "timeout", "exit", "invalid-output")

@@ -13,7 +13,7 @@ give valid probabilities; a sample of NaNs gives NaN outputs for that sample and
 the others bit for bit; a single NaN pixel is absorbed (relu and max-pooling drop it,
 so the outputs stay finite); +Inf everywhere gives NaN outputs; none of these raise.
 Calling the model on a wrong input shape raises ValueError. Tolerances are in
-`gpuconform.reference_model` and in every message that uses one.
+`gpuconform.frameworks.tensorflow.reference_model` and in every message that uses one.
 """
 
 from __future__ import annotations
@@ -23,32 +23,32 @@ from typing import Any
 
 import pytest
 
-from gpuconform.answers import answer
-from gpuconform.answers import answer_fixture
-from gpuconform.check import could_not_check
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.errors import DataError
-from gpuconform.expectations import Expectations
-from gpuconform.reference_model import BATCH
-from gpuconform.reference_model import CPU
-from gpuconform.reference_model import ENV_VAR
-from gpuconform.reference_model import FIRST_CHILD
-from gpuconform.reference_model import NAN_ROW
-from gpuconform.reference_model import SECOND_CHILD
-from gpuconform.reference_model import WRONG_SHAPES
-from gpuconform.reference_model import ReferenceModel
-from gpuconform.reference_model import gpu_tolerance
-from gpuconform.reference_model import load_reference
-from gpuconform.reference_model import max_abs_diff
-from gpuconform.reference_model import mismatch
-from gpuconform.reference_model import reference_dir
-from gpuconform.tflive import LiveTf
-from gpuconform.tfrun import Batch
+from gpuconform.expect.expectations import Expectations
+from gpuconform.facts.errors import DataError
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.tensorflow import BATCH
+from gpuconform.frameworks.tensorflow import CPU
+from gpuconform.frameworks.tensorflow import ENV_VAR
+from gpuconform.frameworks.tensorflow import FIRST_CHILD
+from gpuconform.frameworks.tensorflow import NAN_ROW
+from gpuconform.frameworks.tensorflow import SECOND_CHILD
+from gpuconform.frameworks.tensorflow import WRONG_SHAPES
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.frameworks.tensorflow import ReferenceModel
+from gpuconform.frameworks.tensorflow import answer
+from gpuconform.frameworks.tensorflow import answer_fixture
+from gpuconform.frameworks.tensorflow import gpu_tolerance
+from gpuconform.frameworks.tensorflow import load_reference
+from gpuconform.frameworks.tensorflow import max_abs_diff
+from gpuconform.frameworks.tensorflow import mismatch
+from gpuconform.frameworks.tensorflow import reference_dir
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.determinism
 
-MODULE = "gpuconform.experiments.determinism"
+MODULE = "determinism"
 PINNED = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 SOURCE = "the reference model in a TensorFlow child (enable_op_determinism, TF_ENABLE_ONEDNN_OPTS=0)"
 UNSEEDED = "Random ops require a seed to be set when determinism is enabled"

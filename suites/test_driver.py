@@ -11,36 +11,36 @@ from typing import NoReturn
 
 import pytest
 
-from gpuconform.check import blocked
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.driverdiag import Cause
-from gpuconform.driverdiag import container_cuda
-from gpuconform.driverdiag import container_cuda_too_new
-from gpuconform.driverdiag import container_node_fix
-from gpuconform.driverdiag import driver_cuda
-from gpuconform.driverdiag import floor
-from gpuconform.driverdiag import lost_gpus
-from gpuconform.driverdiag import module_is_loaded
-from gpuconform.driverdiag import module_refusal
-from gpuconform.driverdiag import node_problem
-from gpuconform.driverdiag import nouveau_holds_the_gpu
-from gpuconform.driverdiag import runtime_cuda
-from gpuconform.driverdiag import version_mismatch
-from gpuconform.driverdiag import xid_findings
-from gpuconform.expectations import Expectations
-from gpuconform.facts import DeviceNode
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import PciDevice
-from gpuconform.matrix import Matrices
-from gpuconform.profiles import Profile
-from gpuconform.versions import decode_cuda_int
-from gpuconform.versions import driver_branch
-from gpuconform.versions import format_cc
-from gpuconform.versions import parse_cc
-from gpuconform.versions import parse_driver_version
+from gpuconform.diagnose.driver import Cause
+from gpuconform.diagnose.driver import container_cuda
+from gpuconform.diagnose.driver import container_cuda_too_new
+from gpuconform.diagnose.driver import container_node_fix
+from gpuconform.diagnose.driver import driver_cuda
+from gpuconform.diagnose.driver import floor
+from gpuconform.diagnose.driver import lost_gpus
+from gpuconform.diagnose.driver import module_is_loaded
+from gpuconform.diagnose.driver import module_refusal
+from gpuconform.diagnose.driver import node_problem
+from gpuconform.diagnose.driver import nouveau_holds_the_gpu
+from gpuconform.diagnose.driver import runtime_cuda
+from gpuconform.diagnose.driver import version_mismatch
+from gpuconform.diagnose.driver import xid_findings
+from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.profiles import Profile
+from gpuconform.facts.model import DeviceNode
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PciDevice
+from gpuconform.facts.versions import decode_cuda_int
+from gpuconform.facts.versions import driver_branch
+from gpuconform.facts.versions import format_cc
+from gpuconform.facts.versions import parse_cc
+from gpuconform.facts.versions import parse_driver_version
+from gpuconform.verdict.check import blocked
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.driver
 
@@ -430,7 +430,7 @@ def test_driver_is_new_enough_for_the_container_cuda(
 
 def _driver_fix(full: object, host_facts: Facts, matrices: Matrices, profile: Profile) -> str:
     """The driver branch to install for this GPU and this TF, or the TF to pin when no driver runs both."""
-    from gpuconform.compat import predict
+    from gpuconform.expect.compat import predict
 
     branch = str(full).split(".")[0]
     install = f"sudo apt install nvidia-driver-{branch} (a driver >= {full}), then reboot"

@@ -3,14 +3,14 @@
 The first two checks need only the facts and the matrices (they also run on
 replayed facts and simulated hosts), and so does the first question of the third
 (two TensorFlow distributions installed at once). The others ask a TensorFlow child:
-one child runs every framework experiment (see `gpuconform.experiments.framework`)
+one child runs every framework experiment (see `gpuconform.frameworks.tensorflow.experiments.framework`)
 with TF's verbose log on, so that a library TF failed to load is named.
 
 Whether a build can use the GPU follows the distribution's era (matrices/tf_platforms.toml:
 before 2.1 plain `tensorflow` is the CPU build); whether its kernels cover a GPU follows the
 wheel's fatbins and, for PTX-only coverage, whether its CUDA predates the GPU's architecture
 (matrices/architectures.toml); when TF sees fewer GPUs than NVML the cause is one of
-`gpuconform.tfdiag.CAUSES` (docs/no-gpu-causes.md).
+`gpuconform.frameworks.tensorflow.diagnose.CAUSES` (docs/no-gpu-causes.md).
 """
 
 from __future__ import annotations
@@ -23,50 +23,51 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
-from gpuconform.check import CouldNotCheck
-from gpuconform.check import could_not_check
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.compat import releases_for
-from gpuconform.devices import VISIBLE
-from gpuconform.devices import visibility
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import LibraryLoad
-from gpuconform.facts import PackageInfo
-from gpuconform.maps import check_mapped_libraries
-from gpuconform.maps import mapped_files
-from gpuconform.matrix import KernelRelease
-from gpuconform.matrix import Matrices
-from gpuconform.matrix import ReleaseVerdict
-from gpuconform.matrix import TfRelease
-from gpuconform.observations import BuildInfo
-from gpuconform.observations import DeviceList
-from gpuconform.observations import GpuInit
-from gpuconform.observations import TfIdentity
-from gpuconform.tfdiag import Evidence
-from gpuconform.tfdiag import diagnose
-from gpuconform.tflive import LiveTf
-from gpuconform.tflive import gpu_build
-from gpuconform.tflive import observe
-from gpuconform.tflog import TfLog
-from gpuconform.tflog import parse_log
-from gpuconform.tfrun import Batch
-from gpuconform.toolchain import judge_log
-from gpuconform.versions import driver_branch
-from gpuconform.versions import format_cc
-from gpuconform.versions import parse_cc
+from gpuconform.diagnose.toolchain import judge_log
+from gpuconform.expect.compat import releases_for
+from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.lookups import ReleaseVerdict
+from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.tables.kernels import KernelRelease
+from gpuconform.expect.tables.tensorflow import TfRelease
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import LibraryLoad
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.versions import driver_branch
+from gpuconform.facts.versions import format_cc
+from gpuconform.facts.versions import parse_cc
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.devices import VISIBLE
+from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.maps import check_mapped_libraries
+from gpuconform.frameworks.maps import mapped_files
+from gpuconform.frameworks.tensorflow import FRAMEWORK
+from gpuconform.frameworks.tensorflow import BuildInfo
+from gpuconform.frameworks.tensorflow import DeviceList
+from gpuconform.frameworks.tensorflow import Evidence
+from gpuconform.frameworks.tensorflow import GpuInit
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.frameworks.tensorflow import TfIdentity
+from gpuconform.frameworks.tensorflow import TfLog
+from gpuconform.frameworks.tensorflow import diagnose
+from gpuconform.frameworks.tensorflow import gpu_build
+from gpuconform.frameworks.tensorflow import observe
+from gpuconform.frameworks.tensorflow import parse_log
+from gpuconform.verdict.check import CouldNotCheck
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 from .test_libraries import install_fix
 
 pytestmark = pytest.mark.framework
 
-MODULE = "gpuconform.experiments.framework"
+MODULE = "framework"
 EXPERIMENTS = ("identity", "build_info", "devices", "gpu_init")
 #: Read once, before import: INFO lines and VLOG(1) name every library TF failed to dlopen.
 VERBOSE = {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_MAX_VLOG_LEVEL": "1"}
-CHILD = "a TensorFlow child process (gpuconform.experiments.framework)"
+CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 LOADS = "framework::tensorflow_loads_every_gpu_library"
 SEES = "framework::tensorflow_sees_the_expected_gpus"

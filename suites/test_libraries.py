@@ -4,7 +4,7 @@ The probe found every copy of each soname where TensorFlow would look (pip
 wheels, LD_LIBRARY_PATH, conda, the ld cache, /usr/local/cuda) and loaded each
 in a child process, asking the library itself for its version. Which of those
 places the installed release's own loader really searches is data
-(matrices/library_search.toml, through gpuconform.libreach): a copy only there
+(matrices/library_search.toml, through gpuconform.diagnose.reach): a copy only there
 where it does not look is neither found nor a duplicate.
 """
 
@@ -15,30 +15,30 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from gpuconform.check import blocked
-from gpuconform.check import could_not_check
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.driverdiag import driver_api_needed
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.facts import LibrariesFacts
-from gpuconform.facts import LibraryFacts
-from gpuconform.facts import LibraryLoad
-from gpuconform.libcuda import Judged
-from gpuconform.libcuda import judge_libcuda
-from gpuconform.libcuda import same_build
-from gpuconform.libreach import WINDOWS
-from gpuconform.libreach import Host
-from gpuconform.libreach import copies
-from gpuconform.libreach import described
-from gpuconform.libreach import install_fix as _install_fix
-from gpuconform.libreach import ld_path_line
-from gpuconform.libreach import reached_loads
-from gpuconform.libreach import unreached_fix
-from gpuconform.libreach import wheel_dir
-from gpuconform.matrix import Matrices
-from gpuconform.versions import driver_branch
+from gpuconform.diagnose.driver import driver_api_needed
+from gpuconform.diagnose.libcuda import Judged
+from gpuconform.diagnose.libcuda import judge_libcuda
+from gpuconform.diagnose.libcuda import same_build
+from gpuconform.diagnose.reach import WINDOWS
+from gpuconform.diagnose.reach import Host
+from gpuconform.diagnose.reach import copies
+from gpuconform.diagnose.reach import described
+from gpuconform.diagnose.reach import install_fix as _install_fix
+from gpuconform.diagnose.reach import ld_path_line
+from gpuconform.diagnose.reach import reached_loads
+from gpuconform.diagnose.reach import unreached_fix
+from gpuconform.diagnose.reach import wheel_dir
+from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.matrix import Matrices
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import LibrariesFacts
+from gpuconform.facts.model import LibraryFacts
+from gpuconform.facts.model import LibraryLoad
+from gpuconform.facts.versions import driver_branch
+from gpuconform.verdict.check import blocked
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.libraries
 
@@ -446,11 +446,11 @@ def test_the_driver_api_is_new_enough_for_the_runtime(
             )
 
 
-# The toolchain XLA compiles with: the rules are gpuconform.toolchain's (matrices/xla_toolchain.toml).
+# The toolchain XLA compiles with: the rules are gpuconform.diagnose.toolchain's (matrices/xla_toolchain.toml).
 def test_xla_finds_libdevice_and_a_ptxas_for_each_gpu(
     tf_needs_cuda: Expectations, host_facts: Facts, host_matrices: Matrices, host_warn: Any
 ) -> None:
-    from gpuconform.toolchain import judge_found
+    from gpuconform.diagnose.toolchain import judge_found
 
     release = tf_needs_cuda.tf_release
     assert release is not None

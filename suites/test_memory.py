@@ -1,9 +1,9 @@
 """Layer `memory`: do memory growth and limits behave as configured, and does configuration fail as documented?
 
 TensorFlow's device configuration is one-shot per process, so each mode runs in
-a child of its own (see `gpuconform.experiments.memory`). A GPU footprint is
+a child of its own (see `gpuconform.frameworks.tensorflow.experiments.memory`). A GPU footprint is
 measured from outside with NVML while the child holds its allocation
-(`gpuconform.memrun`, `gpuconform.gpumem` for the accounting fallbacks) and
+(`gpuconform.frameworks.tensorflow.memory`, `gpuconform.probes.gpumem` for the accounting fallbacks) and
 from inside with `get_memory_info`. On a CPU host the configuration semantics
 run for real; the footprints are not applicable.
 """
@@ -15,37 +15,38 @@ from typing import Any
 
 import pytest
 
-from gpuconform.check import could_not_check
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.devices import VISIBLE
-from gpuconform.devices import visibility
-from gpuconform.errors import DataError
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.gpumem import MIB
-from gpuconform.memrun import DEFAULT_MIN_SHARE
-from gpuconform.memrun import LIMIT_MB
-from gpuconform.memrun import LIMIT_OVERHEAD_MIB
-from gpuconform.memrun import MemoryRun
-from gpuconform.memrun import default_expectation_mib
-from gpuconform.memrun import growth_ceiling_mib
-from gpuconform.memrun import run_mode
-from gpuconform.observations import AfterInit
-from gpuconform.observations import LogicalSplit
-from gpuconform.observations import Raised
-from gpuconform.observations import observed
-from gpuconform.tflive import LiveTf
-from gpuconform.tflive import gpu_build
-from gpuconform.tflive import observe
-from gpuconform.tfrun import Batch
+from gpuconform.expect.expectations import Expectations
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.devices import VISIBLE
+from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.tensorflow import DEFAULT_MIN_SHARE
+from gpuconform.frameworks.tensorflow import FRAMEWORK
+from gpuconform.frameworks.tensorflow import LIMIT_MB
+from gpuconform.frameworks.tensorflow import LIMIT_OVERHEAD_MIB
+from gpuconform.frameworks.tensorflow import AfterInit
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.frameworks.tensorflow import LogicalSplit
+from gpuconform.frameworks.tensorflow import MemoryRun
+from gpuconform.frameworks.tensorflow import Raised
+from gpuconform.frameworks.tensorflow import default_expectation_mib
+from gpuconform.frameworks.tensorflow import gpu_build
+from gpuconform.frameworks.tensorflow import growth_ceiling_mib
+from gpuconform.frameworks.tensorflow import observe
+from gpuconform.frameworks.tensorflow import observed
+from gpuconform.frameworks.tensorflow import run_mode
+from gpuconform.probes.gpumem import MIB
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.memory
 
-MODULE = "gpuconform.experiments.memory"
-CHILD = "a TensorFlow child process (gpuconform.experiments.memory)"
-MEASURED = "NVML from outside the child (gpuconform.gpumem) while it held its allocation; get_memory_info inside"
+MODULE = "memory"
+CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
+MEASURED = "NVML from outside the child (gpuconform.probes.gpumem) while it held its allocation; get_memory_info inside"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
 VIRTUAL_AFTER_INIT = "Virtual devices cannot be modified after being initialized"

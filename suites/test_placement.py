@@ -1,7 +1,7 @@
 """Layer `placement`: do ops run where they are told, agree with the CPU, and fall back as documented?
 
 One TensorFlow child runs the CPU, GPU and soft/hard placement experiments
-(`gpuconform.experiments.placement`); the CUDA_VISIBLE_DEVICES check starts
+(`gpuconform.frameworks.tensorflow.experiments.placement`); the CUDA_VISIBLE_DEVICES check starts
 one child per value, since CUDA reads the variable once. On a CPU host the
 CPU parts run for real (explicit /CPU:0 placement, device strings, a
 /GPU:0 request falling back to the CPU); the GPU parts are not applicable.
@@ -11,33 +11,34 @@ from __future__ import annotations
 
 import pytest
 
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.devices import ORDER
-from gpuconform.devices import VISIBLE
-from gpuconform.devices import is_fully_qualified
-from gpuconform.devices import op_problem
-from gpuconform.devices import parse_device
-from gpuconform.devices import subset_problem
-from gpuconform.devices import subsets
-from gpuconform.devices import visibility
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.observations import DeviceList
-from gpuconform.observations import OpRuns
-from gpuconform.observations import Placed
-from gpuconform.observations import observed
-from gpuconform.tflive import LiveTf
-from gpuconform.tflive import gpu_build
-from gpuconform.tflive import observe
-from gpuconform.tflog import parse_log
-from gpuconform.tfrun import Batch
+from gpuconform.expect.expectations import Expectations
+from gpuconform.facts.model import Facts
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.devices import ORDER
+from gpuconform.frameworks.devices import VISIBLE
+from gpuconform.frameworks.devices import subsets
+from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.tensorflow import FRAMEWORK
+from gpuconform.frameworks.tensorflow import DeviceList
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.frameworks.tensorflow import OpRuns
+from gpuconform.frameworks.tensorflow import Placed
+from gpuconform.frameworks.tensorflow import gpu_build
+from gpuconform.frameworks.tensorflow import is_fully_qualified
+from gpuconform.frameworks.tensorflow import observe
+from gpuconform.frameworks.tensorflow import observed
+from gpuconform.frameworks.tensorflow import op_problem
+from gpuconform.frameworks.tensorflow import parse_device
+from gpuconform.frameworks.tensorflow import parse_log
+from gpuconform.frameworks.tensorflow import subset_problem
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.placement
 
-MODULE = "gpuconform.experiments.placement"
+MODULE = "placement"
 EXPERIMENTS = ("gpu_ops", "cpu_ops", "soft_placement", "hard_placement")
-CHILD = "a TensorFlow child process (gpuconform.experiments.placement)"
+CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
 #: What TF says when an op cannot be placed (eager: "Could not satisfy ...", graph: "Cannot assign ...").
@@ -189,7 +190,7 @@ def test_cuda_visible_devices_subsets_are_renumbered_from_zero(
         not_applicable("NVML lists no GPU to choose subsets from")
     for value in subsets(gpus):
         env = {VISIBLE: value, ORDER: "PCI_BUS_ID", "TF_CPP_MIN_LOG_LEVEL": "0"}
-        batch = tf_live.batch("gpuconform.experiments.framework", ("devices", "gpu_init"), env)
+        batch = tf_live.batch("framework", ("devices", "gpu_init"), env)
         seen = _subset_devices(batch, value)
         expected = visibility(value, host_facts.driver.nvml.gpus)
         problem = subset_problem(expected, seen, parse_log(batch.log).created)

@@ -14,17 +14,17 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.containerdiag import judge_container
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.installs import Requested
-from gpuconform.installs import requested
-from gpuconform.installs import unsatisfied
-from gpuconform.installs import venv_hint
-from gpuconform.matrix import Matrices
-from gpuconform.matrix import TfRelease
+from gpuconform.diagnose.containers import judge_container
+from gpuconform.diagnose.installs import Requested
+from gpuconform.diagnose.installs import requested
+from gpuconform.diagnose.installs import unsatisfied
+from gpuconform.diagnose.installs import venv_hint
+from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.tables.tensorflow import TfRelease
+from gpuconform.facts.model import Facts
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.platform
 

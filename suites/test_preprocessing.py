@@ -1,11 +1,11 @@
 """Layer `preprocessing`: do the Keras image-loading paths behave as this Keras version is known to?
 
 One TensorFlow child runs every behaviour for real on generated images
-(`gpuconform.experiments.preprocessing`): load_img from each kind of input and with
+(`gpuconform.frameworks.tensorflow.experiments.preprocessing`): load_img from each kind of input and with
 each interpolation, truncated JPEG/PNG files, resize skew between PIL and
 tf.image.resize, image_dataset_from_directory on a small tree, ImageDataGenerator.
 Each observation is compared with the row of `matrices/keras_preprocessing.toml`
-for the package and version that produced it (`gpuconform.keras_matrix`):
+for the package and version that produced it (`gpuconform.expect.tables.keras_preprocessing`):
 
 - as the row says, no regression: pass;
 - as the row says, a known regression: xfail (strict) naming the issue and the
@@ -23,34 +23,34 @@ from typing import Any
 
 import pytest
 
-from gpuconform.answers import answer_fixture
-from gpuconform.check import blocked
-from gpuconform.check import could_not_check
-from gpuconform.check import fail
-from gpuconform.check import not_applicable
-from gpuconform.errors import DataError
-from gpuconform.expectations import Expectations
-from gpuconform.facts import Facts
-from gpuconform.keras_matrix import BEHAVIOURS
-from gpuconform.keras_matrix import DATASET_CORRUPTIONS
-from gpuconform.keras_matrix import EXPERIMENTS
-from gpuconform.keras_matrix import IMAGE_FORMATS
-from gpuconform.keras_matrix import INTERPOLATIONS
-from gpuconform.keras_matrix import LOAD_INPUTS
-from gpuconform.keras_matrix import SKEWS
-from gpuconform.keras_matrix import KerasMatrix
-from gpuconform.keras_matrix import KnownRegression
-from gpuconform.keras_matrix import Observation
-from gpuconform.keras_matrix import application_requires
-from gpuconform.keras_matrix import differences
-from gpuconform.keras_matrix import load_keras_matrix
-from gpuconform.keras_matrix import observations
-from gpuconform.tflive import LiveTf
-from gpuconform.tfrun import Batch
+from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.tables.keras_preprocessing import BEHAVIOURS
+from gpuconform.expect.tables.keras_preprocessing import DATASET_CORRUPTIONS
+from gpuconform.expect.tables.keras_preprocessing import EXPERIMENTS
+from gpuconform.expect.tables.keras_preprocessing import IMAGE_FORMATS
+from gpuconform.expect.tables.keras_preprocessing import INTERPOLATIONS
+from gpuconform.expect.tables.keras_preprocessing import LOAD_INPUTS
+from gpuconform.expect.tables.keras_preprocessing import SKEWS
+from gpuconform.expect.tables.keras_preprocessing import KerasMatrix
+from gpuconform.expect.tables.keras_preprocessing import KnownRegression
+from gpuconform.expect.tables.keras_preprocessing import Observation
+from gpuconform.expect.tables.keras_preprocessing import application_requires
+from gpuconform.expect.tables.keras_preprocessing import differences
+from gpuconform.expect.tables.keras_preprocessing import load_keras_matrix
+from gpuconform.expect.tables.keras_preprocessing import observations
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import Facts
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.frameworks.tensorflow import answer_fixture
+from gpuconform.verdict.check import blocked
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.preprocessing
 
-MODULE = "gpuconform.experiments.preprocessing"
+MODULE = "preprocessing"
 TF_KERAS = "tf.keras"  # the Keras that tf.keras resolves to: keras 2, keras 3 or tf-keras
 STANDALONE = "keras_preprocessing"
 Observed = dict[tuple[str, str], Observation]

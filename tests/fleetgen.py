@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpuconform.verdict import LAYERS
+from gpuconform.verdict.judge import LAYERS
 
 CHECK_IDS = Path(__file__).parent / "data" / "check_ids.txt"
 GPU_LAYERS = ("platform", "driver", "libraries")
@@ -241,8 +241,8 @@ def _finding(summary: str, fix: str) -> dict[str, str]:
 
 
 def _layer(name: str, checks: list[dict[str, Any]], strict: bool) -> dict[str, Any]:
-    from gpuconform.verdict import OUTCOMES
-    from gpuconform.verdict import layer_status
+    from gpuconform.verdict.judge import OUTCOMES
+    from gpuconform.verdict.judge import layer_status
 
     mine = [c for c in checks if c["layer"] == name]
     counts = {kind: sum(1 for c in mine if c["outcome"] == kind) for kind in OUTCOMES}

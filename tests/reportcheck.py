@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 
-from gpuconform.facts_schema import facts_schema
-from gpuconform.host import replay_facts
+from gpuconform.facts.schema import facts_schema
+from gpuconform.probes.host import replay_facts
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "plugins" / "gpuconform" / "schemas"
 

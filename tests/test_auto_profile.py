@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gpuconform.hostspec import expand
-from gpuconform.hostspec import load_description
-from gpuconform.matrix import load_matrices
-from gpuconform.profiles import Profile
-from gpuconform.profiles import auto_profile
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.profiles import Profile
+from gpuconform.expect.profiles import auto_profile
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
 
 MATRICES = load_matrices()
 T4 = '[[gpu]]\nmodel = "t4"\n[driver]\nversion = "550.54.15"\n'

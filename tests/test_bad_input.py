@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 from tests.catalogue import render
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,10 +25,10 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from gpuconform.host import facts_json
-from gpuconform.host import probe_host
-from gpuconform.matrix import load_matrices
-from gpuconform.plugin import suites_dir
+from gpuconform.expect.loading import load_matrices
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.probes.host import facts_json
+from gpuconform.probes.host import probe_host
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 from tests.reportcheck import assert_reports_valid

@@ -498,7 +498,7 @@ def test_a_platform_check_fails_on_facts_that_break_it(
     for dotted, value in edits.items():
         _set(facts, dotted, value)
     (pytester.path / "facts.json").write_text(json.dumps(facts))
-    from gpuconform.plugin import suites_dir
+    from gpuconform.plugin.keys import suites_dir
 
     result = pytester.runpytest_subprocess(
         str(suites_dir()),
@@ -526,7 +526,7 @@ def test_a_tensorflow_older_than_the_matrix_is_a_warning_and_its_own_problems_ar
     facts = json.loads(json.dumps(recorded))
     _set(facts, "packages.tensorflow", {"name": "tensorflow-gpu", "version": "1.15.0", "location": None})
     (pytester.path / "facts.json").write_text(json.dumps(facts))
-    from gpuconform.plugin import suites_dir
+    from gpuconform.plugin.keys import suites_dir
 
     pytester.runpytest_subprocess(
         str(suites_dir()), "-m", "platform", "--host-profile", "t4", "--host-facts", "facts.json", timeout=300
@@ -543,7 +543,7 @@ def test_a_tensorflow_newer_than_the_matrix_is_a_warning(recorded: dict[str, Any
     facts = json.loads(json.dumps(recorded))
     _set(facts, "packages.tensorflow", {"name": "tensorflow", "version": "2.22.0", "location": None})
     (pytester.path / "facts.json").write_text(json.dumps(facts))
-    from gpuconform.plugin import suites_dir
+    from gpuconform.plugin.keys import suites_dir
 
     pytester.runpytest_subprocess(
         str(suites_dir()), "-m", "platform", "--host-profile", "t4", "--host-facts", "facts.json", timeout=300
@@ -556,7 +556,7 @@ def test_a_tensorflow_newer_than_the_matrix_is_a_warning(recorded: dict[str, Any
 def test_a_tensorflow_outside_the_profile_range_fails(recorded: dict[str, Any], pytester: pytest.Pytester) -> None:
     (pytester.path / "facts.json").write_text(json.dumps(recorded))
     (pytester.path / "p.toml").write_text('[profile]\nname="p"\ndescription="d"\n[tensorflow]\nversion=">=2.22"\n')
-    from gpuconform.plugin import suites_dir
+    from gpuconform.plugin.keys import suites_dir
 
     pytester.runpytest_subprocess(
         str(suites_dir()), "-m", "platform", "--host-profile", "p.toml", "--host-facts", "facts.json", timeout=300

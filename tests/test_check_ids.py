@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from gpuconform.verdict import LAYERS
+from gpuconform.verdict.judge import LAYERS
 from tests.fleetgen import CHECK_IDS
 
 ID = re.compile(r"^(?P<layer>[a-z]+)::(?P<name>[a-z0-9_]+)(\[[^\]]+\])?$")

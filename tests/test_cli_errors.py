@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from gpuconform import __main__ as cli
+from gpuconform import cli
 
 
 def test_an_unexpected_error_in_a_command_is_one_line_and_exit_3(

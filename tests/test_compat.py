@@ -14,23 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.compat import CompatTable
-from gpuconform.compat import predict
-from gpuconform.compat import render_text
-from gpuconform.facts import DriverFacts
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import HostIdentity
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import PackageInfo
-from gpuconform.facts import PackagesFacts
-from gpuconform.facts import PciDevice
-from gpuconform.facts import PlatformFacts
-from gpuconform.host import facts_json
-from gpuconform.matrix import Matrices
-from gpuconform.matrix import load_matrices
-from gpuconform.plugin import suites_dir
-from gpuconform.profiles import resolve_profile
+from gpuconform.expect.compat import CompatTable
+from gpuconform.expect.compat import predict
+from gpuconform.expect.compat import render_text
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.profiles import resolve_profile
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import HostIdentity
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.model import PackagesFacts
+from gpuconform.facts.model import PciDevice
+from gpuconform.facts.model import PlatformFacts
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.probes.host import facts_json
 
 
 @pytest.fixture(scope="module")

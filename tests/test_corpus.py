@@ -6,7 +6,7 @@ An entry is two files with the same name:
   and fix the thread established, and the expected verdict, layer, root check and fix patterns,
   written from the thread before gpuconform ever ran on it and never edited to fit its output;
 - ``tests/corpus/hosts/<entry>.toml``: the host as the thread describes it, in the compact host
-  description (`gpuconform.hostspec`), which expands to the Facts a probe would have recorded.
+  description (`gpuconform.probes.described`), which expands to the Facts a probe would have recorded.
 
 Each entry runs the real suite over its expanded facts (`--host-facts`) in a subprocess. It passes
 when the verdict, the layer, the root check (where the thread names an existing check) and every
@@ -30,12 +30,12 @@ from typing import Any
 
 import pytest
 
-from gpuconform.host import facts_json
-from gpuconform.hostspec import expand
-from gpuconform.hostspec import load_description
-from gpuconform.matrix import load_matrices
-from gpuconform.plugin import suites_dir
-from gpuconform.tomlio import read_toml
+from gpuconform.expect.loading import load_matrices
+from gpuconform.facts.tomlio import read_toml
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
+from gpuconform.probes.host import facts_json
 
 CORPUS = Path(__file__).parent / "corpus"
 THREADS = CORPUS / "threads"

@@ -2,7 +2,7 @@
 
 Each is named, with the as-of date of the table that lacks it, as a warning: the
 driver layer's `the_matrices_know_this_driver_and_gpus` check, the platform layer's
-TF lookup, and the as-of dates every report carries (`gpuconform.asof`).
+TF lookup, and the as-of dates every report carries (`gpuconform.expect.asof`).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import suites.test_driver as drv
 
-from gpuconform.asof import as_of_line
-from gpuconform.asof import tables_used
-from gpuconform.experiments.dists import installed_version
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import PciDevice
-from gpuconform.matrix_tables import RULE_TABLE_FILES
+from gpuconform.expect.asof import as_of_line
+from gpuconform.expect.asof import tables_used
+from gpuconform.expect.tables.reader import RULE_TABLE_FILES
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import PciDevice
+from gpuconform.frameworks.tensorflow.experiments.dists import installed_version
 from tests.test_framework_checks import MATRICES
 from tests.test_framework_checks import Warnings
 from tests.test_framework_checks import expect

@@ -18,17 +18,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpuconform.errors import DataError
-from gpuconform.reference_model import CPU
-from gpuconform.reference_model import ENV_VAR
-from gpuconform.reference_model import GPU
-from gpuconform.reference_model import GPU_TF32
-from gpuconform.reference_model import MANIFEST
-from gpuconform.reference_model import gpu_tolerance
-from gpuconform.reference_model import load_reference
-from gpuconform.reference_model import max_abs_diff
-from gpuconform.reference_model import mismatch
-from gpuconform.reference_model import reference_dir
+from gpuconform.facts.errors import DataError
+from gpuconform.frameworks.tensorflow.reference_model import CPU
+from gpuconform.frameworks.tensorflow.reference_model import ENV_VAR
+from gpuconform.frameworks.tensorflow.reference_model import GPU
+from gpuconform.frameworks.tensorflow.reference_model import GPU_TF32
+from gpuconform.frameworks.tensorflow.reference_model import MANIFEST
+from gpuconform.frameworks.tensorflow.reference_model import gpu_tolerance
+from gpuconform.frameworks.tensorflow.reference_model import load_reference
+from gpuconform.frameworks.tensorflow.reference_model import max_abs_diff
+from gpuconform.frameworks.tensorflow.reference_model import mismatch
+from gpuconform.frameworks.tensorflow.reference_model import reference_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "make_reference_model.py"

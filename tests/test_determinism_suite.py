@@ -4,7 +4,7 @@ Seams, none of them inside the product code:
 
 - GPUCONFORM_REFERENCE_MODEL points at a copy of the reference model whose goldens
   or manifest were edited (the golden check, a mismatched .bin, a usage error);
-- a `sitecustomize.py` on PYTHONPATH patches `gpuconform.experiments.determinism`
+- a `sitecustomize.py` on PYTHONPATH patches `gpuconform.frameworks.tensorflow.experiments.determinism`
   in the TensorFlow children: `predict` adds fresh noise to every inference (so
   nothing repeats), lets +Inf through as finite and swallows shape errors;
   `enable_determinism` does nothing; and, since this machine has no GPU, the two
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.reference_model import ENV_VAR
-from gpuconform.reference_model import MANIFEST
-from gpuconform.reference_model import reference_dir
+from gpuconform.frameworks.tensorflow.reference_model import ENV_VAR
+from gpuconform.frameworks.tensorflow.reference_model import MANIFEST
+from gpuconform.frameworks.tensorflow.reference_model import reference_dir
 from tests.test_determinism_reference import copy_reference
 from tests.test_preprocessing_suite import Run
 from tests.test_preprocessing_suite import run_suites
@@ -45,7 +45,7 @@ GPU_IDS = ["golden_outputs_match_on_each_gpu", "an_op_without_a_deterministic_gp
 
 NOISE = """
 import numpy as np
-import gpuconform.experiments.determinism as d
+import gpuconform.frameworks.tensorflow.experiments.determinism as d
 
 _predict = d.predict
 
@@ -57,7 +57,7 @@ d.predict = noisy
 """
 LENIENT = """
 import numpy as np
-import gpuconform.experiments.determinism as d
+import gpuconform.frameworks.tensorflow.experiments.determinism as d
 
 _predict = d.predict
 

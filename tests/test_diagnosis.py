@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from gpuconform.check import Finding
+from gpuconform.verdict.check import Finding
 from tests.simhost.cc import require_compiler
 from tests.simhost.host import build_host
 from tests.simhost.host import run_suite
@@ -249,7 +249,7 @@ def test_a_skip_without_a_reason_class_is_an_error_not_a_quiet_skip(pytester: py
             pytest.skip("could not be bothered")
 
         def test_something_not_applicable():
-            from gpuconform.check import not_applicable
+            from gpuconform.verdict.check import not_applicable
             not_applicable("this host has no such thing")
         """
     )
@@ -275,7 +275,7 @@ def _replay(run: Run, cwd: Path, profile: str, *args: str) -> subprocess.Complet
 def _suite(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     import sys
 
-    from gpuconform.plugin import suites_dir
+    from gpuconform.plugin.keys import suites_dir
 
     argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider"]
     argv += ["-m", "platform or driver or libraries"]

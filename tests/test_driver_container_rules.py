@@ -1,6 +1,6 @@
 """The driver and container rules, each shown on a described host with the message a user reads.
 
-Each case is a compact host description (gpuconform.hostspec), expanded to Facts and replayed
+Each case is a compact host description (gpuconform.probes.described), expanded to Facts and replayed
 through the real suite (platform, driver and libraries layers) in a subprocess, as the corpus is.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from gpuconform.host import facts_json
-from gpuconform.hostspec import expand
-from gpuconform.hostspec import load_description
-from gpuconform.matrix import load_matrices
-from gpuconform.plugin import suites_dir
+from gpuconform.expect.loading import load_matrices
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
+from gpuconform.probes.host import facts_json
 
 T4 = {"model": "t4", "count": 1}
 TF = {"distribution": "tensorflow", "version": "2.21.0"}

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from gpuconform.driverdiag import driver_api_needed
-from gpuconform.errors import DataError
-from gpuconform.facts import XidEvent
-from gpuconform.matrix import load_matrices
-from gpuconform.tables.container_runtimes import load_container_runtimes
-from gpuconform.tables.kernel_module_errors import load_kernel_module_errors
-from gpuconform.tables.xid import load_xid
+from gpuconform.diagnose.driver import driver_api_needed
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.tables.container_runtimes import load_container_runtimes
+from gpuconform.expect.tables.kernel_module_errors import load_kernel_module_errors
+from gpuconform.expect.tables.xid import load_xid
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import XidEvent
 
 MATRICES = load_matrices()
 RULES = MATRICES.rules

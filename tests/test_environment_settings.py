@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 

@@ -8,19 +8,19 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from gpuconform import serde
-from gpuconform.errors import DataError
-from gpuconform.facts import DriverFacts
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import HostIdentity
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import PlatformFacts
-from gpuconform.facts import ProbeError
-from gpuconform.facts_schema import SCHEMA_PATH
-from gpuconform.facts_schema import facts_schema
-from gpuconform.host import facts_json
-from gpuconform.host import replay_facts
+from gpuconform.facts import serde
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import HostIdentity
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PlatformFacts
+from gpuconform.facts.schema import SCHEMA_PATH
+from gpuconform.facts.schema import facts_schema
+from gpuconform.probes.host import facts_json
+from gpuconform.probes.host import replay_facts
 
 SAMPLE = Facts(
     host=HostIdentity(hostname="gpu-01", collected_at="2026-11-23T00:00:00+00:00"),
@@ -125,7 +125,7 @@ def test_probe_errors_survive_the_round_trip() -> None:
 
 
 def test_the_committed_schema_matches_the_dataclasses() -> None:
-    assert json.loads(SCHEMA_PATH.read_text()) == facts_schema(), "regenerate with: python -m gpuconform.facts_schema"
+    assert json.loads(SCHEMA_PATH.read_text()) == facts_schema(), "regenerate with: python -m gpuconform.facts.schema"
 
 
 def test_dumped_facts_validate_against_the_schema() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import run_python
 from tests.reportcheck import assert_reports_valid

@@ -3,7 +3,7 @@ and whatever a result holds, fleet.html, fleet-junit.xml, fleet.json and the Mar
 and show it as text.
 
 Each catalogue row is one test parameter (tests/catalogue.py). The commands run in-process
-through `gpuconform.__main__.main(argv)`, except where a FIFO or a device is involved: those
+through `gpuconform.cli.main(argv)`, except where a FIFO or a device is involved: those
 run in a subprocess with a timeout, so that a regression is a failure, not a hung test run.
 The result documents come from tests/fleetgen.py; the runtime validator of result.schema.json
 (gpuconform.fleet.schema) is compared with jsonschema on valid and broken documents.
@@ -35,7 +35,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from gpuconform.__main__ import main
+from gpuconform.cli import main
 from gpuconform.fleet.schema import ANNOTATIONS
 from gpuconform.fleet.schema import KEYWORDS
 from gpuconform.fleet.schema import SchemaError

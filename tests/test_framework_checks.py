@@ -16,43 +16,44 @@ from typing import Any
 import pytest
 import suites.test_framework as fw
 
-from gpuconform.check import CouldNotCheck
-from gpuconform.check import Finding
-from gpuconform.check import NonConformance
-from gpuconform.expectations import Expectations
-from gpuconform.expectations import build_expectations
-from gpuconform.facts import DeviceNode
-from gpuconform.facts import DriverFacts
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import HostIdentity
-from gpuconform.facts import KernelModule
-from gpuconform.facts import LibrariesFacts
-from gpuconform.facts import LibraryCandidate
-from gpuconform.facts import LibraryFacts
-from gpuconform.facts import LibraryLoad
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import PackageInfo
-from gpuconform.facts import PackagesFacts
-from gpuconform.facts import PlatformFacts
-from gpuconform.matrix import load_matrices
-from gpuconform.observations import BuildInfo
-from gpuconform.observations import DeviceList
-from gpuconform.observations import GpuInit
-from gpuconform.observations import TfIdentity
-from gpuconform.profiles import GpuExpectation
-from gpuconform.profiles import Profile
-from gpuconform.profiles import builtin_dir
-from gpuconform.profiles import load_profile
-from gpuconform.tfheaders import WheelBuild
-from gpuconform.tfheaders import read_installed
-from gpuconform.tflive import LiveTf
-from gpuconform.tflive import observe
-from gpuconform.tflog import parse_log
-from gpuconform.tfrecord import load_batch
-from gpuconform.tfrun import Batch
-from gpuconform.tfrun import TfRunner
-from gpuconform.tfrun import parse_results
+from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.expectations import build_expectations
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.profiles import GpuExpectation
+from gpuconform.expect.profiles import Profile
+from gpuconform.expect.profiles import builtin_dir
+from gpuconform.expect.profiles import load_profile
+from gpuconform.facts.model import DeviceNode
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import HostIdentity
+from gpuconform.facts.model import KernelModule
+from gpuconform.facts.model import LibrariesFacts
+from gpuconform.facts.model import LibraryCandidate
+from gpuconform.facts.model import LibraryFacts
+from gpuconform.facts.model import LibraryLoad
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.model import PackagesFacts
+from gpuconform.facts.model import PlatformFacts
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Runner
+from gpuconform.frameworks.children import parse_results
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+from gpuconform.frameworks.tensorflow.headers import WheelBuild
+from gpuconform.frameworks.tensorflow.headers import read_installed
+from gpuconform.frameworks.tensorflow.live import LiveTf
+from gpuconform.frameworks.tensorflow.live import observe
+from gpuconform.frameworks.tensorflow.log import parse_log
+from gpuconform.frameworks.tensorflow.observations import BuildInfo
+from gpuconform.frameworks.tensorflow.observations import DeviceList
+from gpuconform.frameworks.tensorflow.observations import GpuInit
+from gpuconform.frameworks.tensorflow.observations import TfIdentity
+from gpuconform.frameworks.tensorflow.record import load_batch
+from gpuconform.verdict.check import CouldNotCheck
+from gpuconform.verdict.check import Finding
+from gpuconform.verdict.check import NonConformance
 
 OUTPUTS = Path(__file__).parent / "data" / "tf_outputs"
 SITE = "/venv/lib/python3.11/site-packages"
@@ -148,7 +149,7 @@ def expect(profile: str | Profile, facts: Facts) -> Expectations:
 
 
 def live(pin: int | None = None) -> LiveTf:
-    return LiveTf(TfRunner(live=False), PackageInfo("tensorflow", "2.21.0", SITE), 300.0, 20.0, pin=pin)
+    return LiveTf(Runner(FRAMEWORK, live=False), PackageInfo("tensorflow", "2.21.0", SITE), 300.0, 20.0, pin=pin)
 
 
 def failure(check: Any, *args: Any) -> Finding:
@@ -495,10 +496,8 @@ def test_a_cudnn_the_libraries_layer_never_saw_winning_fails() -> None:
         "tensorflow 2.21.0 loaded libcudnn.so.9 from /opt/cudnn-9.1/lib/libcudnn.so.9.1.0, "
         "a copy the libraries layer never found"
     )
-    assert (
-        f.source
-        == "/proc/4242/maps of a TensorFlow child process (gpuconform.experiments.framework) after GPU initialisation"
-    )
+    child = "a TensorFlow child process (gpuconform.frameworks.tensorflow.experiments.framework)"
+    assert f.source == f"/proc/4242/maps of {child} after GPU initialisation"
 
 
 def test_tensorfloat32_on_ampere_is_reported_as_a_warning_with_how_to_turn_it_off() -> None:
@@ -598,7 +597,7 @@ def test_a_child_that_timed_out_importing_tensorflow_is_could_not_check() -> Non
     data = json.loads((OUTPUTS / "t4_framework_sigill.json").read_text())
     child = load_batch(data).child
     hung = dataclasses.replace(child, returncode=-9, timed_out=True)
-    b = Batch("gpuconform.experiments.framework", (), parse_results(hung, ["identity"]), hung)
+    b = Batch("framework", (), parse_results(hung, ["identity"]), hung)
     with pytest.raises(CouldNotCheck, match="could not check TensorFlow: timeout"):
         fw.identity.__wrapped__(b)  # type: ignore[attr-defined]
 

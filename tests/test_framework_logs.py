@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.facts import LibrariesFacts
-from gpuconform.facts import LibraryCandidate
-from gpuconform.facts import LibraryFacts
-from gpuconform.facts import LibraryLoad
-from gpuconform.maps import check_mapped_libraries
-from gpuconform.maps import expected_copy
-from gpuconform.maps import is_copy_of
-from gpuconform.maps import mapped_files
-from gpuconform.tflog import CreatedGpu
-from gpuconform.tflog import IgnoredGpu
-from gpuconform.tflog import MissingLibrary
-from gpuconform.tflog import parse_log
+from gpuconform.facts.model import LibrariesFacts
+from gpuconform.facts.model import LibraryCandidate
+from gpuconform.facts.model import LibraryFacts
+from gpuconform.facts.model import LibraryLoad
+from gpuconform.frameworks.maps import check_mapped_libraries
+from gpuconform.frameworks.maps import expected_copy
+from gpuconform.frameworks.maps import is_copy_of
+from gpuconform.frameworks.maps import mapped_files
+from gpuconform.frameworks.tensorflow.log import CreatedGpu
+from gpuconform.frameworks.tensorflow.log import IgnoredGpu
+from gpuconform.frameworks.tensorflow.log import MissingLibrary
+from gpuconform.frameworks.tensorflow.log import parse_log
 
 LOGS = json.loads((Path(__file__).parent / "data" / "tf_outputs" / "log_lines.json").read_text())
 OLD_ERA, XLA_ERA, GPU_HOST = ("\n".join(LOGS[k]) for k in ("stream_executor_era", "xla_era", "gpu_host"))

@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from gpuconform import serde
-from gpuconform.errors import DataError
-from gpuconform.facts import Facts
-from gpuconform.host import replay_facts
-from gpuconform.matrix import load_matrices
-from gpuconform.profiles import load_profile
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.profiles import load_profile
+from gpuconform.facts import serde
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import Facts
+from gpuconform.probes.host import replay_facts
 
 MATRICES = load_matrices()
 KEYS = [

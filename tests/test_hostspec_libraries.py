@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gpuconform.facts import LibrariesFacts
-from gpuconform.facts import LibraryFacts
-from gpuconform.hostspec import expand
-from gpuconform.hostspec import load_description
-from gpuconform.matrix import load_matrices
+from gpuconform.expect.loading import load_matrices
+from gpuconform.facts.model import LibrariesFacts
+from gpuconform.facts.model import LibraryFacts
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
 
 MATRICES = load_matrices()
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from gpuconform.plugin import suites_dir
-from gpuconform.verdict import OUTCOMES
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.verdict.judge import OUTCOMES
 from tests.chromium import Browser
 from tests.chromium import Page
 from tests.chromium import browser

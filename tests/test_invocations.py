@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gpuconform import invocation
-from gpuconform.host import facts_json
-from gpuconform.host import probe_host
-from gpuconform.matrix import load_matrices
+from gpuconform.expect.loading import load_matrices
+from gpuconform.plugin import invocation
+from gpuconform.probes.host import facts_json
+from gpuconform.probes.host import probe_host
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 

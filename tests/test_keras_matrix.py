@@ -9,18 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpuconform.errors import DataError
-from gpuconform.keras_matrix import BEHAVIOURS
-from gpuconform.keras_matrix import ENV_VAR
-from gpuconform.keras_matrix import KerasMatrix
-from gpuconform.keras_matrix import Observation
-from gpuconform.keras_matrix import application_requires
-from gpuconform.keras_matrix import differences
-from gpuconform.keras_matrix import error_matches
-from gpuconform.keras_matrix import load_keras_matrix
-from gpuconform.keras_matrix import matrix_path
-from gpuconform.keras_matrix import observations
-from gpuconform.profiles import ApplicationExpectation
+from gpuconform.expect.profiles import ApplicationExpectation
+from gpuconform.expect.tables.keras_preprocessing import BEHAVIOURS
+from gpuconform.expect.tables.keras_preprocessing import ENV_VAR
+from gpuconform.expect.tables.keras_preprocessing import KerasMatrix
+from gpuconform.expect.tables.keras_preprocessing import Observation
+from gpuconform.expect.tables.keras_preprocessing import application_requires
+from gpuconform.expect.tables.keras_preprocessing import differences
+from gpuconform.expect.tables.keras_preprocessing import error_matches
+from gpuconform.expect.tables.keras_preprocessing import load_keras_matrix
+from gpuconform.expect.tables.keras_preprocessing import matrix_path
+from gpuconform.expect.tables.keras_preprocessing import observations
+from gpuconform.facts.errors import DataError
 
 META = '[meta]\ntitle = "t"\nas_of = 2026-11-23\nsources = ["s"]\n\n'
 ROW = (

@@ -89,7 +89,7 @@ def test_the_job_runs_one_pod_per_gpu_node_and_writes_where_the_merge_reads() ->
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     env = {e["name"]: e for e in container["env"]}
     assert env["GPUCONFORM_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
-    from gpuconform.host import NODE_NAME_ENV
+    from gpuconform.probes.host import NODE_NAME_ENV
 
     assert NODE_NAME_ENV == "GPUCONFORM_NODE_NAME"
     command = container["command"] + container["args"]

@@ -1,6 +1,6 @@
 """The libraries layer judges each copy by whether the installed release's own loader reaches it.
 
-Each case is a described host (gpuconform.hostspec) expanded to Facts and replayed through the real suite
+Each case is a described host (gpuconform.probes.described) expanded to Facts and replayed through the real suite
 (`--host-facts`, libraries layer), so every message below is what a user reads: a copy only where the
 release does not search (conda's lib/ from 2.7, the pip wheels 2.16.1 and 2.21 lost, /usr/local/cuda) is
 not found and not a duplicate, and its fix is the LD_LIBRARY_PATH line, or the patch release that searches
@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from gpuconform.host import facts_json
-from gpuconform.hostspec import expand
-from gpuconform.hostspec import load_description
-from gpuconform.matrix import load_matrices
-from gpuconform.plugin import suites_dir
+from gpuconform.expect.loading import load_matrices
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
+from gpuconform.probes.host import facts_json
 
 MATRICES = load_matrices()
 T4 = [{"model": "t4", "count": 1}]

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from gpuconform.errors import DataError
-from gpuconform.probes.sonames import default_path
-from gpuconform.probes.sonames import load_sonames
-from gpuconform.tables.forward_compat import load_forward_compat
-from gpuconform.tables.library_search import load_library_search
-from gpuconform.tables.library_search import pip_package
+from gpuconform.expect.tables.forward_compat import load_forward_compat
+from gpuconform.expect.tables.library_search import load_library_search
+from gpuconform.expect.tables.library_search import pip_package
+from gpuconform.expect.tables.sonames import default_path
+from gpuconform.expect.tables.sonames import load_sonames
+from gpuconform.facts.errors import DataError
 
 MATRICES = Path(__file__).resolve().parents[1] / "matrices"
 SEARCH = load_library_search(MATRICES / "library_search.toml")

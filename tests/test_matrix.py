@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from gpuconform.errors import DataError
-from gpuconform.matrix import Coverage
-from gpuconform.matrix import Matrices
-from gpuconform.matrix import MatrixKeyError
-from gpuconform.matrix import load_matrices
-from gpuconform.matrix_tables import TABLE_FILES
-from gpuconform.versions import parse_driver_version
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.lookups import Coverage
+from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.matrix import MatrixKeyError
+from gpuconform.expect.tables.reader import TABLE_FILES
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.versions import parse_driver_version
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,19 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from gpuconform.matrix import Matrices
-from gpuconform.matrix import load_matrices
-from gpuconform.versions import DriverVersion
-from gpuconform.versions import decode_cuda_int
-from gpuconform.versions import decode_cudnn_int
-from gpuconform.versions import decode_nccl_int
-from gpuconform.versions import encode_cuda_int
-from gpuconform.versions import encode_cudnn_int
-from gpuconform.versions import encode_nccl_int
-from gpuconform.versions import parse_cc
-from gpuconform.versions import parse_driver_version
-from gpuconform.versions import parse_nvidia_proc_version
-from gpuconform.versions import parse_tf_version
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.matrix import Matrices
+from gpuconform.facts.versions import DriverVersion
+from gpuconform.facts.versions import decode_cuda_int
+from gpuconform.facts.versions import decode_cudnn_int
+from gpuconform.facts.versions import decode_nccl_int
+from gpuconform.facts.versions import encode_cuda_int
+from gpuconform.facts.versions import encode_cudnn_int
+from gpuconform.facts.versions import encode_nccl_int
+from gpuconform.facts.versions import parse_cc
+from gpuconform.facts.versions import parse_driver_version
+from gpuconform.facts.versions import parse_nvidia_proc_version
+from gpuconform.facts.versions import parse_tf_version
 
 M: Matrices = load_matrices()
 RUNS = {"runs", "runs-minor-compat", "needs-ptx-jit"}

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.facts import ProbeError
-from gpuconform.gpumem import MIB
-from gpuconform.gpumem import GpuMemory
-from gpuconform.gpumem import GpuProcess
-from gpuconform.gpumem import NvmlMemory
-from gpuconform.gpumem import footprint
-from gpuconform.gpumem import measure
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.observed import GpuMemory
+from gpuconform.facts.observed import GpuProcess
+from gpuconform.facts.observed import NvmlMemory
 from gpuconform.probes.child import child_env
+from gpuconform.probes.gpumem import MIB
+from gpuconform.probes.gpumem import footprint
+from gpuconform.probes.gpumem import measure
 from tests.simhost.nvml_shim import build_nvml_shim
 from tests.simhost.spec import parse_spec
 

@@ -3,7 +3,7 @@
 A `MemoryRun` recording (tests/data/tf_outputs/t4_memory_*.json) holds what the
 children reported and the two NVML snapshots around them; each check function
 of suites/test_memory.py judges it as it would a live run. The hold protocol
-(`gpuconform.tfhold`) runs for real: once with a TensorFlow child on this
+(`gpuconform.frameworks.hold`) runs for real: once with a TensorFlow child on this
 CPU-only machine, and with small Python programs that hang or die where a
 broken child would, so every wait is shown to be bounded.
 """
@@ -17,17 +17,18 @@ from pathlib import Path
 import pytest
 import suites.test_memory as mem
 
-from gpuconform.memrun import MemoryRun
-from gpuconform.memrun import child_env
-from gpuconform.memrun import default_expectation_mib
-from gpuconform.memrun import growth_ceiling_mib
-from gpuconform.memrun import system_reserve_mib
-from gpuconform.observations import AfterInit
-from gpuconform.observations import LogicalSplit
-from gpuconform.serde import load
-from gpuconform.tfhold import hold
-from gpuconform.tflive import observe
-from gpuconform.tfrun import Batch
+from gpuconform.facts.serde import load
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.hold import hold
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+from gpuconform.frameworks.tensorflow.live import observe
+from gpuconform.frameworks.tensorflow.memory import MemoryRun
+from gpuconform.frameworks.tensorflow.memory import child_env
+from gpuconform.frameworks.tensorflow.memory import default_expectation_mib
+from gpuconform.frameworks.tensorflow.memory import growth_ceiling_mib
+from gpuconform.frameworks.tensorflow.memory import system_reserve_mib
+from gpuconform.frameworks.tensorflow.observations import AfterInit
+from gpuconform.frameworks.tensorflow.observations import LogicalSplit
 from tests.test_framework_checks import a100
 from tests.test_framework_checks import batch
 from tests.test_framework_checks import expect
@@ -214,7 +215,7 @@ DIES = "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
 
 
 def held_by(script: str, timeout: float = 5.0) -> tuple[bool, Batch]:
-    with hold("m", "x", env={}, timeout=timeout, argv=[sys.executable, "-c", script]) as held:
+    with hold(FRAMEWORK, "m", "x", env={}, timeout=timeout, argv=[sys.executable, "-c", script]) as held:
         ready = held.ready
     assert held.batch is not None
     return ready, held.batch
@@ -246,7 +247,7 @@ def test_a_child_that_dies_before_ready_is_reported_with_its_signal() -> None:
 
 
 def test_a_real_tensorflow_child_holds_and_releases_on_a_cpu_only_machine() -> None:
-    with hold("gpuconform.experiments.memory", "hold_growth", env={}, timeout=300) as held:
+    with hold(FRAMEWORK, "memory", "hold_growth", env={}, timeout=300) as held:
         assert held.ready, held
         report = held.ready_value
     assert isinstance(report, dict)
@@ -263,7 +264,7 @@ ECHO_ENV = POLITE.replace(
 def test_a_held_child_gets_variables_added_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TF_GPU_ALLOCATOR", "cuda_malloc_async")
     env = {"TF_GPU_ALLOCATOR": None, "EXTRA": "1"}
-    with hold("m", "x", env=env, timeout=5, argv=[sys.executable, "-c", ECHO_ENV]) as held:
+    with hold(FRAMEWORK, "m", "x", env=env, timeout=5, argv=[sys.executable, "-c", ECHO_ENV]) as held:
         assert held.ready
     assert held.batch is not None and held.batch["x"].value == [None, "1"]
 

@@ -1,7 +1,8 @@
 """Every cause of "nvidia-smi works but TensorFlow sees no GPU" is shown by evidence that names it, with its fix.
 
-`gpuconform.tfdiag.CAUSES` is the enumerated list; docs/no-gpu-causes.md is generated from it. Each
-case below is the smallest evidence for one cause (and the evidence of none: TensorFlow's own account).
+`gpuconform.frameworks.tensorflow.diagnose.CAUSES` is the enumerated list; docs/no-gpu-causes.md is generated
+from it. Each case below is the smallest evidence for one cause (and the evidence of none: TensorFlow's own
+account).
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ from typing import Any
 
 import pytest
 
-from gpuconform.facts import DeviceNode
-from gpuconform.facts import DriverFacts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import KernelModule
-from gpuconform.observations import BuildInfo
-from gpuconform.tfdiag import CAUSES
-from gpuconform.tfdiag import Evidence
-from gpuconform.tfdiag import catalogue
-from gpuconform.tfdiag import diagnose
-from gpuconform.tflog import parse_log
+from gpuconform.facts.model import DeviceNode
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import KernelModule
+from gpuconform.frameworks.tensorflow.causes_page import catalogue
+from gpuconform.frameworks.tensorflow.diagnose import CAUSES
+from gpuconform.frameworks.tensorflow.diagnose import Evidence
+from gpuconform.frameworks.tensorflow.diagnose import diagnose
+from gpuconform.frameworks.tensorflow.log import parse_log
+from gpuconform.frameworks.tensorflow.observations import BuildInfo
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "no-gpu-causes.md"
 T4 = GpuFacts(0, "Tesla T4", uuid="GPU-t4", pci_bus_id="0000:00:04.0", compute_capability=(7, 5))
@@ -153,4 +154,5 @@ def test_tensorflows_own_ignored_device_line_is_named_before_the_matrix_architec
 
 
 def test_the_causes_page_in_the_docs_matches_the_list() -> None:
-    assert DOC.read_text() == catalogue(), "regenerate with: python -m gpuconform.tfdiag > docs/no-gpu-causes.md"
+    regenerate = "regenerate with: python -m gpuconform.frameworks.tensorflow.causes_page > docs/no-gpu-causes.md"
+    assert DOC.read_text() == catalogue(), regenerate

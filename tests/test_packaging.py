@@ -137,8 +137,8 @@ def test_the_wheel_declares_its_version_license_commands_and_no_ml_framework(bui
         info = f"gpuconform-{gpuconform.__version__}.dist-info"
         assert archive.read(f"{info}/licenses/LICENSE") == (REPO / "LICENSE").read_bytes()
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
-    assert "[pytest11]\ngpuconform = gpuconform.plugin" in entry_points
-    assert "[console_scripts]\ngpuconform = gpuconform.__main__:main" in entry_points
+    assert "[pytest11]\ngpuconform = gpuconform.plugin.hooks" in entry_points
+    assert "[console_scripts]\ngpuconform = gpuconform.cli:main" in entry_points
     base = [v for k, v in items if k == "Requires-Dist" and "extra ==" not in v]
     assert base and not [r for r in base if r.split()[0].startswith(("tensorflow", "torch", "jax", "keras"))]
 
@@ -191,9 +191,9 @@ def test_an_installed_wheel_finds_its_matrices_profiles_schemas_model_and_suites
         check=True,
     )
     code = (
-        "import gpuconform, gpuconform.plugin as p, gpuconform.profiles as pr\n"
-        "from gpuconform.matrix import load_matrices\n"
-        "from gpuconform.reference_model import load_reference\n"
+        "import gpuconform, gpuconform.plugin.hooks as p, gpuconform.expect.profiles as pr\n"
+        "from gpuconform.expect.matrix import load_matrices\n"
+        "from gpuconform.frameworks.tensorflow.reference_model import load_reference\n"
         "from gpuconform.fleet.schema import SCHEMAS\n"
         "m = load_matrices()\n"
         "print(gpuconform.__file__)\n"

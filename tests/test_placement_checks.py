@@ -3,7 +3,7 @@
 Tolerances, device names and CUDA_VISIBLE_DEVICES semantics are tested as
 tables; the check functions of suites/test_placement.py are called with the
 outputs a T4 or two-A100 host's child gives (tests/data/tf_outputs/). The
-subset check starts its children through the run's TfRunner, whose cache is
+subset check starts its children through the run's Runner, whose cache is
 filled with the recorded batches, so its real loop and messages run.
 """
 
@@ -16,24 +16,24 @@ from pathlib import Path
 import pytest
 import suites.test_placement as pl
 
-from gpuconform.devices import Visibility
-from gpuconform.devices import is_fully_qualified
-from gpuconform.devices import op_problem
-from gpuconform.devices import parse_device
-from gpuconform.devices import pinned_env
-from gpuconform.devices import subset_problem
-from gpuconform.devices import subsets
-from gpuconform.devices import tolerance
-from gpuconform.devices import visibility
-from gpuconform.observations import DeviceList
-from gpuconform.observations import OpRun
-from gpuconform.observations import OpRuns
-from gpuconform.observations import Placed
-from gpuconform.tflive import LiveTf
-from gpuconform.tflive import observe
-from gpuconform.tflog import parse_log
-from gpuconform.tfrecord import load_batch
-from gpuconform.tfrun import Batch
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.devices import Visibility
+from gpuconform.frameworks.devices import pinned_env
+from gpuconform.frameworks.devices import subsets
+from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.tensorflow.live import LiveTf
+from gpuconform.frameworks.tensorflow.live import observe
+from gpuconform.frameworks.tensorflow.log import parse_log
+from gpuconform.frameworks.tensorflow.observations import DeviceList
+from gpuconform.frameworks.tensorflow.observations import OpRun
+from gpuconform.frameworks.tensorflow.observations import OpRuns
+from gpuconform.frameworks.tensorflow.observations import Placed
+from gpuconform.frameworks.tensorflow.placement import is_fully_qualified
+from gpuconform.frameworks.tensorflow.placement import op_problem
+from gpuconform.frameworks.tensorflow.placement import parse_device
+from gpuconform.frameworks.tensorflow.placement import subset_problem
+from gpuconform.frameworks.tensorflow.placement import tolerance
+from gpuconform.frameworks.tensorflow.record import load_batch
 from tests.test_framework_checks import a100
 from tests.test_framework_checks import batch
 from tests.test_framework_checks import expect
@@ -268,7 +268,7 @@ def prime(tf: LiveTf, recordings: dict[str, str], child: Batch | None = None) ->
     """Fill the run's batch cache with the recorded child of each CUDA_VISIBLE_DEVICES value (or `child`)."""
     for value, recording in recordings.items():
         env = tf.env({"CUDA_VISIBLE_DEVICES": value, "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "TF_CPP_MIN_LOG_LEVEL": "0"})
-        key = ("gpuconform.experiments.framework", ("devices", "gpu_init"), tuple(sorted(env.items())))
+        key = ("framework", ("devices", "gpu_init"), tuple(sorted(env.items())))
         tf.runner.cache[key] = child or batch(recording)
 
 

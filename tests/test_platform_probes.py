@@ -17,23 +17,23 @@ from pathlib import Path
 import pytest
 import suites.test_libraries as libs
 
-from gpuconform.check import Finding
-from gpuconform.check import NonConformance
-from gpuconform.expectations import build_expectations
-from gpuconform.facts import Facts
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import ProbeError
-from gpuconform.facts import ToolchainFacts
-from gpuconform.facts import ToolVersion
-from gpuconform.hostspec import expand
-from gpuconform.hostspec import load_description
-from gpuconform.matrix import load_matrices
+from gpuconform.expect.expectations import build_expectations
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.profiles import builtin_dir
+from gpuconform.expect.profiles import load_profile
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import ToolchainFacts
+from gpuconform.facts.model import ToolVersion
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
 from gpuconform.probes.platform import probe_cpu
 from gpuconform.probes.platform import probe_packages
 from gpuconform.probes.toolchain import probe_toolchain
-from gpuconform.profiles import builtin_dir
-from gpuconform.profiles import load_profile
+from gpuconform.verdict.check import Finding
+from gpuconform.verdict.check import NonConformance
 
 MATRICES = load_matrices()
 SKIP = pytest.skip.Exception

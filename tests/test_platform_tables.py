@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from gpuconform.errors import DataError
-from gpuconform.matrix import load_matrices
-from gpuconform.tables.architectures import load_architectures
-from gpuconform.tables.tf_platforms import load_tf_platforms
-from gpuconform.tables.xla_toolchain import load_xla_toolchain
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.tables.architectures import load_architectures
+from gpuconform.expect.tables.tf_platforms import load_tf_platforms
+from gpuconform.expect.tables.xla_toolchain import load_xla_toolchain
+from gpuconform.facts.errors import DataError
 
 RULES = load_matrices().rules
 META = """[meta]

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 
 SUITES = str(suites_dir())
 # The platform and driver layers are enough here and keep each run fast.
@@ -252,7 +252,7 @@ def test_every_option_has_help_naming_its_ini_key_and_variable(pytester: pytest.
 
 def test_importing_the_plugin_imports_no_framework_and_writes_nothing(pytester: pytest.Pytester) -> None:
     code = (
-        "import sys, gpuconform.plugin, gpuconform.session, gpuconform.reports\n"
+        "import sys, gpuconform.plugin.hooks, gpuconform.plugin.session, gpuconform.report.files\n"
         "bad = [m for m in ('tensorflow', 'pynvml', 'keras', 'torch') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.keras_matrix import BEHAVIOURS
-from gpuconform.keras_matrix import EXPERIMENTS
-from gpuconform.keras_matrix import Observation
-from gpuconform.tfrun import Batch
-from gpuconform.tfrun import run_batch
+from gpuconform.expect.tables.keras_preprocessing import BEHAVIOURS
+from gpuconform.expect.tables.keras_preprocessing import EXPERIMENTS
+from gpuconform.expect.tables.keras_preprocessing import Observation
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import run_batch
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from tests.test_preprocessing_suite import sitecustomize
 
-MODULE = "gpuconform.experiments.preprocessing"
+MODULE = "preprocessing"
 TRUNCATED_ON = "from PIL import ImageFile\nImageFile.LOAD_TRUNCATED_IMAGES = True\n"
 
 
@@ -30,7 +31,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def batch(scratch: Path, tmp_path_factory: pytest.TempPathFactory) -> Batch:
     site = sitecustomize(tmp_path_factory.mktemp("site"), TRUNCATED_ON)
-    return run_batch(MODULE, EXPERIMENTS, env={"TMPDIR": str(scratch), **site}, timeout=300)
+    return run_batch(FRAMEWORK, MODULE, EXPERIMENTS, env={"TMPDIR": str(scratch), **site}, timeout=300)
 
 
 def records(batch: Batch) -> list[dict[str, object]]:

@@ -23,10 +23,10 @@ from typing import Any
 
 import pytest
 
-from gpuconform.keras_matrix import ENV_VAR
-from gpuconform.keras_matrix import matrix_path
-from gpuconform.plugin import suites_dir
-from gpuconform.tomlio import read_toml
+from gpuconform.expect.tables.keras_preprocessing import ENV_VAR
+from gpuconform.expect.tables.keras_preprocessing import matrix_path
+from gpuconform.facts.tomlio import read_toml
+from gpuconform.plugin.keys import suites_dir
 
 #: The preprocessing checks, by id, that this machine's run executes (keras-preprocessing
 #: and werkzeug are in the dev extra, SciPy is not).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 
 SEAM = Path(__file__).parent / "faultseams" / "nopillow"
 UPLOADS = (

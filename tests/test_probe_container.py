@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.kernellog import relevant_lines
 from gpuconform.probes.driver import probe_device_nodes
 from gpuconform.probes.driver import probe_secure_boot
+from gpuconform.probes.kernellog import relevant_lines
 from gpuconform.probes.platform import detect_container
 from gpuconform.probes.platform import detect_wsl
 

@@ -19,9 +19,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpuconform import reading
-from gpuconform.errors import DataError
-from gpuconform.facts import DriverFacts
+from gpuconform.facts import reading
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.versions import parse_nvidia_proc_version
 from gpuconform.probes.child import child_env
 from gpuconform.probes.driver import probe_device_nodes
 from gpuconform.probes.driver import probe_driver
@@ -29,7 +30,6 @@ from gpuconform.probes.driver import probe_modules
 from gpuconform.probes.driver import probe_pci
 from gpuconform.probes.driver import probe_proc_version
 from gpuconform.probes.nvml import probe_nvml
-from gpuconform.versions import parse_nvidia_proc_version
 from tests.simhost.nvml_shim import EXPORTED_SYMBOLS
 from tests.simhost.nvml_shim import build_nvml_shim
 from tests.simhost.rootfs import materialise_root

@@ -24,13 +24,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from gpuconform.errors import DataError
-from gpuconform.facts import LibrariesFacts
-from gpuconform.facts import LibraryFacts
+from gpuconform.expect.tables.sonames import default_path
+from gpuconform.expect.tables.sonames import load_sonames
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import LibrariesFacts
+from gpuconform.facts.model import LibraryFacts
 from gpuconform.probes.libraries import _decode
 from gpuconform.probes.libraries import probe_libraries
-from gpuconform.probes.sonames import default_path
-from gpuconform.probes.sonames import load_sonames
 from tests.simhost.cc import build_shared
 from tests.simhost.cc import require_compiler
 from tests.simhost.libshims import encode_version

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from gpuconform.facts import LibrariesFacts
-from gpuconform.facts import LibraryFacts
+from gpuconform.facts.model import LibrariesFacts
+from gpuconform.facts.model import LibraryFacts
 from gpuconform.probes.libraries import probe_libraries
 from tests.simhost.cc import build_shared
 from tests.simhost.cc import require_compiler

@@ -31,8 +31,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from gpuconform import redact
-from gpuconform.plugin import suites_dir
+from gpuconform.facts import redact
+from gpuconform.plugin.keys import suites_dir
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 from tests.chromium import Browser
@@ -548,7 +548,7 @@ def test_a_token_after_128_kib_of_pathological_text_is_still_cut_out(filler: str
 def test_a_replayed_facts_file_s_environment_goes_through_the_allowlist_and_the_redaction(
     planted: Run, tmp_path: Path
 ) -> None:
-    from gpuconform.host import replay_facts
+    from gpuconform.probes.host import replay_facts
 
     recorded = json.loads(planted.texts["facts.json"])  # a hand-edited or an old file, as --host-facts reads it
     recorded["platform"]["environment"] = [

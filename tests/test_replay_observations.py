@@ -20,23 +20,24 @@ from typing import Any
 import pytest
 import suites.test_framework as fw
 
-from gpuconform.facts import NvmlMemory
-from gpuconform.facts import ObservedBatch
-from gpuconform.facts import ObservedHold
-from gpuconform.facts import ObservedMemoryRun
-from gpuconform.facts import ObservedResult
-from gpuconform.hostspec import FRAMEWORK_ENV
-from gpuconform.plugin import suites_dir
+from gpuconform.facts.observed import NvmlMemory
+from gpuconform.facts.observed import ObservedBatch
+from gpuconform.facts.observed import ObservedHold
+from gpuconform.facts.observed import ObservedMemoryRun
+from gpuconform.facts.observed import ObservedResult
+from gpuconform.facts.serde import dump
+from gpuconform.facts.serde import load
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Result
+from gpuconform.frameworks.replay import LOG_CAP
+from gpuconform.frameworks.replay import Replay
+from gpuconform.frameworks.replay import cap_log
+from gpuconform.frameworks.replay import observed_batch
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+from gpuconform.frameworks.tensorflow.log import parse_log
+from gpuconform.plugin.keys import suites_dir
 from gpuconform.probes.child import ChildResult
-from gpuconform.replay import LOG_CAP
-from gpuconform.replay import Replay
-from gpuconform.replay import cap_log
-from gpuconform.replay import observed_batch
-from gpuconform.serde import dump
-from gpuconform.serde import load
-from gpuconform.tflog import parse_log
-from gpuconform.tfrun import Batch
-from gpuconform.tfrun import Result
+from gpuconform.probes.described import FRAMEWORK_ENV
 
 SUITES = str(suites_dir())
 TF_LAYERS = "framework or placement or memory or preprocessing or determinism"
@@ -44,7 +45,7 @@ IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 LOADS = "framework::tensorflow_loads_every_gpu_library"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
 DEFAULT_MODE = "memory::default_mode_reserves_most_of_the_gpu"
-DETERMINISM = "gpuconform.experiments.determinism"
+DETERMINISM = "determinism"
 REFERENCE = "GPUCONFORM_REFERENCE_MODEL"
 LIVE_ONLY = "not applicable: needs the live host (TensorFlow runs in child processes of the live host; "
 #: Checks of each TensorFlow layer that a live run judges from a child's answers.
@@ -150,7 +151,7 @@ def test_a_live_run_records_every_tensorflow_child_it_started_in_facts_json(
     assert (fw.MODULE, tuple(sorted(fw.VERBOSE.items()))) in recorded
     modules = {module for module, _ in recorded}
     layers = ("framework", "placement", "memory", "preprocessing", "determinism")
-    assert modules == {f"gpuconform.experiments.{layer}" for layer in layers}
+    assert modules == {f"gpuconform.frameworks.tensorflow.experiments.{layer}" for layer in layers}
     assert all(len(b["log"]) <= LOG_CAP for b in facts["observations"])
 
 
@@ -292,7 +293,8 @@ def test_a_recorded_memory_run_is_judged_as_the_live_one_was(tmp_path: Path) -> 
         "other processes already held 12288 MiB before TensorFlow started (pid 900: 12288 MiB)"
     )
     growth = got["memory::memory_growth_keeps_a_small_footprint[set_memory_growth]"]
-    unrecorded = "this memory run (1 gpuconform.experiments.memory child(ren) in mode 'set_memory_growth' on GPU 0)"
+    module = "gpuconform.frameworks.tensorflow.experiments.memory"
+    unrecorded = f"this memory run (1 {module} child(ren) in mode 'set_memory_growth' on GPU 0)"
     assert growth["outcome"] == "not-applicable"
     assert growth["reason"] == f"{LIVE_ONLY}{unrecorded} is not recorded in {facts_file})"
 
@@ -305,7 +307,7 @@ def busy_t4_default_run() -> ObservedMemoryRun:
     env = (("CUDA_DEVICE_ORDER", "PCI_BUS_ID"), ("CUDA_VISIBLE_DEVICES", "0"), ("TF_CPP_MIN_LOG_LEVEL", "0"))
     return ObservedMemoryRun(
         "tensorflow",
-        "gpuconform.experiments.memory",
+        "memory",
         "default",
         0,
         env,
@@ -328,26 +330,26 @@ def test_a_capped_log_keeps_its_tail_and_every_line_the_checks_read() -> None:
     missing += "dlerror: libcudnn.so.9: cannot open shared object file: No such file or directory\n"
     noise = "I0000 00:00:1718000000.000000 4242 some_module.cc:1] an ordinary VLOG(1) line\n"
     text = missing + noise * 20000 + CANNOT_DLOPEN + "\n" + noise * 10 + "the last line\n"
-    capped = cap_log(text)
+    capped = cap_log(text, FRAMEWORK.landmark)
     assert len(text) > 10 * LOG_CAP
     assert len(capped) <= LOG_CAP
     assert capped.endswith(noise * 10 + "the last line\n")
     assert parse_log(capped) == parse_log(text)
-    assert cap_log(noise) == noise
+    assert cap_log(noise, FRAMEWORK.landmark) == noise
 
 
 def test_a_recorded_child_names_gpuconforms_own_directory_so_it_replays_wherever_gpuconform_is_installed() -> None:
     here = str(importlib.resources.files("gpuconform"))
     child = ChildResult(("python",), 0, "", "")
     live = Batch(DETERMINISM, ((REFERENCE, f"{here}/data"),), {"golden_cpu": Result("golden_cpu", True, [1])}, child)
-    assert observed_batch(live).env == ((REFERENCE, "<gpuconform>/data"),)
+    assert observed_batch(live, "tensorflow").env == ((REFERENCE, "<gpuconform>/data"),)
 
 
 def test_a_recorded_child_is_found_by_its_module_experiments_and_environment() -> None:
     here = str(importlib.resources.files("gpuconform"))
     answers = (ObservedResult("__import__", ok=True), ObservedResult("golden_cpu", ok=True, value=[1]))
     recorded = ObservedBatch("tensorflow", DETERMINISM, ((REFERENCE, "<gpuconform>/data"),), answers)
-    replay = Replay("facts.json", (recorded,))
+    replay = Replay("facts.json", "tensorflow", (recorded,))
     assert replay.find(DETERMINISM, ["golden_cpu"], {REFERENCE: f"{here}/data"}) == recorded
     assert replay.find(DETERMINISM, ["golden_cpu"], {REFERENCE: "/a/model/of/my/own"}) is None
     assert replay.find(DETERMINISM, ["repeat"], {REFERENCE: f"{here}/data"}) is None

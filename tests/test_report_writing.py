@@ -16,7 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 from tests.reportcheck import assert_reports_valid

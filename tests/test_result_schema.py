@@ -16,13 +16,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gpuconform.matrix import VERDICTS
-from gpuconform.matrix import load_matrices
-from gpuconform.plugin import suites_dir
-from gpuconform.reports import RESULT_SCHEMA
-from gpuconform.reports import RESULT_SCHEMA_VERSION
-from gpuconform.verdict import LAYER_STATUSES
-from gpuconform.verdict import OUTCOMES
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.lookups import VERDICTS
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.report.files import RESULT_SCHEMA
+from gpuconform.report.files import RESULT_SCHEMA_VERSION
+from gpuconform.verdict.judge import LAYER_STATUSES
+from gpuconform.verdict.judge import OUTCOMES
 from tests.fleetgen import SCENARIOS
 from tests.fleetgen import generate
 

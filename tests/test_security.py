@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.plugin import suites_dir
+from gpuconform.facts.redact import REDACTED
+from gpuconform.plugin.keys import suites_dir
 from gpuconform.probes.platform import TF_NAMES
 from gpuconform.probes.platform import reported_environment
-from gpuconform.redact import REDACTED
 from tests.simhost.cc import require_compiler
 from tests.simhost.host import build_host
 from tests.simhost.host import run_suite

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 from gpuconform.probes import reaper
 from gpuconform.probes.child import private_keras_home
 from gpuconform.probes.child import run_python
@@ -126,7 +126,7 @@ SIGKILL = [
     ),
     _row(
         "SIGKILL of a process holding a memory-layer child (tfhold)",
-        "SIGKILL to the parent of gpuconform.tfhold.hold",
+        "SIGKILL to the parent of gpuconform.frameworks.hold.hold",
         "the holding child and what it spawned do not remain",
         "sigkill-hold-child",
     ),
@@ -403,10 +403,10 @@ with open(sys.argv[1], 'a') as f:
     f.write(f'{grandchild.pid}\\n')
 time.sleep(10**6)
 """
-#: The parent: holds such a child with gpuconform.tfhold.hold, as the memory layer does.
+#: The parent: holds such a child with gpuconform.frameworks.hold.hold, as the memory layer does.
 HOLDER = """
 import sys
-from gpuconform.tfhold import hold
+from gpuconform.frameworks.hold import hold
 with hold('m', 'x', env={}, timeout=600, argv=[sys.executable, '-c', sys.argv[1], sys.argv[2]]):
     pass
 """

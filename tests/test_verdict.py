@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gpuconform.verdict import CheckOutcome
-from gpuconform.verdict import compute_verdict
+from gpuconform.verdict.judge import CheckOutcome
+from gpuconform.verdict.judge import compute_verdict
 
 
 def outcome(check_id: str, result: str = "passed", **kw: object) -> CheckOutcome:

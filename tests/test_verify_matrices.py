@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from gpuconform.matrix import load_matrices
+from gpuconform.expect.loading import load_matrices
 
 ROOT = Path(__file__).resolve().parents[1]
 MATRICES = load_matrices()

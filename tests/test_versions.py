@@ -1,4 +1,4 @@
-"""Table tests for the version parsers and decoders in gpuconform.versions."""
+"""Table tests for the version parsers and decoders in gpuconform.facts.versions."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from gpuconform.versions import DriverVersion
-from gpuconform.versions import WrittenSpecifierSet
-from gpuconform.versions import decode_cuda_int
-from gpuconform.versions import decode_cudnn_int
-from gpuconform.versions import decode_nccl_int
-from gpuconform.versions import driver_branch
-from gpuconform.versions import encode_cuda_int
-from gpuconform.versions import encode_cudnn_int
-from gpuconform.versions import encode_nccl_int
-from gpuconform.versions import format_cc
-from gpuconform.versions import parse_cc
-from gpuconform.versions import parse_driver_version
-from gpuconform.versions import parse_nvidia_proc_version
-from gpuconform.versions import parse_tf_version
-from gpuconform.versions import release_series
+from gpuconform.facts.versions import DriverVersion
+from gpuconform.facts.versions import WrittenSpecifierSet
+from gpuconform.facts.versions import decode_cuda_int
+from gpuconform.facts.versions import decode_cudnn_int
+from gpuconform.facts.versions import decode_nccl_int
+from gpuconform.facts.versions import driver_branch
+from gpuconform.facts.versions import encode_cuda_int
+from gpuconform.facts.versions import encode_cudnn_int
+from gpuconform.facts.versions import encode_nccl_int
+from gpuconform.facts.versions import format_cc
+from gpuconform.facts.versions import parse_cc
+from gpuconform.facts.versions import parse_driver_version
+from gpuconform.facts.versions import parse_nvidia_proc_version
+from gpuconform.facts.versions import parse_tf_version
+from gpuconform.facts.versions import release_series
 
 DOTTED = "(expected dot-separated numbers like '550.54.15')"
 

@@ -21,14 +21,15 @@ from typing import Any
 
 import pytest
 
-from gpuconform.facts import PackageInfo
-from gpuconform.plugin import suites_dir
-from gpuconform.tflive import LiveTf
-from gpuconform.tfrun import TfRunner
-from gpuconform.xdist_hooks import TF_GROUP
-from gpuconform.xdist_hooks import TF_LAYER_FILES
-from gpuconform.xdist_hooks import pin_for
-from gpuconform.xdist_hooks import scope_of
+from gpuconform.facts.model import PackageInfo
+from gpuconform.frameworks.children import Runner
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+from gpuconform.frameworks.tensorflow.live import LiveTf
+from gpuconform.plugin.keys import suites_dir
+from gpuconform.plugin.xdist import TF_GROUP
+from gpuconform.plugin.xdist import TF_LAYER_FILES
+from gpuconform.plugin.xdist import pin_for
+from gpuconform.plugin.xdist import scope_of
 from tests.simhost.cc import require_compiler
 from tests.simhost.host import PROFILES
 from tests.simhost.host import build_host
@@ -167,7 +168,8 @@ def test_workers_are_pinned_round_robin_to_nvml_gpus(worker: str, gpus: int, pin
 
 
 def test_the_gpu_lock_keeps_a_second_holder_out(tmp_path: Path) -> None:
-    tf = LiveTf(TfRunner(live=False), PackageInfo("tensorflow", "2.21.0"), 300.0, 20.0, pin=1, lock_dir=tmp_path)
+    runner = Runner(FRAMEWORK, live=False)
+    tf = LiveTf(runner, PackageInfo("tensorflow", "2.21.0"), 300.0, 20.0, pin=1, lock_dir=tmp_path)
     with tf.gpu_lock(), open(tmp_path / "gpu1.lock", "a+b") as other, pytest.raises(BlockingIOError):
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(tmp_path / "gpu1.lock", "a+b") as other:
@@ -178,8 +180,8 @@ PIN_PROBE = """
 import json, os
 from pathlib import Path
 
-from gpuconform.facts import PackageInfo
-from gpuconform.tflive import live_tf
+from gpuconform.facts.model import PackageInfo
+from gpuconform.plugin.frameworks import live_tf
 
 
 def test_record_the_pin(request):

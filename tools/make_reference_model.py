@@ -6,7 +6,7 @@
 Weights and inputs come from numpy's PCG64 generator with a fixed seed, so they are
 the same bytes on every run. The golden outputs are then computed on the CPU with
 TF_ENABLE_ONEDNN_OPTS=0 and op determinism on, by the very experiment the suite runs
-(`gpuconform.experiments.determinism.golden_cpu`), so the tool and the suite cannot
+(`gpuconform.frameworks.tensorflow.experiments.determinism.golden_cpu`), so the tool and the suite cannot
 disagree about the model, the inputs or how inference is called. Running it twice
 gives identical files. Commit both files when they change, and say why.
 """
@@ -30,8 +30,8 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from gpuconform.experiments import determinism  # noqa: E402
-from gpuconform.reference_model import ENV_VAR  # noqa: E402
+from gpuconform.frameworks.tensorflow.experiments import determinism  # noqa: E402
+from gpuconform.frameworks.tensorflow.reference_model import ENV_VAR  # noqa: E402
 
 SEED = 5118
 BATCH = 8

@@ -55,16 +55,16 @@ from fatbins import FatbinSummary  # noqa: E402
 from fatbins import scan_shared_objects  # noqa: E402
 from verify_report import render  # noqa: E402
 
-from gpuconform.matrix import Matrices  # noqa: E402
-from gpuconform.matrix import load_matrices  # noqa: E402
-from gpuconform.matrix_tables import normalise_gpu_name  # noqa: E402
-from gpuconform.tfheaders import BUILD_INFO  # noqa: E402
-from gpuconform.tfheaders import CUDA_CONFIG  # noqa: E402
-from gpuconform.tfheaders import CUDNN_VERSION  # noqa: E402
-from gpuconform.tfheaders import cuda_config_caps  # noqa: E402
-from gpuconform.tfheaders import cudnn_header_version  # noqa: E402
-from gpuconform.tfheaders import parse_build_info  # noqa: E402
-from gpuconform.tfheaders import parse_defines  # noqa: E402
+from gpuconform.expect.loading import load_matrices  # noqa: E402
+from gpuconform.expect.matrix import Matrices  # noqa: E402
+from gpuconform.expect.tables.gpus import normalise_gpu_name  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import BUILD_INFO  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import CUDA_CONFIG  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import CUDNN_VERSION  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import cuda_config_caps  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import cudnn_header_version  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import parse_build_info  # noqa: E402
+from gpuconform.frameworks.tensorflow.headers import parse_defines  # noqa: E402
 
 PYPI = "https://pypi.org/pypi/{name}/json"
 #: Python minors in the order a wheel is picked: build info is the same for every tag of a release.

@@ -1,7 +1,7 @@
 """Test-only seam: make the TensorFlow child (and only it) crash, hang, print garbage or spawn a process.
 
 Put this directory on PYTHONPATH and set GPUCONFORM_TEST_TF_FAULT; every Python
-started with it imports this file, but only `python -m gpuconform.experiments.child`
+started with it imports this file, but only `python -m gpuconform.frameworks.tensorflow.experiments.child`
 acts on it. Nothing in the product reads this variable. GPUCONFORM_TEST_TF_PIDS
 names a file that gets the PID of each such child, then of each process it spawns.
 
@@ -16,7 +16,7 @@ import os
 import sys
 
 _fault = os.environ.get("GPUCONFORM_TEST_TF_FAULT")
-if _fault and "gpuconform.experiments.child" in getattr(sys, "orig_argv", ()):
+if _fault and "gpuconform.frameworks.tensorflow.experiments.child" in getattr(sys, "orig_argv", ()):
     _pids = os.environ.get("GPUCONFORM_TEST_TF_PIDS")
     if _pids:
         with open(_pids, "a") as _f:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpuconform.plugin import suites_dir
+from gpuconform.plugin.keys import suites_dir
 from tests.simhost.libshims import materialise_libraries
 from tests.simhost.nvml_shim import build_nvml_shim
 from tests.simhost.rootfs import materialise_root
@@ -69,7 +69,7 @@ def _nvcc_wheel(site: Path, tensorflow: str) -> None:
     that XLA finds there from 2.14 (matrices/xla_toolchain.toml), ptxas answering with the pinned version."""
     from packaging.specifiers import SpecifierSet
 
-    from gpuconform.matrix import load_matrices
+    from gpuconform.expect.loading import load_matrices
 
     pins = load_matrices().and_cuda_pins(tensorflow) or {}
     name, spec = next(((n, s) for n, s in pins.items() if n.startswith("nvidia-cuda-nvcc")), ("", ""))

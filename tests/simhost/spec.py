@@ -78,11 +78,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpuconform.errors import DataError
-from gpuconform.errors import did_you_mean
-from gpuconform.errors import join_choices
-from gpuconform.serde import load
-from gpuconform.tomlio import read_toml
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.errors import did_you_mean
+from gpuconform.facts.errors import join_choices
+from gpuconform.facts.serde import load
+from gpuconform.facts.tomlio import read_toml
 
 SPECS_DIR = Path(__file__).parent / "specs"
 

@@ -3,7 +3,7 @@
 A fleet's results arrive however the launcher collected them: one directory per node,
 a flat folder of renamed files, a half-copied file from a node that died, a FIFO or a
 link someone left in the tree. Each input goes through the one bounded reader
-(`gpuconform.tomlio.read_json`) and is validated against `schemas/result.schema.json`
+(`gpuconform.facts.tomlio.read_json`) and is validated against `schemas/result.schema.json`
 (`gpuconform.fleet.schema`), then checked for consistency (a PASS verdict over a failed
 layer is not believed). Anything missing, truncated, foreign (not a gpuconform result),
 from a newer schema, or invalid anywhere becomes a `Skipped` input that names the file
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpuconform.errors import DataError
-from gpuconform.fleet.schema import Invalid
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.tomlio import read_json
 from gpuconform.fleet.schema import validator
-from gpuconform.reports import RESULT_SCHEMA
-from gpuconform.reports import RESULT_SCHEMA_VERSION
-from gpuconform.tomlio import read_json
+from gpuconform.fleet.schema_nodes import Invalid
+from gpuconform.report.files import RESULT_SCHEMA
+from gpuconform.report.files import RESULT_SCHEMA_VERSION
 
 #: The file name the suite writes; in a directory, these are the results collected.
 RESULT_NAME = "result.json"

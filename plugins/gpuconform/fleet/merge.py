@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from gpuconform.facts.tomlio import read_text
 from gpuconform.fleet.inputs import HostResult
 from gpuconform.fleet.inputs import Unusable
 from gpuconform.fleet.inputs import find_results
@@ -17,7 +18,6 @@ from gpuconform.fleet.outputs import JunitWriter
 from gpuconform.fleet.outputs import write_html
 from gpuconform.fleet.outputs import write_json
 from gpuconform.fleet.rollup import Fleet
-from gpuconform.tomlio import read_text
 
 
 def merge(

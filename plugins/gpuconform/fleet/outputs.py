@@ -6,7 +6,7 @@ check), so merging 10,000 hosts never holds 10,000 check lists in memory.
 Whatever the results hold, the reports stay valid: every value that reaches fleet.html
 has been validated against result.schema.json (gpuconform.fleet.inputs) and goes through
 `esc`, the page's one escaping function; each document is passed through
-`gpuconform.text.clean` as a whole before it is written (so neither a lone surrogate in a
+`gpuconform.facts.text.clean` as a whole before it is written (so neither a lone surrogate in a
 path nor a control character can make it unwritable or ill-formed XML), and written
 atomically.
 """
@@ -26,21 +26,21 @@ from xml.sax.saxutils import escape as xml_text
 from xml.sax.saxutils import quoteattr
 
 import gpuconform
+from gpuconform.facts.text import clean
 from gpuconform.fleet.inputs import HostResult
 from gpuconform.fleet.rollup import Fleet
-from gpuconform.htmlparts import badge
-from gpuconform.htmlparts import card
-from gpuconform.htmlparts import cell
-from gpuconform.htmlparts import details
-from gpuconform.htmlparts import esc
-from gpuconform.htmlparts import number
-from gpuconform.htmlparts import page
-from gpuconform.htmlparts import problem_card
-from gpuconform.htmlparts import row
-from gpuconform.htmlparts import table
-from gpuconform.reports import atomic_file
-from gpuconform.text import clean
-from gpuconform.verdict import LAYER_STATUSES
+from gpuconform.report.files import atomic_file
+from gpuconform.report.htmlparts import badge
+from gpuconform.report.htmlparts import card
+from gpuconform.report.htmlparts import cell
+from gpuconform.report.htmlparts import details
+from gpuconform.report.htmlparts import esc
+from gpuconform.report.htmlparts import number
+from gpuconform.report.htmlparts import page
+from gpuconform.report.htmlparts import problem_card
+from gpuconform.report.htmlparts import row
+from gpuconform.report.htmlparts import table
+from gpuconform.verdict.judge import LAYER_STATUSES
 
 FLEET_SCHEMA = "gpuconform-fleet"
 FLEET_SCHEMA_VERSION = 1

@@ -17,7 +17,7 @@ from dataclasses import field
 
 from gpuconform.fleet.inputs import HostResult
 from gpuconform.fleet.inputs import Skipped
-from gpuconform.verdict import layer_rank
+from gpuconform.verdict.judge import layer_rank
 
 _MASKS = (
     (re.compile(r"\b[0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]\b"), "<pci>"),

@@ -14,10 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gpuconform.errors import DataError
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.text import clean
 from gpuconform.fleet.inputs import Unusable
 from gpuconform.fleet.inputs import read_result
-from gpuconform.text import clean
 
 #: What `one_line` turns into a space: line breaks and the other C0 and C1 controls.
 _BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")

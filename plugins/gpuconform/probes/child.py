@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpuconform.facts import ProbeError
+from gpuconform.facts.base import ProbeError
 from gpuconform.probes import reaper
 
 #: Default seconds a probe child may run (option --host-probe-timeout overrides it).

@@ -20,19 +20,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from gpuconform.facts import DeviceNode
-from gpuconform.facts import DriverFacts
-from gpuconform.facts import KernelLog
-from gpuconform.facts import KernelModule
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import PciDevice
-from gpuconform.facts import ProbeError
-from gpuconform.kernellog import read_kernel_log
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.model import DeviceNode
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import KernelLog
+from gpuconform.facts.model import KernelModule
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PciDevice
+from gpuconform.facts.reading import Unreadable
+from gpuconform.facts.reading import read_bytes
+from gpuconform.facts.text import clean
+from gpuconform.facts.versions import parse_nvidia_proc_version
+from gpuconform.probes.kernellog import read_kernel_log
 from gpuconform.probes.nvml import probe_nvml
-from gpuconform.reading import Unreadable
-from gpuconform.reading import read_bytes
-from gpuconform.text import clean
-from gpuconform.versions import parse_nvidia_proc_version
 
 NVIDIA_VENDOR_ID = 0x10DE
 #: PCI base class + subclass (class >> 8) of GPUs: VGA-compatible and 3D controllers.

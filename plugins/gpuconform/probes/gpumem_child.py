@@ -3,7 +3,7 @@
 It answers one question for the memory layer, from outside the TensorFlow
 child under test: how much memory does each GPU have in use, and which
 processes hold how much (``nvmlDeviceGetComputeRunningProcesses_v3``). It
-prints one JSON line, the serde form of a `gpuconform.gpumem.NvmlMemory`.
+prints one JSON line, the serde form of a `gpuconform.probes.gpumem.NvmlMemory`.
 Like the NVML probe it loads NVML only here, so a broken library costs a
 ProbeError, never the pytest process.
 """
@@ -16,21 +16,21 @@ import os
 import sys
 from typing import Any
 
-from gpuconform.facts import ProbeError
-from gpuconform.gpumem import GpuMemory
-from gpuconform.gpumem import GpuProcess
-from gpuconform.gpumem import NvmlMemory
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.observed import GpuMemory
+from gpuconform.facts.observed import GpuProcess
+from gpuconform.facts.observed import NvmlMemory
+from gpuconform.facts.serde import dump
 from gpuconform.probes.nvml_child import MAX_DEVICES
 from gpuconform.probes.nvml_child import MAX_MEMORY_BYTES
-from gpuconform.probes.nvml_child import _text_of
-from gpuconform.serde import dump
+from gpuconform.probes.nvml_child import error_text
 
 PROBE = "gpumem"
 
 
 def _error(nvml: Any, function: str, exc: BaseException) -> ProbeError:
     kind = type(exc).__name__ if isinstance(exc, nvml.NVMLError) else f"malformed ({type(exc).__name__})"
-    return ProbeError(f"{PROBE}.{function}", kind, _text_of(exc))
+    return ProbeError(f"{PROBE}.{function}", kind, error_text(exc))
 
 
 def _bytes(value: Any) -> int | None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gpuconform.errors import DataError
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import ProbeError
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.serde import load
 from gpuconform.probes.child import DEFAULT_TIMEOUT
 from gpuconform.probes.child import child_env
 from gpuconform.probes.child import run_python
-from gpuconform.serde import load
 
 PROBE = "nvml"
 CHILD_MODULE = "gpuconform.probes.nvml_child"

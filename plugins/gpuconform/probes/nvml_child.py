@@ -20,10 +20,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from gpuconform.facts import GpuFacts
-from gpuconform.facts import NvmlFacts
-from gpuconform.facts import ProbeError
-from gpuconform.serde import dump
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.serde import dump
 
 PROBE = "nvml"
 
@@ -51,11 +51,9 @@ class _Recorder:
         try:
             return fn(*args)
         except self.nvml.NVMLError as exc:
-            self.errors.append(ProbeError(f"{PROBE}.{function}", type(exc).__name__, _text_of(exc)))
+            self.errors.append(ProbeError(f"{PROBE}.{function}", type(exc).__name__, error_text(exc)))
         except Exception as exc:  # noqa: BLE001 - one bad field must not lose the others
-            kind = (
-                "malformed" if isinstance(exc, (ValueError, UnicodeError)) else type(exc).__name__
-            )
+            kind = "malformed" if isinstance(exc, (ValueError, UnicodeError)) else type(exc).__name__
             self.errors.append(ProbeError(f"{PROBE}.{function}", kind, str(exc) or repr(exc)))
         return None
 
@@ -102,7 +100,7 @@ class _Recorder:
         return None if number is None else bool(number)
 
 
-def _text_of(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """nvmlErrorString text of an NVMLError, with its code; never raises."""
     code = getattr(exc, "value", None)
     try:
@@ -173,9 +171,7 @@ def _gpu(nvml: Any, index: int) -> GpuFacts:
             fields["memory_used_mib"] = None if used is None else used >> 20
 
     fn = "nvmlDeviceGetPersistenceMode"
-    fields["persistence_mode"] = rec.flag(
-        fn, rec.call(fn, nvml.nvmlDeviceGetPersistenceMode, handle)
-    )
+    fields["persistence_mode"] = rec.flag(fn, rec.call(fn, nvml.nvmlDeviceGetPersistenceMode, handle))
 
     ecc = rec.call("nvmlDeviceGetEccMode", nvml.nvmlDeviceGetEccMode, handle)
     if ecc is not None:
@@ -216,20 +212,14 @@ def collect() -> NvmlFacts:
     try:
         pynvml.nvmlInit()  # nvmlInitWithFlags(0)
     except pynvml.NVMLError as exc:
-        error = ProbeError(PROBE, type(exc).__name__, _text_of(exc))
+        error = ProbeError(PROBE, type(exc).__name__, error_text(exc))
         return NvmlFacts(library_path=_library_path(), init_error=error)
     except Exception as exc:  # noqa: BLE001
-        return NvmlFacts(
-            library_path=_library_path(), init_error=ProbeError(PROBE, type(exc).__name__, str(exc))
-        )
+        return NvmlFacts(library_path=_library_path(), init_error=ProbeError(PROBE, type(exc).__name__, str(exc)))
 
     rec = _Recorder(pynvml)
-    driver_version = rec.string(
-        "nvmlSystemGetDriverVersion", pynvml.nvmlSystemGetDriverVersion, VERSION_SIZE
-    )
-    nvml_version = rec.string(
-        "nvmlSystemGetNVMLVersion", pynvml.nvmlSystemGetNVMLVersion, VERSION_SIZE
-    )
+    driver_version = rec.string("nvmlSystemGetDriverVersion", pynvml.nvmlSystemGetDriverVersion, VERSION_SIZE)
+    nvml_version = rec.string("nvmlSystemGetNVMLVersion", pynvml.nvmlSystemGetNVMLVersion, VERSION_SIZE)
     fn = "nvmlSystemGetCudaDriverVersion"
     cuda = rec.number(fn, rec.call(fn, pynvml.nvmlSystemGetCudaDriverVersion), 1000, 99999)
     fn = "nvmlDeviceGetCount_v2"

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gpuconform import redact
-from gpuconform.facts import PackageInfo
-from gpuconform.facts import PackagesFacts
-from gpuconform.facts import PlatformFacts
+from gpuconform.facts import redact
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.model import PackagesFacts
+from gpuconform.facts.model import PlatformFacts
 
 #: Environment variables worth reporting: they change how CUDA, TensorFlow and Keras behave.
 #: TensorFlow's variables are named one by one: `TF_` is also Terraform's prefix
@@ -117,7 +117,7 @@ def probe_cpu(root: Path = Path("/")) -> dict[str, Any]:
 
 
 def reported_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The allowlisted variables, each value through the one redaction (gpuconform.redact)."""
+    """The allowlisted variables, each value through the one redaction (gpuconform.facts.redact)."""
     return tuple((name, redact.environment_value(name, env[name])) for name in sorted(env) if reported(name))
 
 
@@ -181,8 +181,8 @@ def detect_container(root: Path, env: Mapping[str, str]) -> tuple[str | None, li
 
 def _pid1_container(root: Path) -> str | None:
     """PID 1's `container` variable, where /proc/1/environ can be read (root, or the same user)."""
-    from gpuconform.reading import Unreadable
-    from gpuconform.reading import read_bytes
+    from gpuconform.facts.reading import Unreadable
+    from gpuconform.facts.reading import read_bytes
 
     try:
         data = read_bytes(root / "proc/1/environ", 1 << 20)
@@ -271,8 +271,8 @@ def _owns_import_file(dist: importlib.metadata.Distribution) -> bool:
     import base64
     import hashlib
 
-    from gpuconform.reading import Unreadable
-    from gpuconform.reading import read_bytes
+    from gpuconform.facts.reading import Unreadable
+    from gpuconform.facts.reading import read_bytes
 
     record = next((f for f in dist.files or () if str(f) == _IMPORT_FILE), None)
     if record is None or record.hash is None or record.hash.mode != "sha256":
@@ -311,8 +311,8 @@ def _os_release(root: Path) -> str | None:
 
 def _read(path: Path) -> str | None:
     # The one bounded reader: `etc/os-release -> /dev/zero` or a FIFO is no answer, not a hang.
-    from gpuconform.reading import Unreadable
-    from gpuconform.reading import read_host_text
+    from gpuconform.facts.reading import Unreadable
+    from gpuconform.facts.reading import read_host_text
 
     try:
         return read_host_text(path)

@@ -24,9 +24,9 @@ from pathlib import Path
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
-from gpuconform.facts import ProbeError
-from gpuconform.facts import ToolchainFacts
-from gpuconform.facts import ToolVersion
+from gpuconform.facts.base import ProbeError
+from gpuconform.facts.model import ToolchainFacts
+from gpuconform.facts.model import ToolVersion
 from gpuconform.probes.child import child_process
 from gpuconform.probes.child import kill_group
 

@@ -1,0 +1,39 @@
+"""What a framework offers the suites, as the seam sees it: an id, its distributions, its experiments.
+
+A framework is one folder beside its siblings (`gpuconform.frameworks.tensorflow`): its
+child-side experiments, the types its children answer with, and how its log and build are
+read. The machinery here and in `gpuconform.frameworks` runs any framework's experiments in a
+child with a timeout (`children`), records and replays what they said (`replay`), pins and locks
+GPUs (`devices`, `live`), and holds a child while NVML measures it from outside (`hold`).
+Experiment modules are named relative to the framework's experiments package ("framework",
+"memory"), so recorded facts do not depend on where the code lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework the suites check."""
+
+    id: str  # "tensorflow": what profiles, check ids and recorded facts call it
+    name: str  # "TensorFlow", for messages
+    distributions: tuple[str, ...]  # the distributions that install it, the usual first
+    experiments: str  # the package of its child-side experiments
+    landmark: Callable[[str], bool]  # whether its checks read a line of its log (kept when a log is capped)
+
+    @property
+    def child_module(self) -> str:
+        """The module a child runs (`python -m`) to answer experiments."""
+        return f"{self.experiments}.child"
+
+    def describe(self, module: str) -> str:
+        """An experiments module as messages name it: its full dotted path."""
+        return f"{self.experiments}.{module}"
+
+    def child_argv(self, module: str, *names: str) -> list[str]:
+        """The arguments of `python` for a child that runs experiments `names` of `module`."""
+        return ["-m", self.child_module, module, *names]

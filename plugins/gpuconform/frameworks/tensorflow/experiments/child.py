@@ -1,0 +1,61 @@
+"""Entry point of a TensorFlow child: run named experiments, print one JSON line per result.
+
+    python -m gpuconform.frameworks.tensorflow.experiments.child MODULE NAME [NAME ...]
+
+MODULE is an experiments module of this package ("framework", "memory"): recorded facts name it
+so, whatever the package is called.
+
+Lines are flushed one by one, so a crash in one experiment keeps the answers of
+the experiments before it. The environment (CUDA_VISIBLE_DEVICES,
+TF_FORCE_GPU_ALLOW_GROWTH, ...) is set by the parent before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+import traceback
+from typing import Any
+
+MARK = "gpuconform-result:"
+
+
+def emit(name: str, payload: dict[str, Any]) -> None:
+    """Print one result line, marked so TensorFlow's own stdout noise is never mistaken for it."""
+    sys.stdout.write(MARK + json.dumps({"name": name, **payload}, default=repr) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: list[str]) -> int:
+    module_name, names = argv[0], argv[1:]
+    started = time.monotonic()
+    try:
+        import tensorflow as tf
+    except Exception as exc:  # noqa: BLE001 - any import failure is an observation
+        emit("__import__", {"ok": False, "error_type": type(exc).__name__, "error": str(exc)[:2000]})
+        return 0
+    emit("__import__", {"ok": True, "value": {"version": tf.__version__, "seconds": time.monotonic() - started}})
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    for name in names:
+        t0 = time.monotonic()
+        try:
+            value = getattr(module, name)(tf)
+            emit(name, {"ok": True, "value": value, "seconds": time.monotonic() - t0})
+        except Exception as exc:  # noqa: BLE001 - the error is the observation
+            emit(
+                name,
+                {
+                    "ok": False,
+                    "error_type": type(exc).__name__,
+                    "error": str(exc)[:4000],
+                    "trace": traceback.format_exc(limit=4)[-2000:],
+                    "seconds": time.monotonic() - t0,
+                },
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

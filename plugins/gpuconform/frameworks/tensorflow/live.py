@@ -1,0 +1,132 @@
+"""The live TensorFlow side of a check: skip reasons, this worker's GPU pin, the GPU lock, and batches.
+
+Checks of the framework, placement and memory layers get a `LiveTf` from a
+fixture. It skips the check when TensorFlow is not installed, adds the worker's
+CUDA_VISIBLE_DEVICES pin (``--host-gpu-per-worker``) to every child, and holds
+this worker's GPU lock while a child runs, so that two xdist workers never run
+TensorFlow on the same GPU at once (see `gpuconform.plugin.xdist`). While facts
+are replayed, a child is answered from the file's recorded children
+(`gpuconform.frameworks.replay`), and a check whose child the file did not record skips as
+needing the live host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from gpuconform.expect.expectations import Expectations
+from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.observed import ObservedMemoryRun
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import NotRecorded
+from gpuconform.frameworks.children import Runner
+from gpuconform.frameworks.devices import pinned_env
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+from gpuconform.frameworks.tensorflow.observations import observed
+from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import live_only
+from gpuconform.verdict.check import not_applicable
+
+T = TypeVar("T")
+MEASURED = "gpuconform.measured"
+
+
+@dataclass(frozen=True)
+class LiveTf:
+    """TensorFlow children for this run, as this worker must start them."""
+
+    runner: Runner
+    tensorflow: PackageInfo
+    timeout: float  # --host-tf-timeout: one TensorFlow child
+    probe_timeout: float  # --host-probe-timeout: one NVML child
+    pin: int | None = None  # the NVML index this worker is pinned to
+    lock_dir: Path | None = None  # shared by the xdist workers of this run
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment additions of a child: the pin first, so `extra` may narrow it further."""
+        return {**pinned_env(self.pin), **(extra or {})}
+
+    def batch(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> Batch:
+        """Run (once per run) experiments `names` of `module` in one child, holding the GPU lock; or replay it."""
+        if not self.runner.live:
+            try:
+                return self.runner.batch(module, names, self.env(extra))
+            except NotRecorded as exc:
+                live_only(f"TensorFlow runs in child processes of the live host; {exc}")
+        with self.gpu_lock():
+            return self.runner.batch(module, names, self.env(extra))
+
+    def recorded_memory_run(
+        self, module: str, mode: str, gpu: int, env: Mapping[str, str], copies: int, limit_mb: int | None
+    ) -> ObservedMemoryRun:
+        """Replaying: the memory run the facts file recorded for these arguments, or skip as needing the live host."""
+        try:
+            if self.runner.replay is None:
+                raise NotRecorded("no memory runs are recorded")
+            return self.runner.replay.memory_run(module, mode, gpu, env, copies, limit_mb)
+        except NotRecorded as exc:
+            live_only(f"TensorFlow runs in child processes of the live host; {exc}")
+
+    @contextlib.contextmanager
+    def gpu_lock(self) -> Iterator[None]:
+        """Exclusive use of this worker's GPUs among the workers of this run (a no-op when serial)."""
+        if self.lock_dir is None:
+            yield
+            return
+        name = f"gpu{self.pin}.lock" if self.pin is not None else "gpus.lock"
+        with open(self.lock_dir / name, "a+b") as handle:
+            # Blocks while another worker runs a child on the same GPU; that child is itself
+            # bounded by --host-tf-timeout, so the wait is too.
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def observe(batch: Batch, name: str, cls: type[T]) -> T:
+    """Experiment `name`'s observation, or an error (call it from a fixture): could not check."""
+    source = f"a TensorFlow child process ({FRAMEWORK.describe(batch.module)})"
+    if batch.import_error:
+        could_not_check("TensorFlow", f"import tensorflow failed: {batch.import_error}", source=source)
+    result = batch[name]
+    if result.crash is not None:
+        could_not_check(f"TensorFlow ({name})", f"{result.crash.kind}: {result.crash.message}", source=source)
+    if not result.ok:
+        could_not_check(f"TensorFlow ({name})", f"{result.error_type}: {result.error}", source=source)
+    try:
+        return observed(cls, result, name)
+    except DataError as exc:
+        could_not_check(f"TensorFlow ({name})", exc, source=source)
+
+
+def recorder(node: pytest.Item) -> Callable[[str, object], None]:
+    """`record(name, value)`: a measurement the check reports (JUnit properties, result.json), without judging it."""
+
+    def record(name: str, value: object) -> None:
+        node.user_properties.append((f"{MEASURED}.{name}", value))
+
+    return record
+
+
+def gpu_build(expect: Expectations) -> str:
+    """'tensorflow 2.21.0' when the profile expects GPUs and TF is a CUDA build; skips as not applicable otherwise."""
+    tf = expect.tensorflow
+    if not expect.profile.expects_gpu:
+        not_applicable(f"profile {expect.profile.name!r} expects no GPU")
+    if tf is None:
+        not_applicable("TensorFlow is not installed")
+    if not expect.tf_is_gpu_build:
+        not_applicable(f"{tf.name} {tf.version} is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
+    return f"{tf.name} {tf.version}"

@@ -1,0 +1,32 @@
+"""The pytest face of the framework seam: each check's framework children, as this run and worker need them.
+
+The frameworks know nothing of pytest's session or of pytest-xdist: here the run's runner, its
+timeouts and this worker's GPU pin and lock directory are handed to them as values.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuconform.facts.model import PackageInfo
+from gpuconform.frameworks.tensorflow import LiveTf
+from gpuconform.plugin.session import session_key
+from gpuconform.plugin.xdist import worker_gpu
+from gpuconform.plugin.xdist import worker_lock_dir
+from gpuconform.verdict.check import not_applicable
+
+
+def live_tf(config: pytest.Config, tensorflow: PackageInfo | None) -> LiveTf:
+    """The LiveTf of this run (replaying the recorded children while facts are replayed), or skip: no TensorFlow."""
+    session = config.stash[session_key]
+    settings = session.settings
+    if tensorflow is None:
+        not_applicable("TensorFlow is not installed")
+    return LiveTf(
+        runner=session.tf_runner,
+        tensorflow=tensorflow,
+        timeout=settings.tf_timeout,
+        probe_timeout=settings.probe_timeout,
+        pin=worker_gpu(config),
+        lock_dir=worker_lock_dir(config),
+    )
