@@ -103,8 +103,9 @@ Every key, with its default::
 from __future__ import annotations
 
 from gpuconform.probes.described.expand import expand
+from gpuconform.probes.described.spec import FRAMEWORK_ENV
 from gpuconform.probes.described.spec import HostDescription
 from gpuconform.probes.described.spec import description_keys
 from gpuconform.probes.described.spec import load_description
 
-__all__ = ["HostDescription", "description_keys", "expand", "load_description"]
+__all__ = ["FRAMEWORK_ENV", "HostDescription", "description_keys", "expand", "load_description"]
