@@ -49,6 +49,8 @@ from gpuconform.verdict.check import not_applicable
 pytestmark = pytest.mark.determinism
 
 MODULE = "determinism"
+IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
+SEES = "framework::tensorflow_sees_the_expected_gpus"
 PINNED = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 SOURCE = "the reference model in a TensorFlow child (enable_op_determinism, TF_ENABLE_ONEDNN_OPTS=0)"
 UNSEEDED = "Random ops require a seed to be set when determinism is enabled"
@@ -174,6 +176,7 @@ def test_golden_outputs_match_on_the_cpu(
         )
 
 
+@pytest.mark.depends_on(IMPORTS, SEES)
 def test_golden_outputs_match_on_each_gpu(
     gpu_golden: list[dict[str, Any]],
     reference: ReferenceModel,
@@ -187,8 +190,9 @@ def test_golden_outputs_match_on_each_gpu(
             expected=f"{gpu_profile.profile.gpus.count} GPU(s) in list_physical_devices('GPU')",
             found="no GPU",
             source=f"{SOURCE}, {_tf(environment)}",
-            why="GPU inference can only be checked on a GPU (the framework layer says why none is seen)",
-            fix="fix the first failing layer below this one; then rerun",
+            why="GPU inference can only be checked on a GPU, and TensorFlow in this layer's child listed none",
+            fix=f"run the framework layer alone to see why: pytest --pyargs gpuconform.suites -m framework "
+            f"--host-profile {gpu_profile.profile.name}; {SEES} names the cause",
         )
     problems = []
     for gpu in gpu_golden:
@@ -374,6 +378,7 @@ def test_an_unseeded_random_op_raises_under_determinism(
     )
 
 
+@pytest.mark.depends_on(IMPORTS, SEES)
 def test_an_op_without_a_deterministic_gpu_kernel_raises_on_each_gpu(
     gpu_nondeterministic_op: list[dict[str, Any]],
     gpu_profile: Expectations,

@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from gpuconform.plugin.start import start_session
 
     session = start_session(config)  # raises UsageError (exit 4) for bad input
-    pin_terminal_summary(config)
+    session.compact_summary = pin_terminal_summary(config)
     note = run_installed_suites_if_nothing_named(config, suites_dir())
     if note:
         session.notes.append(note)

@@ -141,12 +141,21 @@ def run_installed_suites_if_nothing_named(config: pytest.Config, suites: Path) -
     return f"no test paths given: running the installed checks in {suites} (pytest --pyargs gpuconform.suites)"
 
 
-def pin_terminal_summary(config: pytest.Config) -> None:
-    """Show the short summary of every outcome (-ra), whatever the user's ini says, unless -r was typed."""
+def pin_terminal_summary(config: pytest.Config) -> bool:
+    """Choose the short summary, whatever the user's ini says; True: gpuconform's grouped one.
+
+    With -v, pytest's line for every outcome (-ra); with an -r the user typed, what it asks for.
+    Otherwise pytest's short summary is off and the session prints the checks that did not
+    pass grouped by layer and skip reason (`gpuconform.report.terminal`).
+    """
     typed = [str(a) for a in config.invocation_params.args]
     if any(a.startswith("-r") or a == "--report-chars" or a.startswith("--report-chars=") for a in typed):
-        return
-    config.option.reportchars = "a"
+        return False
+    if config.option.verbose > 0:
+        config.option.reportchars = "a"
+        return False
+    config.option.reportchars = "N"  # none (pytest adds the warnings summary back itself)
+    return True
 
 
 def _holds_test_files(directory: Path, config: pytest.Config) -> bool:

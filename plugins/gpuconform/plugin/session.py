@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -23,6 +24,7 @@ from gpuconform.verdict.check import CouldNotCheck
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import NonConformance
 from gpuconform.verdict.check import blocked
+from gpuconform.verdict.check import same_fix
 from gpuconform.verdict.judge import LAYERS
 from gpuconform.verdict.judge import CheckOutcome
 from gpuconform.verdict.judge import Verdict
@@ -72,6 +74,8 @@ class HostSession:
     report_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said in the header and again above the verdict
     checks_collected: int = 0
+    fixes_given: dict[str, str] = field(default_factory=dict)  # fix -> the first check that printed it
+    compact_summary: bool = False  # print the checks that did not pass grouped, not pytest's -ra lines
     exitstatus: int = 0  # the run's, once it has ended
 
     # ---- collection ---------------------------------------------------------------
@@ -112,7 +116,11 @@ class HostSession:
         for mark in item.iter_markers("depends_on"):
             for dep in mark.args:
                 outcome = self.outcomes.get(dep)
-                if outcome is not None and (outcome.is_problem or outcome.skip_kind == "blocked"):
+                if outcome is not None and outcome.blocked_by:
+                    # Blocked by what blocked the dependency: the root check, its reason once,
+                    # never "blocked by A: blocked by B: ...".
+                    pytest.skip(outcome.skip_reason)
+                if outcome is not None and outcome.is_problem:
                     blocked(dep, outcome.summary or outcome.skip_reason or outcome.outcome)
 
     def annotate(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
@@ -121,7 +129,9 @@ class HostSession:
         finding = error.finding if isinstance(error, (NonConformance, CouldNotCheck)) else None
         if report.skipped and not hasattr(report, "wasxfail") and layer_of(item) is not None:
             reason = _skip_reason(report)
-            if not reason.startswith((NOT_APPLICABLE, BLOCKED)):
+            if reason.startswith((NOT_APPLICABLE, BLOCKED)):
+                _point_at_the_check(item, report)
+            else:
                 check_id = check_id_of(item.nodeid, layer_of(item) or "")
                 finding = Finding(
                     summary=f"could not check {check_id}: skipped without a reason class",
@@ -167,6 +177,10 @@ class HostSession:
             outcome.summary = outcome.summary or str(props.get(PROP_SUMMARY) or _first_line(report))
             outcome.message = outcome.message or str(report.longreprtext)
             outcome.fix = outcome.fix or str(props.get(PROP_FIX, ""))
+            if outcome.finding is not None and not hasattr(self.config, "workerinput"):
+                fix = same_fix(check_id, outcome.finding.fix, self.fixes_given)
+                if fix != outcome.finding.fix:  # the FAILURES section prints the report's text
+                    report.longrepr = replace(outcome.finding, fix=fix).render()
 
     # ---- reporting ----------------------------------------------------------------
 
@@ -218,13 +232,14 @@ class HostSession:
             for o in warned:
                 for w in o.warnings:
                     terminalreporter.line(f"{o.check_id}: {w.render()}")
-        if self.compat_problem:
-            terminalreporter.line(f"gpuconform: {self.compat_problem}", yellow=True)
-        if self.settings.compat and self.compat is not None:
-            from gpuconform.expect.compat import render_text
+        if self.compact_summary:
+            from gpuconform.report.terminal import TITLE
+            from gpuconform.report.terminal import not_passed
 
-            terminalreporter.section("TensorFlow releases on this host (--host-compat)", sep="-")
-            for line in render_text(self.compat):
+            lines = not_passed(self.outcomes.values(), self.settings.strict)
+            if lines:
+                terminalreporter.section(TITLE, sep="-")
+            for line in lines:
                 terminalreporter.line(line)
 
     def _print_verdict(self) -> None:
@@ -238,8 +253,22 @@ class HostSession:
                 f"{' '.join(map(str, self.config.args)) or 'this directory'}; they are installed with gpuconform: "
                 f"pytest --pyargs gpuconform.suites --host-profile {self.settings.profile}"
             )
+        from gpuconform.report.terminal import layers_line
+        from gpuconform.report.terminal import verdict_details
+
         for note in self.notes:
             tr.write_line(f"gpuconform: {note}", yellow=True)
+        # The compatibility table goes with the verdict, below the check list, where it is read.
+        if self.compat_problem:
+            tr.write_line(f"gpuconform: {self.compat_problem}", yellow=True)
+        if self.settings.compat and self.compat is not None:
+            from gpuconform.expect.compat import render_text
+
+            tr.write_sep("-", "TensorFlow releases on this host (--host-compat)")
+            for line in render_text(self.compat):
+                tr.write_line(line)
+        if self.outcomes:
+            tr.write_line(layers_line(self.outcomes.values(), self.settings.strict))
         for line in verdict_details(self.verdict):
             tr.write_line(line)
         for error in self.report_errors:
@@ -273,23 +302,6 @@ class HostSession:
         lines += [f"gpuconform: note: {n}" for n in self.expectations.notes]
         lines += [f"gpuconform: {n}" for n in self.notes]
         return lines
-
-
-def verdict_details(verdict: Verdict, most: int = 5) -> list[str]:
-    """The lines printed above the verdict line: root check, fix, what it blocked, what else failed."""
-    if verdict.status != "FAIL":
-        return []
-    lines = [f"root check: {verdict.check_id}"]
-    if verdict.fix:
-        lines.append(f"fix: {verdict.fix}")
-    if verdict.blocked:
-        shown = ", ".join(verdict.blocked[:most]) + (", ..." if len(verdict.blocked) > most else "")
-        lines.append(f"blocked by it: {len(verdict.blocked)} check(s): {shown}")
-    for check_id, reason in verdict.also[:most]:
-        lines.append(f"also failing: {check_id}: {reason}")
-    if len(verdict.also) > most:
-        lines.append(f"also failing: {len(verdict.also) - most} more (see reports/result.json)")
-    return lines
 
 
 #: Marks pytest itself provides; everything else must be registered (pytest_configure does ours).
@@ -344,6 +356,14 @@ def _skip_reason(report: pytest.TestReport) -> str:
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")
     return str(longrepr)
+
+
+def _point_at_the_check(item: pytest.Item, report: pytest.TestReport) -> None:
+    # pytest places a skip where pytest.skip() was called: for a blocked check that is this
+    # module, for others a fixture. -rs should name the check, as pytest does for skip marks.
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        path, line = item.reportinfo()[:2]
+        report.longrepr = (str(path), (line or 0) + 1, report.longrepr[2])
 
 
 def _first_line(report: pytest.TestReport) -> str:

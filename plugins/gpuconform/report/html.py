@@ -9,6 +9,7 @@ tree itself. Everything is inline: the page fetches nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -27,6 +28,7 @@ from gpuconform.report.htmlparts import number
 from gpuconform.report.htmlparts import problem_card
 from gpuconform.report.htmlparts import row
 from gpuconform.report.htmlparts import table
+from gpuconform.verdict.check import same_fix
 from gpuconform.verdict.judge import OUTCOMES
 from gpuconform.verdict.judge import CheckOutcome
 from gpuconform.verdict.judge import blocked_by_root
@@ -105,8 +107,8 @@ def _verdict_banner(session: Run) -> str:
         lines.append(f"<div>root check: <a href='#check-{root}'><code>{root}</code></a></div>")
     if verdict.fix:
         lines.append(f"<div id='gc-fix'>fix: <code>{esc(verdict.fix)}</code></div>")
-    if verdict.blocked:
-        lines.append(f"<div>{len(verdict.blocked)} check(s) blocked by it: {esc(', '.join(verdict.blocked))}</div>")
+    if verdict.blocked and verdict.check_id:
+        lines.append(blocked_list(verdict.check_id, verdict.blocked, ident="gc-blocked"))
     if verdict.warnings and verdict.status == "PASS":
         lines.append(f"<div>{len(verdict.warnings)} warning(s): see below</div>")
     return f"<div class='gc-banner' style='--c:{colour}'>{''.join(lines)}</div>"
@@ -130,12 +132,16 @@ def _problems(session: Run, outcomes: list[CheckOutcome], facts: dict[str, Any])
     root = verdict.check_id if verdict else None
     problems.sort(key=lambda o: o.check_id != root)  # the root first, then in run order
     blocks = ["<h2>Problems</h2>"]
+    fixes: dict[str, str] = {}
     for o in problems:
         title = f"{badge(o.kind)} <code>{esc(o.check_id)}</code>" + (" <b>root cause</b>" if o.check_id == root else "")
-        body = finding_list(o.finding) if o.finding else f"<pre>{esc(o.message)}</pre>"
+        if o.finding:
+            body = finding_list(replace(o.finding, fix=same_fix(o.check_id, o.finding.fix, fixes)))
+        else:
+            body = f"<pre>{esc(o.message)}</pre>"
         blocked = blocked_by_root(outcomes, o.check_id)
         if blocked:
-            body += f"<div class='gc-muted gc-blocked'>blocked by this check: {esc(', '.join(blocked))}</div>"
+            body += blocked_list(o.check_id, blocked)
         body += details("facts behind this check", json_block(_layer_facts(facts, o.layer)))
         blocks.append(problem_card(o.kind, title, o.summary, body))
     return "".join(blocks)
@@ -152,7 +158,23 @@ def _warnings(outcomes: list[CheckOutcome]) -> str:
     return "<h2>Warnings</h2>" + "".join(cards)
 
 
+def blocked_list(root: str, blocked: tuple[str, ...], ident: str = "") -> str:
+    """The checks a root check blocked: one collapsed line with the count, the list inside."""
+    summary = f"{len(blocked)} {'check' if len(blocked) == 1 else 'checks'} blocked by {esc(root)}"
+    items = "".join(f"<li><a href='#check-{esc(c)}'><code>{esc(c)}</code></a></li>" for c in blocked)
+    return details(summary, f"<ul>{items}</ul>", ident=ident, cls="gc-blocked")
+
+
+def _reason(o: CheckOutcome, ran: set[str]) -> str:
+    """A check's reason cell: a blocked check links to its root, whose own row says why."""
+    if o.kind == "blocked" and o.blocked_by in ran:
+        root = esc(o.blocked_by)
+        return f"<td>blocked by <a href='#check-{root}'><code>{root}</code></a></td>"
+    return cell(o.reason or ("; ".join(w.summary for w in o.warnings)))
+
+
 def _checks(outcomes: list[CheckOutcome], facts: dict[str, Any]) -> str:
+    ran = {o.check_id for o in outcomes}
     blocks = []
     for s in layer_summaries(outcomes):
         mine = [o for o in outcomes if o.layer == s.layer]
@@ -163,7 +185,7 @@ def _checks(outcomes: list[CheckOutcome], facts: dict[str, Any]) -> str:
                 [
                     f"<td id='check-{esc(o.check_id)}'><code>{esc(o.check_id.split('::', 1)[1])}</code></td>",
                     f"<td>{badge(o.kind)}</td>",
-                    cell(o.reason or ("; ".join(w.summary for w in o.warnings))),
+                    _reason(o, ran),
                     f"<td><a class='gc-facts' href='#{_facts_anchor(facts, o.layer)}'>facts</a></td>",
                 ]
             )

@@ -122,10 +122,11 @@ def card(rows: Iterable[tuple[str, str]]) -> str:
     return "<div class='gc-card'>" + "".join(f"<div><b>{esc(k)}</b>{esc(v)}</div>" for k, v in rows) + "</div>"
 
 
-def details(summary: str, body: str, *, open_: bool = False, ident: str = "") -> str:
+def details(summary: str, body: str, *, open_: bool = False, ident: str = "", cls: str = "") -> str:
     """A collapsible block; `summary` and `body` are already HTML."""
     id_attr = f" id='{esc(ident)}'" if ident else ""
-    return f"<details{id_attr}{' open' if open_ else ''}><summary>{summary}</summary>{body}</details>"
+    cls_attr = f" class='{esc(cls)}'" if cls else ""
+    return f"<details{id_attr}{cls_attr}{' open' if open_ else ''}><summary>{summary}</summary>{body}</details>"
 
 
 def json_block(data: Any) -> str:

@@ -67,6 +67,18 @@ class Finding:
         return cls(**{k: str(data.get(k) or "") for k in ("summary", *PARTS)})
 
 
+def same_fix(check_id: str, fix: str, given: dict[str, str]) -> str:
+    """`fix`, or "same fix as <check>" when an earlier failure gave it; `given` maps fix to check id.
+
+    Two failures with one cause (a driver too old for two libraries) carry one fix: printing it
+    twice reads as two things to do.
+    """
+    if not fix:
+        return fix
+    first = given.setdefault(fix, check_id)
+    return fix if first == check_id else f"same fix as {first}"
+
+
 class NonConformance(AssertionError):
     """Raised by a check when the host does not conform; carries the Finding."""
 

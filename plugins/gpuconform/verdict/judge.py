@@ -205,17 +205,25 @@ def layer_summaries(outcomes: Iterable[CheckOutcome], strict: bool = False) -> l
 
 
 def layer_status(counts: dict[str, int], warnings: int = 0, strict: bool = False) -> str:
-    """The status of a layer from its counts by class (the worst class present wins)."""
+    """The status of a layer from its counts by class: the worst class present wins, except
+    that passes vouch for a layer only when they outnumber its blocked checks.
+
+    A layer without a problem or a warning is 'blocked' when more of its checks were blocked
+    than passed (an xfailed check, a known regression, counts as passed): two passes cannot
+    stand for a layer whose other six checks never ran (the t4 memory layer on a host whose
+    GPU TensorFlow cannot see). Not-applicable checks count on neither side.
+    """
     if counts.get("failed") or counts.get("xpassed") or (strict and warnings):
         return "fail"
     if counts.get("error"):
         return "error"
     if warnings:
         return "warn"
-    if counts.get("passed") or counts.get("xfailed"):
-        return "pass"
-    if counts.get("blocked"):
+    passed = counts.get("passed", 0) + counts.get("xfailed", 0)
+    if counts.get("blocked", 0) > passed:
         return "blocked"
+    if passed:
+        return "pass"
     if counts.get("not-applicable"):
         return "not-applicable"
     return "not-run"
