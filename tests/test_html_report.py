@@ -111,7 +111,39 @@ def test_each_failure_shows_its_four_parts_and_what_it_blocked(report: tuple[Pag
     root = cards[0]
     assert result["verdict"]["check_id"] in root["text"] and "root cause" in root["text"]
     assert root["labels"] == ["expected", "found", "from", "why", "fix"]
-    assert "blocked by this check:" in root["text"] or not result["verdict"]["blocked"]
+    blocked = result["verdict"]["blocked"]
+    assert f"{len(blocked)} checks blocked by {result['verdict']['check_id']}" in root["text"] and blocked
+
+
+def test_the_checks_the_root_blocked_are_one_collapsed_line_with_a_count(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
+    verdict = result["verdict"]
+    shown = page.evaluate(
+        "(() => { const d = document.querySelector('#gc-blocked');"
+        " const before = [d.open, d.querySelector('summary').innerText, d.getBoundingClientRect().height,"
+        " d.querySelector('summary').getBoundingClientRect().height];"
+        " d.querySelector('summary').click();"
+        " return [...before, d.open, [...d.querySelectorAll('li')].map(li => li.innerText)]; })()"
+    )
+    closed, summary, height, line, opened, items = shown
+    assert closed is False and summary == f"{len(verdict['blocked'])} checks blocked by {verdict['check_id']}"
+    assert height == line  # collapsed: the summary line is all there is
+    assert opened is True and items == verdict["blocked"]
+
+
+def test_the_check_tables_give_each_blocked_reason_once(report: tuple[Page, dict[str, Any]]) -> None:
+    page, result = report
+    root = result["verdict"]["check_id"]
+    cells = page.evaluate(
+        "[...document.querySelectorAll('details[id^=gc-layer-] tbody tr')].map(r => [r.cells[0].id,"
+        " r.cells[2].textContent, (r.cells[2].querySelector('a') || {}).hash || ''])"
+    )
+    reasons = {ident.removeprefix("check-"): (text, link) for ident, text, link in cells}
+    blocked = [c["id"] for c in result["checks"] if c["outcome"] == "blocked" and c["blocked_by"] == root]
+    assert blocked
+    for check_id in blocked:
+        assert reasons[check_id] == (f"blocked by {root}", f"#check-{root}")
+    assert sum(result["verdict"]["reason"] in text for text, _ in reasons.values()) == 1  # the root's own row
 
 
 def test_the_facts_behind_a_check_are_one_click_away(report: tuple[Page, dict[str, Any]]) -> None:

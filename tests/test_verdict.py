@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gpuconform.verdict.judge import CheckOutcome
 from gpuconform.verdict.judge import compute_verdict
+from gpuconform.verdict.judge import layer_status
 
 
 def outcome(check_id: str, result: str = "passed", **kw: object) -> CheckOutcome:
@@ -52,3 +53,12 @@ def test_an_unexpected_pass_of_a_known_regression_fails_with_update_the_matrix()
 
 def test_no_checks_is_not_a_pass() -> None:
     assert compute_verdict([], "t4").status == "NONE"
+
+
+def test_a_layer_with_more_blocked_checks_than_passes_is_blocked_not_a_pass() -> None:
+    # The t4 memory layer on a host whose TensorFlow sees no GPU: 2 passed, 6 blocked.
+    assert layer_status({"passed": 2, "blocked": 6}) == "blocked"
+    assert layer_status({"passed": 1, "xfailed": 1, "blocked": 2, "not-applicable": 9}) == "pass"
+    assert layer_status({"passed": 3, "blocked": 2}) == "pass"
+    assert layer_status({"passed": 1, "blocked": 6, "failed": 1}) == "fail"
+    assert layer_status({"passed": 1, "blocked": 6}, warnings=1) == "warn"

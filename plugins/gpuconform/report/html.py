@@ -139,10 +139,10 @@ def _problems(session: Run, outcomes: list[CheckOutcome], facts: dict[str, Any])
             body = finding_list(replace(o.finding, fix=same_fix(o.check_id, o.finding.fix, fixes)))
         else:
             body = f"<pre>{esc(o.message)}</pre>"
+        body += details("facts behind this check", json_block(_layer_facts(facts, o.layer)))
         blocked = blocked_by_root(outcomes, o.check_id)
         if blocked:
             body += blocked_list(o.check_id, blocked)
-        body += details("facts behind this check", json_block(_layer_facts(facts, o.layer)))
         blocks.append(problem_card(o.kind, title, o.summary, body))
     return "".join(blocks)
 
