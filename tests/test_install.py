@@ -113,7 +113,8 @@ def checkout_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
 
 @pytest.fixture(scope="module")
 def installed_run(installed: Installed) -> subprocess.CompletedProcess[str]:
-    return installed.run("pytest", "--pyargs", "gpuconform.suites", "--host-profile", "cpu", "-m", MARKERS)
+    # -rs: pytest's line for each skip, which names the check file it ran (gpuconform's summary does not).
+    return installed.run("pytest", "--pyargs", "gpuconform.suites", "--host-profile", "cpu", "-m", MARKERS, "-rs")
 
 
 def result(reports: Path) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def test_a_chain_of_blocked_checks_is_blocked_by_its_root(cascade: tuple[list[st
         assert check["reason"] == f"blocked by {root['id']}: {root['reason']}"
     # nvml_initialises is blocked through the kernel module check; what needs NVML, through both.
     assert checks(result, id="driver::nvml_initialises")[0]["blocked_by"] == PCI
-    assert checks(result, id="driver::the_gpu_count_matches_the_profile")[0]["blocked_by"] == PCI
+    assert checks(result, id="driver::gpu_count_matches_the_profile")[0]["blocked_by"] == PCI
 
 
 def test_no_failure_sends_people_to_the_first_failing_layer_below(
