@@ -221,3 +221,19 @@ def test_a_tensorflow_child_that_times_out_is_could_not_check_and_blocks_the_res
     result.stdout.fnmatch_lines(
         ["host verdict: FAIL at framework: could not check TensorFlow: timeout: no answer within *"]
     )
+
+
+def test_a_workers_recording_reads_back_as_the_controller_receives_it(tmp_path: Path) -> None:
+    from gpuconform.facts import serde
+    from gpuconform.facts.observed import ObservedBatch
+    from gpuconform.frameworks.children import Recording
+    from gpuconform.frameworks.replay import load_recording
+
+    sent = Recording(observations=(ObservedBatch("tensorflow", "framework", env=(("TF_CPP_MIN_LOG_LEVEL", "1"),)),))
+    assert load_recording(json.dumps(serde.dump(sent)), "worker gw0") == sent
+    # The whole path, with real workers: no INTERNALERROR when they go down and hand over.
+    argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "-n", "2"]
+    argv += ["-m", "platform or driver", "--host-profile", "t4"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 1 and "INTERNALERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    assert proc.stdout.splitlines()[-1].startswith("host verdict: FAIL at driver: ")

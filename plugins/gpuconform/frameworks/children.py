@@ -17,19 +17,16 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 
 from gpuconform.facts.base import ProbeError
+from gpuconform.facts.observed import ObservedBatch  # at run time: serde reads Recording's type hints
 from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.frameworks.base import Framework
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
 from gpuconform.probes.child import run_python
-
-if TYPE_CHECKING:
-    from gpuconform.facts.observed import ObservedBatch
 
 MARK = "gpuconform-result:"
 #: Quiet by default; experiments that parse TF's log raise the level themselves.
