@@ -91,6 +91,18 @@ CASES: list[BadInput] = [
         _file("p.toml", b'[profile]\nname="p"\ndescription="d"\n[gpus]\ncuont=1\n'),
         ("gpus.cuont: unknown key; did you mean 'count'?", "accepted:"),
     ),
+    BadInput(
+        "profile",
+        "unknown framework",
+        _file("p.toml", b'[profile]\nname="p"\ndescription="d"\n[frameworks]\npytorch=">=2.6"\n'),
+        ("frameworks.pytorch: unknown framework 'pytorch'; did you mean 'torch'?", "accepted: jax, tensorflow, torch"),
+    ),
+    BadInput(
+        "profile",
+        "bad specifier",
+        _file("p.toml", b'[profile]\nname="p"\ndescription="d"\n[frameworks]\ntorch="2.6+"\n'),
+        ("frameworks.torch: '2.6+' is not a version specifier", "accepted: a PEP 440 specifier", "'auto'"),
+    ),
     BadInput("profile", "not UTF-8", _file("p.toml", b'[profile]\nname = "\xff\xfe"\n'), ("is not UTF-8 text",)),
     BadInput("profile", "a directory", _directory("p.toml"), ("is a directory, expected a file",)),
     BadInput("profile", "missing path", lambda base: base / "nope.toml", ("file does not exist",)),

@@ -9,17 +9,20 @@ header or entries do not parse this way is not a fatbin and is skipped. The meth
 reproduces the counts in reference/matrices.md §4 (TF 2.21.0: 1479 fatbins, sm_90 SASS in
 330, no PTX-only fatbin), which were validated against cuobjdump on TF 2.3.0.
 
-Used by tools/verify_matrices.py only.
+Used by tools/verify_matrices.py and tools/verify_framework_matrices.py only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import shutil
 import struct
 import tempfile
 import zipfile
+from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -99,22 +102,34 @@ def _parse(data: bytes | mmap.mmap, start: int, limit: int) -> tuple[set[int], s
     return (sass, ptx, end) if sass or ptx else None
 
 
-def scan_shared_objects(wheel: zipfile.ZipFile, scratch: Path) -> FatbinSummary:
-    """Scan every shared object of 2 MB or more in the wheel, one at a time through `scratch`."""
+def scan_shared_objects(
+    wheel: zipfile.ZipFile, scratch: Path, only: Callable[[str], bool] | None = None
+) -> FatbinSummary:
+    """Scan every shared object of 2 MB or more in the wheel, one at a time through `scratch`;
+    `only`, when given, picks the members (by their path in the wheel) that are scanned."""
     summary = FatbinSummary()
     for info in wheel.infolist():
         base = info.filename.rsplit("/", 1)[-1]
         if ".so" not in base or info.file_size < MIN_OBJECT_BYTES:
             continue
+        if only is not None and not only(info.filename):
+            continue
         summary.objects_scanned += 1
-        with tempfile.TemporaryFile(dir=scratch) as tmp:
-            with wheel.open(info) as member:
-                shutil.copyfileobj(member, tmp, 1 << 22)
-            tmp.flush()
-            with mmap.mmap(tmp.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                if scan_buffer(data, summary):
-                    summary.objects_with_fatbins += 1
+        with mapped_member(wheel, info, scratch) as data:
+            if scan_buffer(data, summary):
+                summary.objects_with_fatbins += 1
     return summary
+
+
+@contextlib.contextmanager
+def mapped_member(wheel: zipfile.ZipFile, info: zipfile.ZipInfo, scratch: Path) -> Iterator[mmap.mmap]:
+    """One member of the wheel, unpacked into `scratch` and mapped read-only (deleted on exit)."""
+    with tempfile.TemporaryFile(dir=scratch) as tmp:
+        with wheel.open(info) as member:
+            shutil.copyfileobj(member, tmp, 1 << 22)
+        tmp.flush()
+        with mmap.mmap(tmp.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            yield data
 
 
 def fatbin(entries: list[tuple[int, int]], payload: bytes = b"\0" * 8) -> bytes:

@@ -35,6 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -184,11 +185,7 @@ def parse_metadata(text: str, reading: WheelReading) -> None:
     """Requires-Python and the and-cuda extra's Requires-Dist."""
     pins: dict[str, str] = {}
     extra = False
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the description follows the headers
-        name, _, value = line.partition(":")
-        value = value.strip()
+    for name, value in metadata_headers(text):
         if name == "Requires-Python":
             reading.requires_python = value
         elif name == "Provides-Extra" and value == "and-cuda":
@@ -201,6 +198,17 @@ def parse_metadata(text: str, reading: WheelReading) -> None:
             if req.marker is not None and req.marker.evaluate({"extra": "and-cuda"}):
                 pins[canonicalize_name(req.name)] = str(req.specifier)
     reading.and_cuda = pins if extra or pins else None
+
+
+def metadata_headers(text: str) -> list[tuple[str, str]]:
+    """The (name, value) header lines of a METADATA file, up to the description."""
+    headers = []
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the description follows the headers
+        name, _, value = line.partition(":")
+        headers.append((name, value.strip()))
+    return headers
 
 
 def glibc_floor(filename: str) -> str | None:
@@ -238,15 +246,25 @@ def registry_json(name: str) -> dict[str, Any]:
     return data
 
 
-def pick_wheels(project: dict[str, Any], package: str, series_filter: set[str] | None = None) -> list[WheelFile]:
-    """One Linux x86_64 wheel per 2.x release: finals, posts, and pre-releases of unreleased series."""
+def pick_wheels(
+    project: dict[str, Any],
+    package: str,
+    series_filter: set[str] | None = None,
+    major: int = 2,
+    accept: Callable[[str], bool] | None = None,
+) -> list[WheelFile]:
+    """One wheel per `major`.x release: finals, posts, and pre-releases of unreleased series.
+
+    The wheel is a Linux x86_64 one (or one `accept` takes), for the first Python of
+    PREFERRED_PYTHONS, of the highest build number where a release was rebuilt (what pip picks).
+    """
     versions: list[Version] = []
     for text in project["releases"]:
         try:
             v = Version(text)
         except InvalidVersion:
             continue
-        if v.major == 2 and project["releases"][text]:
+        if v.major == major and project["releases"][text]:
             versions.append(v)
     finals = {(v.major, v.minor) for v in versions if not v.is_prerelease}
     chosen = [v for v in versions if not v.is_prerelease or (v.major, v.minor) not in finals]
@@ -254,9 +272,9 @@ def pick_wheels(project: dict[str, Any], package: str, series_filter: set[str] |
     for v in sorted(chosen):
         if series_filter is not None and f"{v.major}.{v.minor}" not in series_filter:
             continue
-        files = [f for f in project["releases"][str(v)] if _linux_x86_64(f["filename"])]
+        files = [f for f in project["releases"][str(v)] if (accept or _linux_x86_64)(f["filename"])]
         tags = sorted({m for f in files for m in re.findall(r"-cp(\d+)-", f["filename"])}, key=int)
-        ranked = sorted(files, key=lambda f: _python_rank(f["filename"]))
+        ranked = sorted(files, key=lambda f: (_python_rank(f["filename"]), -_build_number(f["filename"])))
         if not ranked:
             continue
         f = ranked[0]
@@ -277,6 +295,12 @@ def pick_wheels(project: dict[str, Any], package: str, series_filter: set[str] |
 
 def _linux_x86_64(filename: str) -> bool:
     return filename.endswith(".whl") and "linux" in filename and "x86_64" in filename
+
+
+def _build_number(filename: str) -> int:
+    """3 for torch-2.10.0-3-cp312-...: a rebuild of a release; 0 without a build tag."""
+    parts = filename.split("-")
+    return int(parts[2]) if len(parts) > 5 and parts[2].isdigit() else 0
 
 
 def _python_rank(filename: str) -> int:
@@ -510,19 +534,20 @@ def _model_tokens(name: str) -> list[str]:
 # --- the run -----------------------------------------------------------------------------------------
 
 
-def load_cache(path: Path | None) -> tuple[dict[str, WheelReading], dict[str, NotVerified]]:
-    """The cached readings and the wheels a run could not read, by 'package==version'."""
+def load_cache(path: Path | None, kind: Any = WheelReading) -> tuple[dict[str, Any], dict[str, NotVerified]]:
+    """The cached readings (of `kind`, a dataclass with from_json) and the wheels a run could
+    not read, by 'package==version'."""
     if path is None or not path.exists():
         return {}, {}
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") != CACHE_FORMAT:
         return {}, {}
-    readings = {key: WheelReading.from_json(dict(value)) for key, value in data["readings"].items()}
+    readings = {key: kind.from_json(dict(value)) for key, value in data["readings"].items()}
     failed = {key: NotVerified(**value) for key, value in data.get("not_verified", {}).items()}
     return readings, failed
 
 
-def save_cache(path: Path | None, readings: dict[str, WheelReading], failed: dict[str, NotVerified]) -> None:
+def save_cache(path: Path | None, readings: dict[str, Any], failed: dict[str, NotVerified]) -> None:
     if path is None:
         return
     payload = {

@@ -1,8 +1,10 @@
-"""Host profiles: what a host is supposed to be (GPUs, driver, TensorFlow), as TOML data.
+"""Host profiles: what a host is supposed to be (GPUs, driver, frameworks), as TOML data.
 
 A profile is a built-in name (`matrices/profiles/<name>.toml`), a path to a TOML
 file of the same shape, or `auto`, which reads the host's PCI devices and NVML
 names and picks the built-in that matches (or `cpu` when there is no NVIDIA GPU).
+Its `[frameworks]` table (gpuconform.expect.framework_needs) names the frameworks the host
+must run; a profile without one means TensorFlow, as `[tensorflow]` says.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from typing import TYPE_CHECKING
 from packaging.specifiers import InvalidSpecifier
 from packaging.specifiers import SpecifierSet
 
+from gpuconform.expect.framework_needs import ANY
+from gpuconform.expect.framework_needs import AUTO
+from gpuconform.expect.framework_needs import FRAMEWORKS
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.framework_needs import FrameworkTable
+from gpuconform.expect.framework_needs import framework_needs
+from gpuconform.expect.framework_needs import parse_frameworks
 from gpuconform.facts import serde
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.errors import did_you_mean
@@ -26,11 +35,12 @@ from gpuconform.facts.tomlio import read_toml
 if TYPE_CHECKING:
     from gpuconform.expect.matrix import Matrices
     from gpuconform.facts.model import Facts
+    from gpuconform.facts.model import PackagesFacts
 
 #: More GPUs than this in one host is a typo, not a host.
 MAX_GPUS = 64
 
-TF_PACKAGES = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tensorflow-intel")
+TF_PACKAGES = FRAMEWORKS["tensorflow"]
 
 
 @dataclass(frozen=True)
@@ -85,11 +95,18 @@ class Profile:
     application: ApplicationExpectation = field(default_factory=ApplicationExpectation)
     source: str = ""  # the file it came from (filled by the loader, not read from TOML)
     chosen_by: str = ""  # for `auto`: why this profile was picked
+    # The frameworks the host must run, resolved: the [frameworks] table, or without one
+    # TensorFlow as [tensorflow] says (its version, "*" for any) when it is required.
+    frameworks: FrameworkTable = (("tensorflow", ANY),)
 
     @property
     def expects_gpu(self) -> bool:
         """Whether this host is supposed to have at least one GPU."""
         return self.gpus.count > 0
+
+    def framework_needs(self, packages: PackagesFacts) -> tuple[FrameworkNeed, ...]:
+        """The frameworks this host's checks look at: required ones, and installed optional ones."""
+        return framework_needs(self.frameworks, packages, self.source or self.name)
 
 
 @dataclass(frozen=True)
@@ -121,19 +138,53 @@ def builtin_names() -> list[str]:
 
 def load_profile(path: Path, matrices: Matrices) -> Profile:
     """Load and validate a profile file; any problem is a DataError naming file and key."""
-    data = read_toml(path)
+    data = dict(read_toml(path))
+    table = parse_frameworks(data.pop("frameworks"), str(path)) if "frameworks" in data else None
     raw = serde.load(_ProfileFile, data, str(path))
+    tensorflow = _tensorflow_of(raw.tensorflow, table, data.get("tensorflow", {}), str(path))
     profile = Profile(
         name=raw.profile.name,
         description=raw.profile.description,
         gpus=raw.gpus,
-        tensorflow=raw.tensorflow,
+        tensorflow=tensorflow,
         driver=raw.driver,
         application=raw.application,
         source=str(path),
+        frameworks=table if table is not None else _legacy_frameworks(tensorflow),
     )
     _validate(profile, str(path), matrices)
     return profile
+
+
+def _legacy_frameworks(tensorflow: TensorflowExpectation) -> FrameworkTable:
+    """A profile without [frameworks]: TensorFlow when [tensorflow] requires it, as before."""
+    return (("tensorflow", tensorflow.version or ANY),) if tensorflow.required else ()
+
+
+def _tensorflow_of(
+    tf: TensorflowExpectation, table: FrameworkTable | None, written: dict[str, object], source: str
+) -> TensorflowExpectation:
+    """[tensorflow] as the TensorFlow checks read it, made to agree with a [frameworks] table."""
+    if table is None:
+        return tf
+    spec = dict(table).get("tensorflow")
+    if written.get("required") is True and spec in (None, AUTO):
+        raise DataError(
+            source,
+            "tensorflow.required",
+            "is true, but [frameworks] does not require TensorFlow" + (" (it says 'auto')" if spec else ""),
+            "tensorflow = '*' (or a specifier) in [frameworks], or tensorflow.required removed",
+        )
+    if spec in (None, AUTO, ANY):
+        return replace(tf, required=spec == ANY)
+    if tf.version is not None and SpecifierSet(tf.version) != SpecifierSet(spec):
+        raise DataError(
+            source,
+            "frameworks.tensorflow",
+            f"{spec!r} differs from tensorflow.version {tf.version!r}",
+            "the TensorFlow version in one of the two places",
+        )
+    return replace(tf, required=True, version=spec)
 
 
 def resolve_profile(
@@ -168,6 +219,7 @@ def auto_profile(facts: Facts, matrices: Matrices) -> Profile:
     judge the GPU, driver and libraries it does have.
     """
     profile = _auto_profile(facts, matrices)
+    profile = replace(profile, frameworks=tuple((name, AUTO) for name in FRAMEWORKS))
     if facts.packages.tensorflow is None and profile.tensorflow.required:
         profile = replace(profile, tensorflow=replace(profile.tensorflow, required=False))
         profile = replace(profile, chosen_by=f"{profile.chosen_by}; TensorFlow is not installed, so not required")
