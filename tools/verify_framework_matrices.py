@@ -186,6 +186,7 @@ def read_all(args: argparse.Namespace) -> tuple[dict[str, FrameworkWheel], dict[
                 reading = read_wheel(path, package, version, Path(scratch))
             reading.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
             cache[f"{package}=={version}"] = reading
+        save_cache(args.cache, cache, failed)
         sources.append("local wheel files: " + ", ".join(p.name for p in args.wheel))
         return cache, failed, sources
     if args.offline:
@@ -223,8 +224,8 @@ def read_all(args: argparse.Namespace) -> tuple[dict[str, FrameworkWheel], dict[
 
 
 def run(args: argparse.Namespace) -> int:
-    from verify_frameworks_compare import compare_all
-    from verify_frameworks_report import render
+    from verify_framework_report import compare_all
+    from verify_framework_report import render
 
     cache, failed, sources = read_all(args)
     readings = sorted(cache.values(), key=lambda r: (r.package, Version(r.version)))
@@ -236,7 +237,8 @@ def run(args: argparse.Namespace) -> int:
     tables, differences = compare_all(readings, args.matrices)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(_today(), readings, not_verified, differences, sources, tables), encoding="utf-8")
-    print(f"{len(readings)} wheels verified, {len(not_verified)} not verified, {len(differences)} differences: {args.out}")
+    counts = f"{len(readings)} wheels verified, {len(not_verified)} not verified, {len(differences)} differences"
+    print(f"{counts}: {args.out}")
     return 1 if differences else 0
 
 

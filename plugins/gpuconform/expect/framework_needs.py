@@ -36,7 +36,9 @@ FRAMEWORKS: dict[str, tuple[str, ...]] = {
 }
 ANY = "*"
 AUTO = "auto"  # required when installed, at any version
-SPECIFIER_HELP = f"a PEP 440 specifier such as '>=2.6,<2.12', {ANY!r} for any version, or {AUTO!r} (required when installed)"
+SPECIFIER_HELP = (
+    f"a PEP 440 specifier such as '>=2.6,<2.12', {ANY!r} for any version, or {AUTO!r} (required when installed)"
+)
 
 #: (framework, specifier as written), in FRAMEWORKS order.
 FrameworkTable = tuple[tuple[str, str], ...]
@@ -71,7 +73,8 @@ def parse_frameworks(value: Any, source: str) -> FrameworkTable:
     for name, text in value.items():
         key = f"frameworks.{name}"
         if name not in FRAMEWORKS:
-            raise DataError(source, key, f"unknown framework {name!r}{did_you_mean(name, FRAMEWORKS)}", join_choices(FRAMEWORKS))
+            problem = f"unknown framework {name!r}{did_you_mean(name, FRAMEWORKS)}"
+            raise DataError(source, key, problem, join_choices(FRAMEWORKS))
         if not isinstance(text, str):
             raise DataError(source, key, f"expected a string, got {type(text).__name__} {text!r}", SPECIFIER_HELP)
         if not valid_specifier(text):

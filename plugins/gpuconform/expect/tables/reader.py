@@ -52,6 +52,8 @@ TABLE_FILES = {
     "and_cuda": "and_cuda.toml",
     **RULE_TABLE_FILES,
 }
+#: The tables of frameworks other than TensorFlow (gpuconform.expect.framework_tables), loaded apart.
+FRAMEWORK_TABLE_FILES = {"torch": "torch.toml", "jax": "jax.toml"}
 
 # --- rows, as the rest of gpuconform sees them -------------------------------------------------
 
