@@ -69,7 +69,8 @@ def torch_wheel(
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("torch/version.py", version_py)
         z.writestr("torch-2.4.0.dist-info/METADATA", metadata("torch", "2.4.0", requires))
-        z.writestr("torch/lib/libtorch_python.so", padded(b"\x7fELF\0gcc\0" + flags + b"\0other\0"))
+        # As 2.9.1 has it: the flags right after another literal's bytes, with no NUL between.
+        z.writestr("torch/lib/libtorch_python.so", padded(b"\x7fELF\0from_ipc_h" + flags + b"\0other\0"))
         z.writestr("torch/lib/libtorch_cuda.so", padded(b"\x7fELF" + b"".join(fatbins.fatbin(e) for e in kernels)))
         # A shared object the scan must leave alone: only libtorch_cuda.so holds the kernels read.
         z.writestr("torch/lib/libcaffe2_nvrtc.so", padded(fatbins.fatbin([(SASS, 35)])))

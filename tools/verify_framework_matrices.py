@@ -70,8 +70,9 @@ PROJECTS = {
 VERSION_PY = "torch/version.py"
 ARCH_FLAGS_IN = "torch/lib/libtorch_python.so"
 KERNELS_IN = "torch/lib/libtorch_cuda.so"
-#: The arch-flags string as compiled in: NUL, "sm_50 sm_60 ... compute_90", NUL.
-ARCH_FLAGS = re.compile(rb"\0((?:sm|compute)_\d+[af]?(?: (?:sm|compute)_\d+[af]?)+)\0")
+#: The arch-flags string as compiled in: "sm_50 sm_60 ... compute_90", NUL-terminated. What precedes
+#: it need not be a NUL: 2.8 and 2.9 place it right after the bytes of another literal.
+ARCH_FLAGS = re.compile(rb"((?:sm|compute)_\d+[af]?(?: (?:sm|compute)_\d+[af]?)+)\0")
 
 
 @dataclass
