@@ -28,6 +28,7 @@ from gpuconform.facts.observed import ObservedResult
 from gpuconform.facts.serde import dump
 from gpuconform.facts.serde import load
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import NotRecorded
 from gpuconform.frameworks.children import Result
 from gpuconform.frameworks.replay import LOG_CAP
 from gpuconform.frameworks.replay import Replay
@@ -151,7 +152,7 @@ def test_a_live_run_records_every_tensorflow_child_it_started_in_facts_json(
     assert (fw.MODULE, tuple(sorted(fw.VERBOSE.items()))) in recorded
     modules = {module for module, _ in recorded}
     layers = ("framework", "placement", "memory", "preprocessing", "determinism")
-    assert modules == {f"gpuconform.frameworks.tensorflow.experiments.{layer}" for layer in layers}
+    assert modules == set(layers)  # experiments are named relative to their framework's package
     assert all(len(b["log"]) <= LOG_CAP for b in facts["observations"])
 
 
@@ -354,3 +355,13 @@ def test_a_recorded_child_is_found_by_its_module_experiments_and_environment() -
     assert replay.find(DETERMINISM, ["golden_cpu"], {REFERENCE: "/a/model/of/my/own"}) is None
     assert replay.find(DETERMINISM, ["repeat"], {REFERENCE: f"{here}/data"}) is None
     assert replay.find(fw.MODULE, ["golden_cpu"], {REFERENCE: f"{here}/data"}) is None
+
+
+def test_a_facts_file_with_no_memory_runs_says_which_run_it_lacks() -> None:
+    replay = Replay("facts.json", "tensorflow")
+    module = "gpuconform.frameworks.tensorflow.experiments.memory"
+    with pytest.raises(NotRecorded) as caught:
+        replay.memory_run("memory", "default", 0, {}, 1, None)
+    assert str(caught.value) == (
+        f"this memory run (1 {module} child(ren) in mode 'default' on GPU 0) is not recorded in facts.json"
+    )

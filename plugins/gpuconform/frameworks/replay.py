@@ -226,10 +226,10 @@ class Replay:
         for run in self.memory_runs:
             if (run.module, run.mode, run.gpu, len(run.children), run.limit_mb, portable(run.env)) == wanted:
                 return run
-            what = (
-                f"{copies} {framework(self.framework_id).describe(module)} child(ren) in mode {mode!r} on GPU {gpu}"
-                + (f" with a {limit_mb} MB limit" if limit_mb else "")
-            )
+        what = (
+            f"{copies} {framework(self.framework_id).describe(module)} child(ren) in mode {mode!r} on GPU {gpu}"
+            + (f" with a {limit_mb} MB limit" if limit_mb else "")
+        )
         raise NotRecorded(f"this memory run ({what}) is not recorded in {self.source}")
 
 
