@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from typing import NoReturn
 
 import pytest
 
@@ -33,6 +34,7 @@ from gpuconform.expect.tables.keras_preprocessing import LOAD_INPUTS
 from gpuconform.expect.tables.keras_preprocessing import SKEWS
 from gpuconform.expect.tables.keras_preprocessing import KerasMatrix
 from gpuconform.expect.tables.keras_preprocessing import KnownRegression
+from gpuconform.expect.tables.keras_preprocessing import Lacking
 from gpuconform.expect.tables.keras_preprocessing import Observation
 from gpuconform.expect.tables.keras_preprocessing import application_requires
 from gpuconform.expect.tables.keras_preprocessing import differences
@@ -53,7 +55,7 @@ pytestmark = pytest.mark.preprocessing
 MODULE = "preprocessing"
 TF_KERAS = "tf.keras"  # the Keras that tf.keras resolves to: keras 2, keras 3 or tf-keras
 STANDALONE = "keras_preprocessing"
-Observed = dict[tuple[str, str], Observation]
+Observed = dict[tuple[str, str], Observation] | Lacking
 Judge = Callable[[Observed, str, str], None]
 
 
@@ -115,12 +117,25 @@ def test_pillow_is_installed_for_image_loading(host_facts: Facts, host_expect: E
     )
 
 
-load_img_inputs = answer_fixture("load_img_inputs", "preprocessing_child", observations)
-interpolations = answer_fixture("interpolations", "preprocessing_child", observations)
-truncated_images = answer_fixture("truncated_images", "preprocessing_child", observations)
-resize_skew = answer_fixture("resize_skew", "preprocessing_child", observations)
-image_dataset = answer_fixture("image_dataset", "preprocessing_child", observations)
-image_data_generator = answer_fixture("image_data_generator", "preprocessing_child", observations)
+def _experiment(name: str) -> Any:
+    """Fixture `name`: experiment `name`'s observations; or, where the installed release predates an API the
+    experiment calls (the matrix's [[introduced]] rows), a `Lacking` answer, without starting the child."""
+    observed = answer_fixture(name, "preprocessing_child", observations, fixture_name=f"{name}_observed")
+
+    @pytest.fixture(name=name)
+    def fixture(keras_matrix: KerasMatrix, host_facts: Facts, request: pytest.FixtureRequest) -> Observed:
+        lacking = keras_matrix.lacking(name, host_facts.packages)
+        return lacking if lacking is not None else request.getfixturevalue(f"{name}_observed")
+
+    return observed, fixture
+
+
+load_img_inputs_observed, load_img_inputs = _experiment("load_img_inputs")
+interpolations_observed, interpolations = _experiment("interpolations")
+truncated_images_observed, truncated_images = _experiment("truncated_images")
+resize_skew_observed, resize_skew = _experiment("resize_skew")
+image_dataset_observed, image_dataset = _experiment("image_dataset")
+image_data_generator_observed, image_data_generator = _experiment("image_data_generator")
 
 
 @pytest.fixture
@@ -132,6 +147,8 @@ def judge(
     table = f"matrices/keras_preprocessing.toml ({keras_matrix.meta.source}, as of {keras_matrix.meta.as_of})"
 
     def compare(observed: Observed, loader: str, behaviour: str) -> None:
+        if isinstance(observed, Lacking):
+            _lacks_the_api(observed, BEHAVIOURS[behaviour], table)
         obs = observed.get((loader, behaviour))
         if obs is None:
             could_not_check(behaviour, f"the experiment returned no observation for {loader}")
@@ -179,6 +196,21 @@ def judge(
         raise KnownRegression(f"{what}: {obs.describe()}\n{reason}")
 
     return compare
+
+
+def _lacks_the_api(lacking: Lacking, what: str, table: str) -> NoReturn:
+    row, installed = lacking.row, lacking.installed
+    who = f"{installed.name} {installed.version}"
+    before = f"; before that release {row.before}" if row.before else ""
+    fail(
+        f"{what}: {row.api} does not exist in {who}; it first shipped in {row.package} {row.since}",
+        expected=f"{row.package} >= {row.since}, the first release with {row.api} ({row.key} of {table})",
+        found=f"{who} installed",
+        source=f"Python package metadata (importlib.metadata); {row.source}",
+        why=f"calling it in {who} raises {lacking.error}",
+        fix=f"pip install --upgrade '{installed.name}>={row.since}' ({row.api} first shipped in {row.package} "
+        f"{row.since}{before})",
+    )
 
 
 # ---- load_img -----------------------------------------------------------------------------

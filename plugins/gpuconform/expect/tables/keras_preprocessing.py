@@ -6,6 +6,8 @@ or raises a given error, plus exact `values` and measured `ranges`. A row may
 record a known regression (the issue, the workaround, and the `[application]`
 profile key that turns it into a failure). The suite runs each behaviour for real
 and compares the observation with the first row that matches the installed version.
+An `[[introduced]]` row names the release that first has an API an experiment calls:
+on an older release the experiment's checks fail with that release, and no child runs.
 
 The rows are read with the validating reader of `gpuconform.expect.tables.reader`, so
 every problem is a DataError naming the file and the key (``known[3].versions``).
@@ -35,6 +37,8 @@ from gpuconform.expect.tables.reader import Schema
 from gpuconform.expect.tables.reader import TableMeta
 from gpuconform.expect.tables.reader import row_notes
 from gpuconform.facts.errors import did_you_mean
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.model import PackagesFacts
 
 #: The experiments of `gpuconform.frameworks.tensorflow.experiments.preprocessing`, all run by one child.
 EXPERIMENTS = (
@@ -106,12 +110,16 @@ BEHAVIOURS: dict[str, str] = _behaviours()
 REQUIREMENTS = tuple(f.name for f in dataclasses.fields(ApplicationExpectation))
 
 # fmt: off
-_FILE: Schema = {"meta": "table", "known": "tables"}
+_FILE: Schema = {"meta": "table", "known": "tables", "introduced?": "tables"}
 _ROW: Schema = {
     "behaviour": "string", "package": "string", "versions": "string", "outcome": "string",
     "observed": "strings", "error_type?": "string", "error?": "string", "values?": "table",
     "ranges?": "table", "regression?": "string", "workaround?": "string", "requirement?": "string",
     "notes?": "strings",
+}
+_INTRODUCED: Schema = {
+    "experiment": "string", "api": "string", "package": "string", "since": "string", "before?": "string",
+    "source": "string",
 }
 # fmt: on
 
@@ -188,11 +196,73 @@ def observations(answer: list[dict[str, Any]]) -> dict[tuple[str, str], Observat
 
 
 @dataclass(frozen=True)
+class IntroducedRow:
+    """One `[[introduced]]` row: the release that first has an API an experiment calls."""
+
+    key: str  # "introduced[0]", for messages
+    experiment: str  # one of EXPERIMENTS
+    api: str  # "tf.keras.preprocessing.image_dataset_from_directory"
+    package: str  # the distribution whose version decides: one of PACKAGES
+    since: Version
+    before: str | None  # where the API was before `since`, if anywhere
+    source: str
+
+    def lacks(self, version: str) -> bool:
+        """Whether `version` predates the API. A prerelease of `since` (a nightly, an rc) may have it: not lacking."""
+        try:
+            installed = Version(version)
+        except InvalidVersion:
+            return False
+        return Version(installed.base_version) < self.since
+
+
+@dataclass(frozen=True)
 class KerasMatrix:
     """The rows of the matrix file, in file order."""
 
     meta: TableMeta
     rows: tuple[KnownRow, ...]
+    introduced: tuple[IntroducedRow, ...] = ()
+
+    def lacking(self, experiment: str, packages: PackagesFacts) -> Lacking | None:
+        """Where the installed release predates an API `experiment` calls (its first such `[[introduced]]` row);
+        None when every API it calls is there, or the package a row names is not installed."""
+        installed = installed_packages(packages)
+        for row in self.introduced:
+            info = installed.get(row.package)
+            if row.experiment == experiment and info is not None and row.lacks(info.version):
+                return Lacking(row, info)
+        return None
+
+
+@dataclass(frozen=True)
+class Lacking:
+    """An experiment's answer where the installed release predates an API it calls: no observation, and why."""
+
+    row: IntroducedRow
+    installed: PackageInfo  # the distribution the row's package resolved to: tensorflow-gpu for "tensorflow"
+
+    def __contains__(self, key: object) -> bool:
+        return False  # nothing was observed
+
+    @property
+    def error(self) -> str:
+        """What calling the API raises there."""
+        module, _, name = self.row.api.rpartition(".")
+        return f"AttributeError: module {module!r} has no attribute {name!r}"
+
+
+def installed_packages(packages: PackagesFacts) -> dict[str, PackageInfo]:
+    """The installed distribution of each package a row can name (PACKAGES), from the package metadata;
+    "tensorflow" is whichever TensorFlow distribution is installed (tensorflow-gpu, tf-nightly, ...)."""
+    found = {
+        "tensorflow": packages.tensorflow,
+        "keras": packages.keras,
+        "tf-keras": packages.tf_keras,
+        "keras-preprocessing": packages.keras_preprocessing,
+        "pillow": next((p for p in packages.others if p.name == "pillow"), None),
+    }
+    return {name: info for name, info in found.items() if info is not None}
 
     def lookup(self, behaviour: str, package: str, version: str) -> KnownRow | None:
         """The first row for this behaviour and package whose range holds `version`."""
@@ -220,7 +290,20 @@ def load_keras_matrix(path: Path | None = None) -> KerasMatrix:
     meta = r.meta("keras_preprocessing", _FILE)
     rows = tuple(_row(r, key, row) for key, row in r.rows("known", _ROW))
     r.nonempty(list(rows), "known", "one [[known]] row per behaviour and version range")
-    return KerasMatrix(meta, rows)
+    introduced = r.rows("introduced", _INTRODUCED) if "introduced" in r.data else []
+    return KerasMatrix(meta, rows, tuple(_introduced(r, key, row) for key, row in introduced))
+
+
+def _introduced(r: Reader, key: str, row: dict[str, Any]) -> IntroducedRow:
+    return IntroducedRow(
+        key=key,
+        experiment=r.choice(row["experiment"], f"{key}.experiment", EXPERIMENTS),
+        api=row["api"],
+        package=r.choice(row["package"], f"{key}.package", PACKAGES),
+        since=r.version(row["since"], f"{key}.since", "2.3.0"),
+        before=row.get("before"),
+        source=row["source"],
+    )
 
 
 def _row(r: Reader, key: str, row: dict[str, Any]) -> KnownRow:

@@ -29,10 +29,13 @@ def answer(batch: Batch, name: str) -> Any:
     return result.value
 
 
-def answer_fixture(name: str, batch_fixture: str, convert: Callable[[Any], Any] = lambda value: value) -> Any:
-    """A fixture called `name` that gives experiment `name`'s answer from the batch of fixture `batch_fixture`."""
+def answer_fixture(
+    name: str, batch_fixture: str, convert: Callable[[Any], Any] = lambda value: value, *, fixture_name: str = ""
+) -> Any:
+    """A fixture called `name` (or `fixture_name`) that gives experiment `name`'s answer from the batch of fixture
+    `batch_fixture`."""
 
-    @pytest.fixture(name=name)
+    @pytest.fixture(name=fixture_name or name)
     def fixture(request: pytest.FixtureRequest) -> Any:
         value = answer(request.getfixturevalue(batch_fixture), name)
         try:
