@@ -207,7 +207,7 @@ def _lacks_the_api(lacking: Lacking, what: str, table: str) -> NoReturn:
         expected=f"{row.package} >= {row.since}, the first release with {row.api} ({row.key} of {table})",
         found=f"{who} installed",
         source=f"Python package metadata (importlib.metadata); {row.source}",
-        why=f"calling it in {who} raises {lacking.error}",
+        why=f"calling it in {who} raises {row.error}",
         fix=f"pip install --upgrade '{installed.name}>={row.since}' ({row.api} first shipped in {row.package} "
         f"{row.since}{before})",
     )

@@ -118,8 +118,8 @@ _ROW: Schema = {
     "notes?": "strings",
 }
 _INTRODUCED: Schema = {
-    "experiment": "string", "api": "string", "package": "string", "since": "string", "before?": "string",
-    "source": "string",
+    "experiment": "string", "api": "string", "package": "string", "since": "string", "error": "string",
+    "before?": "string", "source": "string",
 }
 # fmt: on
 
@@ -204,6 +204,7 @@ class IntroducedRow:
     api: str  # "tf.keras.preprocessing.image_dataset_from_directory"
     package: str  # the distribution whose version decides: one of PACKAGES
     since: Version
+    error: str  # what calling it raises on an older release, as users report it
     before: str | None  # where the API was before `since`, if anywhere
     source: str
 
@@ -234,6 +235,17 @@ class KerasMatrix:
                 return Lacking(row, info)
         return None
 
+    def lookup(self, behaviour: str, package: str, version: str) -> KnownRow | None:
+        """The first row for this behaviour and package whose range holds `version`."""
+        try:
+            v = Version(version)
+        except InvalidVersion:
+            return None
+        for row in self.rows:
+            if row.behaviour == behaviour and row.package == package and row.versions.contains(v, prereleases=True):
+                return row
+        return None
+
 
 @dataclass(frozen=True)
 class Lacking:
@@ -244,12 +256,6 @@ class Lacking:
 
     def __contains__(self, key: object) -> bool:
         return False  # nothing was observed
-
-    @property
-    def error(self) -> str:
-        """What calling the API raises there."""
-        module, _, name = self.row.api.rpartition(".")
-        return f"AttributeError: module {module!r} has no attribute {name!r}"
 
 
 def installed_packages(packages: PackagesFacts) -> dict[str, PackageInfo]:
@@ -263,17 +269,6 @@ def installed_packages(packages: PackagesFacts) -> dict[str, PackageInfo]:
         "pillow": next((p for p in packages.others if p.name == "pillow"), None),
     }
     return {name: info for name, info in found.items() if info is not None}
-
-    def lookup(self, behaviour: str, package: str, version: str) -> KnownRow | None:
-        """The first row for this behaviour and package whose range holds `version`."""
-        try:
-            v = Version(version)
-        except InvalidVersion:
-            return None
-        for row in self.rows:
-            if row.behaviour == behaviour and row.package == package and row.versions.contains(v, prereleases=True):
-                return row
-        return None
 
 
 def matrix_path() -> Path:
@@ -301,6 +296,7 @@ def _introduced(r: Reader, key: str, row: dict[str, Any]) -> IntroducedRow:
         api=row["api"],
         package=r.choice(row["package"], f"{key}.package", PACKAGES),
         since=r.version(row["since"], f"{key}.since", "2.3.0"),
+        error=row["error"],
         before=row.get("before"),
         source=row["source"],
     )
