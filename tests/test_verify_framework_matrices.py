@@ -121,6 +121,15 @@ def test_arch_flags_and_fatbins_that_disagree_with_the_row_are_differences(tmp_p
     assert ("build 2.4.0 cu121 arch_list", str([*ROW.arch_list, "compute_90"])) in found
 
 
+def test_kernels_built_for_a_few_architectures_only_do_not_change_the_fatbin_arch_list(tmp_path: Path) -> None:
+    # As in 2.15.0: some fatbins hold sm_90 alone, and an arch-specific sm_103 is in a few.
+    entries = [[(SASS, a) for a in ARCHS]] * 3 + [[(SASS, 90)], [(SASS, 90), (SASS, 103)]]
+    r = read(tmp_path, torch_wheel(tmp_path, entries=entries), "torch", "2.4.0")
+    assert r.fatbins.sass["9.0"] == 5 and r.fatbins.sass["10.3"] == 1
+    assert report.fatbin_arch_list(r) == list(ROW.arch_list)
+    assert diffs(r) == []
+
+
 def test_a_cpu_build_or_an_unknown_release_is_a_difference_not_a_crash(tmp_path: Path) -> None:
     r = read(tmp_path, torch_wheel(tmp_path, version_py=VERSION_PY.replace("'12.1'", "None")), "torch", "2.4.0")
     assert diffs(r) == [("release 2.4.0", "a CUDA build", "cuda = None")]
