@@ -116,7 +116,10 @@ def test_nvidia_gpu_is_on_the_pci_bus(
 def test_the_nvidia_kernel_module_is_loaded(
     host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices
 ) -> None:
-    """Not loaded: the cause the facts name (modprobe, the kernel log, Secure Boot), else nouveau's check, else none."""
+    """The nvidia kernel module is loaded.
+
+    Not loaded: the cause the facts name (modprobe, the kernel log, Secure Boot), else nouveau's check, else none.
+    """
     _not_on_windows(host_facts)
     if _wsl2(host_facts):
         not_applicable("under WSL 2 the Windows NVIDIA driver serves the GPU: Linux loads no nvidia module")

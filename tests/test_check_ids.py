@@ -24,7 +24,8 @@ ID = re.compile(r"^(?P<layer>[a-z]+)::(?P<name>[a-z0-9_]+)(\[[^\]]+\])?$")
 def collected() -> list[str]:
     """The ids the suites collect now, through the same command users run."""
     proc = subprocess.run(
-        [sys.executable, "-m", "gpuconform", "checks"], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "gpuconform", "checks", "--ids"],
+        capture_output=True, text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout.split()

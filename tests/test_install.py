@@ -158,7 +158,7 @@ def test_the_installed_suite_reaches_the_checkouts_verdict_with_the_same_checks(
     mine, theirs = result(installed.work / "reports"), result(checkout_reports)
     assert mine["verdict"] == theirs["verdict"]
     assert [c["id"] for c in mine["checks"]] == [c["id"] for c in theirs["checks"]]
-    listed = must(installed.run("gpuconform", "checks"), "gpuconform checks").split()
+    listed = must(installed.run("gpuconform", "checks", "--ids"), "gpuconform checks --ids").split()
     layers = ("platform", "driver", "libraries")
     assert sorted(c["id"] for c in mine["checks"]) == sorted(
         i for i in listed if i.startswith(tuple(f"{x}::" for x in layers))

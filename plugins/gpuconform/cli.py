@@ -2,7 +2,9 @@
 
     gpuconform fleet merge reports/ other/result.json -o fleet/ --expect hosts.txt
     gpuconform compat [--facts reports/facts.json] [--profile t4] [--json]
-    gpuconform checks
+    gpuconform checks [--ids]
+    gpuconform profiles
+    gpuconform profile capture [--facts reports/facts.json] > fleet.toml   # then: pytest --host-profile fleet.toml
     gpuconform summary reports/result.json >> "$GITHUB_STEP_SUMMARY"
     gpuconform facts from-spec host.toml -o host.json   # then: pytest --host-facts host.json
     gpuconform --version
@@ -97,8 +99,27 @@ def _build_parser() -> argparse.ArgumentParser:
     compat.add_argument("--json", action="store_true", help="print the table as JSON")
     compat.set_defaults(run=_compat)
 
-    checks = commands.add_parser("checks", help="list the stable check ids (layer::name) of the suites")
+    checks = commands.add_parser(
+        "checks", help="list every check, layer by layer: its stable id (layer::name) and what it checks"
+    )
+    checks.add_argument("--ids", action="store_true", help="print the ids alone, one a line (for scripts)")
     checks.set_defaults(run=_checks)
+
+    profiles = commands.add_parser("profiles", help="list the built-in host profiles (as pytest --host-profile list)")
+    profiles.set_defaults(run=_profiles)
+
+    profile = commands.add_parser("profile", help="write host profiles")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True, parser_class=_Parser)
+    capture = profile_commands.add_parser(
+        "capture",
+        help="write a profile (TOML) of this known-good host, or of a facts.json, to check the rest of a fleet against",
+    )
+    capture.add_argument("--facts", type=Path, help="the good host's recorded facts.json instead of probing this one")
+    capture.add_argument("--name", default="fleet", help="the profile's name (default fleet)")
+    capture.add_argument("--root", type=Path, default=Path("/"), help="probe /sys, /proc, /dev below DIR")
+    capture.add_argument("--probe-timeout", type=float, default=20.0, help="seconds per probe child (default 20)")
+    capture.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    capture.set_defaults(run=_profile_capture)
 
     facts = commands.add_parser("facts", help="write Facts files")
     facts_commands = facts.add_subparsers(dest="facts_command", required=True, parser_class=_Parser)
@@ -186,6 +207,34 @@ def _expectation(value: str | None) -> tuple[int | None, list[str]]:
     return len(names), names
 
 
+# ---- profiles ---------------------------------------------------------------------------
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    from gpuconform.expect.loading import load_matrices
+    from gpuconform.expect.profiles import builtin_listing
+
+    print("\n".join(builtin_listing(load_matrices())))
+    return EXIT_OK
+
+
+def _profile_capture(args: argparse.Namespace) -> int:
+    from gpuconform.expect.capture import capture_profile
+    from gpuconform.expect.loading import load_matrices
+    from gpuconform.probes.host import probe_host
+    from gpuconform.probes.host import replay_facts
+    from gpuconform.report.staging import write_text
+
+    matrices = load_matrices()
+    facts = replay_facts(args.facts) if args.facts else probe_host(matrices, args.root, args.probe_timeout)
+    text = capture_profile(facts, matrices, args.name)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(args.output, text)
+    return EXIT_OK
+
+
 # ---- compat -----------------------------------------------------------------------------
 
 
@@ -214,10 +263,11 @@ def _compat(args: argparse.Namespace) -> int:
 
 
 class _Collector:
-    """A pytest plugin that records each collected check's stable id."""
+    """A pytest plugin that records each collected check's stable id and one-line description."""
 
     def __init__(self) -> None:
         self.ids: list[str] = []
+        self.descriptions: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         from gpuconform.plugin.session import check_id_of
@@ -227,26 +277,48 @@ class _Collector:
             layer = layer_of(item)
             if layer is not None:
                 self.ids.append(check_id_of(item.nodeid, layer))
+                self.descriptions.append(check_description(item))
 
 
-def collect_check_ids() -> tuple[int, list[str], str]:
-    """Collect the suites (probing nothing beyond what a run does); return pytest's code, ids and output."""
+def check_description(item: pytest.Item) -> str:
+    """A check's one-line description: its docstring's first line, else its name read as a sentence
+    (the names are written to read as one: `gpu_count_matches_the_profile`)."""
+    function = getattr(item, "function", None)
+    doc = (getattr(function, "__doc__", None) or "").strip()
+    if doc:
+        return doc.splitlines()[0].strip()
+    words = getattr(item, "originalname", item.name).removeprefix("test_").replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def collect_checks() -> tuple[int, list[tuple[str, str]], str]:
+    """Collect the suites (probing nothing beyond what a run does); return pytest's code, the
+    (id, description) of every check in layer order, and pytest's output."""
     from gpuconform.plugin.keys import suites_dir
+    from gpuconform.verdict.judge import LAYERS
 
     collector = _Collector()
     output = io.StringIO()
     argv = [str(suites_dir()), "--collect-only", "-q", "-p", "no:cacheprovider", "--host-reports", "off"]
     with contextlib.redirect_stdout(output):
         code = pytest.main(argv, plugins=[collector])
-    return int(code), collector.ids, output.getvalue()
+    checks = list(zip(collector.ids, collector.descriptions))
+    # In layer order, lowest first; within a layer, the suite's own order (sorted() is stable).
+    checks = sorted(checks, key=lambda c: LAYERS.index(c[0].split("::")[0]))
+    return int(code), checks, output.getvalue()
 
 
 def _checks(args: argparse.Namespace) -> int:
-    code, ids, output = collect_check_ids()
+    code, checks, output = collect_checks()
     if code != 0:
         print(output, file=sys.stderr)
         return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_FAILED
-    print("\n".join(ids))
+    if args.ids:
+        print("\n".join(check_id for check_id, _ in checks))
+        return EXIT_OK
+    # Aligned, but a long parametrized id does not push every description off the screen.
+    width = min(max((len(check_id) for check_id, _ in checks), default=0), 64)
+    print("\n".join(f"{check_id.ljust(width)}  {text}" for check_id, text in checks))
     return EXIT_OK
 
 

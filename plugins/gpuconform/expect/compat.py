@@ -1,8 +1,8 @@
 """Which TensorFlow releases this host can run, predicted from the matrices and its facts.
 
 Every release in `matrices/tensorflow.toml` gets the verdict it would get here (runs
-natively, runs through minor-version compatibility, needs PTX JIT, driver too old,
-GPU too old, GPU too new, Python outside range) and what to do to run it, so a team knows what
+natively, runs through minor-version compatibility, needs PTX JIT, unknown until the driver
+is known, driver too old, GPU too old, GPU too new, Python outside range) and what to do to run it, so a team knows what
 it can upgrade to before it tries; `tox -e tfXYZ[-gpu]` is how they confirm it.
 The verdicts themselves are `Matrices.runnable_releases`, with one rule of
 matrices/architectures.toml on top (`releases_for`): a release whose CUDA predates a GPU's
@@ -30,6 +30,10 @@ from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
 from gpuconform.facts.versions import parse_driver_version
 from gpuconform.facts.versions import release_series
+
+#: What a release gets on a GPU host whose driver version could not be read (not loaded, or garbage).
+DRIVER_UNKNOWN = "unknown until the driver is known"
+DRIVER_UNKNOWN_FIX = "load the NVIDIA driver (nvidia-smi must answer), then run gpuconform compat again"
 
 #: Python minors to suggest from when a release's range excludes this host's.
 _PYTHONS = tuple(f"3.{minor}" for minor in range(5, 16))
@@ -102,6 +106,11 @@ def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
     rows = []
     for answers in zip(*per_gpu):
         worst = max(answers, key=_badness)
+        if profile.expects_gpu and driver is None and worst.runs:
+            # Python and the GPU's kernels allow it, but whether the driver runs its CUDA is not known.
+            unknown = f"the driver could not be read, so whether it runs CUDA {worst.release.cuda} is unknown"
+            detail = f"{worst.detail}; {unknown}"
+            worst = replace(worst, verdict="driver-unknown", detail=detail)
         rows.append(_row(worst, profile, gpus, matrices, series, driver))
     table_rows = tuple(rows)
     newest = next((r for r in table_rows if r.runs and not r.prerelease), None)
@@ -152,7 +161,9 @@ def render_text(table: CompatTable) -> list[str]:
         why = "" if r is None or r.runs else r.why
         lines.append(f"{text}  {why}".rstrip())
     newest = table.newest_runnable
-    if newest is None:
+    if newest is None and any(r.verdict == "driver-unknown" for r in table.rows):
+        lines.append(f"which release runs here is {DRIVER_UNKNOWN}: {DRIVER_UNKNOWN_FIX}")
+    elif newest is None:
         lines.append("no TensorFlow release in the matrix runs on this host as it is")
     else:
         lines.append(f"newest release that runs here: {newest.tensorflow}" + (f": {newest.fix}" if newest.fix else ""))
@@ -234,6 +245,8 @@ def _driver_floor(answer: ReleaseVerdict) -> str:
 
 
 def _why(answer: ReleaseVerdict, driver: str | None) -> str:
+    if answer.verdict == "driver-unknown":
+        return DRIVER_UNKNOWN
     if answer.verdict == "runs-minor-compat" and answer.requirement is not None:
         return f"through CUDA minor-version compatibility (full support from driver {answer.requirement.full})"
     if answer.verdict == "needs-ptx-jit" and answer.coverage is not None:
@@ -250,6 +263,8 @@ def _fix(
     answer: ReleaseVerdict, profile: Profile, gpus: dict[CC, GpuModel | None], matrices: Matrices, installed: bool
 ) -> str:
     release = answer.release
+    if answer.verdict == "driver-unknown":
+        return DRIVER_UNKNOWN_FIX
     if answer.verdict == "python-outside-range":
         fitting = [p for p in _PYTHONS if release.python.contains(Version(p), prereleases=True)]
         return f"use a Python in {release.python}" + (f", e.g. python{fitting[-1]} -m venv .venv" if fitting else "")

@@ -27,6 +27,7 @@ VERDICTS = (
     "runs",
     "runs-minor-compat",
     "needs-ptx-jit",
+    "driver-unknown",  # set by gpuconform.expect.compat: a GPU host whose driver could not be read
     "driver-too-old",
     "gpu-too-old",
     "gpu-too-new",  # set by gpuconform.expect.compat: the release's CUDA predates the GPU's architecture

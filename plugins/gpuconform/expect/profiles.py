@@ -136,6 +136,32 @@ def builtin_names() -> list[str]:
     return sorted([p.stem for p in builtin_dir().glob("*.toml")] + ["auto"])
 
 
+#: What `auto` does, as the list of profiles shows it (it has no file to hold a description).
+AUTO_DESCRIPTION = "pick the built-in matching this host's GPUs, or 'cpu' without an NVIDIA GPU (the default)"
+
+#: The value of --host-profile (and `gpuconform profiles`) that lists the built-ins instead of choosing one.
+LIST = "list"
+
+
+def builtin_listing(matrices: Matrices) -> list[str]:
+    """One line per built-in profile, `name  description`: what `--host-profile list` and
+    `gpuconform profiles` print."""
+    names = builtin_names()
+    width = max(len(n) for n in names)
+    lines = []
+    for name in names:
+        path = builtin_dir() / f"{name}.toml"
+        text = AUTO_DESCRIPTION if name == "auto" else load_profile(path, matrices).description
+        lines.append(f"{name.ljust(width)}  {text}")
+    return lines
+
+
+def builtin_name(spec: str) -> str | None:
+    """The built-in profile (or `auto`) that `spec` names, ignoring case ("T4" is t4); None when none."""
+    key = spec.strip().lower()
+    return key if key in builtin_names() else None
+
+
 def load_profile(path: Path, matrices: Matrices) -> Profile:
     """Load and validate a profile file; any problem is a DataError naming file and key."""
     data = dict(read_toml(path))
@@ -190,24 +216,26 @@ def _tensorflow_of(
 def resolve_profile(
     spec: str, facts: Facts, matrices: Matrices, base: Path, source: str = "option --host-profile"
 ) -> Profile:
-    """Turn `--host-profile` into a Profile: a built-in name, a path, or `auto`.
+    """Turn `--host-profile` into a Profile: a built-in name (in any case), a path, or `auto`.
 
     `source` is where the value came from, as error messages name it.
     """
-    if spec == "auto":
-        return auto_profile(facts, matrices)
-    names = builtin_names()
-    if spec in names:
-        return load_profile(builtin_dir() / f"{spec}.toml", matrices)
     candidate = base / spec
     looks_like_path = "/" in spec or spec.endswith(".toml")
+    names = builtin_names()
+    # A path is taken as written; a file named like a built-in but for case ("T4") is the user's own.
+    name = None if looks_like_path or (spec not in names and candidate.is_file()) else builtin_name(spec)
+    if name == "auto":
+        return auto_profile(facts, matrices)
+    if name is not None:
+        return load_profile(builtin_dir() / f"{name}.toml", matrices)
     if looks_like_path or candidate.is_file():
         return load_profile(candidate, matrices)
     raise DataError(
         source,
         "",
-        f"unknown profile {spec!r}{did_you_mean(spec, names)}",
-        f"a path to a TOML file or one of the built-ins: {join_choices(names)}",
+        f"unknown profile {spec!r}{did_you_mean(spec.lower(), names)}",
+        f"a path to a TOML file or one of the built-ins: {join_choices(names)} (--host-profile list describes them)",
     )
 
 

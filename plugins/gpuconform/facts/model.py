@@ -35,7 +35,8 @@ from gpuconform.facts.versions import parse_release
 #: distribution, a library candidate's every origin and driver build, a container runtime's
 #: refusal, and the framework children's observations (their batches and the memory layer's
 #: measured runs), Secure Boot and what loading the module said, a device node's open error and the WSL
-#: version; version-1 files load unchanged (each addition has a default that means "not recorded").
+#: version, and the profile and options of the run that wrote the file; version-1 files load
+#: unchanged (each addition has a default that means "not recorded").
 FACTS_SCHEMA_VERSION = 2
 #: The versions this gpuconform reads.
 FACTS_SCHEMA_VERSIONS = (1, 2)
@@ -339,6 +340,21 @@ class HostIdentity:
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """What the run that wrote these facts was asked to check, so that replaying the file without
+    --host-profile checks the host against the same profile."""
+
+    profile: str  # --host-profile as the run resolved it: a built-in name, auto, or the profile file's path
+    profile_name: str  # the profile it checked against (for auto: the built-in auto picked)
+    profile_source: str  # where the value came from: "option --host-profile", "the default of --host-profile", ...
+    strict: bool = False  # --host-strict
+    compat: bool = False  # --host-compat
+    probe_timeout: float | None = None  # --host-probe-timeout, seconds
+    tf_timeout: float | None = None  # --host-tf-timeout, seconds
+    report_formats: tuple[str, ...] = ()  # --host-report-formats
+
+
+@dataclass(frozen=True)
 class Facts:
     """The root of the Facts tree."""
 
@@ -350,4 +366,5 @@ class Facts:
     toolchain: ToolchainFacts | None = None
     observations: tuple[ObservedBatch, ...] = ()
     memory_runs: tuple[ObservedMemoryRun, ...] = ()
+    run: RunOptions | None = None  # null or absent: not recorded (an older file, or one written by hand)
     schema_version: int = FACTS_SCHEMA_VERSION

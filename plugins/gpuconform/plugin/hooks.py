@@ -45,6 +45,19 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    # `--host-profile list` describes the built-ins and runs nothing, as --markers does: before
+    # pytest_configure, which would probe the host.
+    if not opts.lists_profiles(config):
+        return None
+    from gpuconform.expect.loading import load_matrices
+    from gpuconform.expect.profiles import builtin_listing
+
+    print("\n".join(builtin_listing(load_matrices())))
+    return 0
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for layer in LAYERS:
         config.addinivalue_line("markers", f"{layer}: gpuconform layer '{layer}': {LAYER_HELP[layer]}")

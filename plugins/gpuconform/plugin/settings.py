@@ -166,6 +166,13 @@ def given_on_command_line(config: pytest.Config) -> frozenset[str]:
     return frozenset(o.flag for o in OPTIONS if config.getoption(_dest(o)) is not None)
 
 
+def lists_profiles(config: pytest.Config) -> bool:
+    """Whether the profile asked for is `list` (in any case): describe the built-ins, check nothing."""
+    from gpuconform.expect.profiles import LIST
+
+    return str(_raw(config, PROFILE)).strip().lower() == LIST
+
+
 def resolve(config: pytest.Config) -> Settings:
     """Resolve every setting by precedence and validate it; bad values raise UsageError."""
     base = config.invocation_params.dir

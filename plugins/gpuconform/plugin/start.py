@@ -19,6 +19,7 @@ import pytest
 from gpuconform.expect.expectations import build_expectations
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
+from gpuconform.facts.model import RunOptions
 from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.plugin import settings as opts
@@ -27,7 +28,7 @@ from gpuconform.report.staging import Staging
 from gpuconform.report.staging import remove_stale_reports
 
 if TYPE_CHECKING:
-    pass
+    from gpuconform.expect.profiles import Profile
 
 from gpuconform.plugin.session import HostSession
 
@@ -63,9 +64,21 @@ def start_session(config: pytest.Config) -> HostSession:
         with _named_by(config, opts.ROOT):
             facts = probe_host(matrices, settings.root, settings.probe_timeout)
         facts = replace(facts, host=replace(facts.host, run_id=run_id))
-    with _named_by(config, opts.PROFILE):
-        base = config.invocation_params.dir
-        profile = resolve_profile(settings.profile, facts, matrices, base, settings.profile_source)
+    base = config.invocation_params.dir
+    recorded = _recorded_profile(settings, facts)
+    if recorded is not None:
+        # No --host-profile on a replay: the profile the recorded run checked against, not this host's default.
+        where = f"{settings.facts_file} (key run.profile)"
+        try:
+            profile = resolve_profile(recorded, facts, matrices, base, where)
+        except DataError as exc:
+            raise pytest.UsageError(f"{exc}; or choose one with --host-profile") from None
+        why = f"profile {recorded} as recorded in {settings.facts_file} (--host-profile chooses another)"
+        profile = replace(profile, chosen_by=f"{why}; {profile.chosen_by}" if profile.chosen_by else why)
+    else:
+        with _named_by(config, opts.PROFILE):
+            profile = resolve_profile(settings.profile, facts, matrices, base, settings.profile_source)
+    facts = replace(facts, run=_run_options(settings, recorded or settings.profile, profile))
     if staging is not None:
         _stage_plugin_reports(config, settings, staging)
     return HostSession(
@@ -85,6 +98,36 @@ def start_session(config: pytest.Config) -> HostSession:
         ),
         run_id=run_id,
         staging=staging,
+    )
+
+
+def _recorded_profile(settings: Settings, facts: Facts) -> str | None:
+    """The profile a replayed file records, when no --host-profile (option, variable or ini key) chose one."""
+    if settings.facts_file is None or facts.run is None or not settings.profile_source.startswith("the default"):
+        return None
+    return facts.run.profile
+
+
+def _run_options(settings: Settings, spec: str, profile: Profile) -> RunOptions:
+    """What this run was asked to check, as facts.json records it (a profile file by its full path)."""
+    from gpuconform.expect.profiles import builtin_dir
+    from gpuconform.expect.profiles import builtin_name
+
+    if builtin_name(spec) == "auto":
+        recorded = "auto"  # replayed, auto picks again from the same facts
+    elif profile.source and Path(profile.source).parent == builtin_dir():
+        recorded = Path(profile.source).stem
+    else:
+        recorded = profile.source or spec
+    return RunOptions(
+        profile=recorded,
+        profile_name=profile.name,
+        profile_source=settings.profile_source,
+        strict=settings.strict,
+        compat=settings.compat,
+        probe_timeout=settings.probe_timeout,
+        tf_timeout=settings.tf_timeout,
+        report_formats=tuple(sorted(settings.report_formats)),
     )
 
 

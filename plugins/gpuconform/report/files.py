@@ -143,6 +143,7 @@ def result_document(session: Run) -> dict[str, Any]:
             "name": session.profile.name,
             "description": session.profile.description,
             "source": session.profile.source,
+            "chosen_by": session.profile.chosen_by,
         },
         "options": {"strict": session.settings.strict, "compat": session.settings.compat},
         "verdict": {

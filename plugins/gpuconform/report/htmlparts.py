@@ -30,6 +30,7 @@ COLOURS = {
     "warn": "#9a6700",
     "runs-minor-compat": "#4d7c0f",
     "needs-ptx-jit": "#9a6700",
+    "driver-unknown": "#6e7781",
     "blocked": "#8250df",
     "not-applicable": "#6e7781",
     "not-run": "#afb8c1",
