@@ -28,6 +28,8 @@ MODULES = (
     "tests.test_redaction",
     "tests.test_fleet_inputs",
     "tests.test_environment_settings",
+    "tests.test_replay_profile",
+    "tests.test_profile_capture",
 )
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -59,7 +59,7 @@ def test_every_collected_check_is_listed(collected: list[str]) -> None:
     new = [i for i in collected if i not in set(current)]
     assert not new, (
         "new check ids: append these lines to tests/data/check_ids.txt "
-        "(`python -m gpuconform checks` lists them all):\n" + "\n".join(new)
+        "(`python -m gpuconform checks --ids` lists them all):\n" + "\n".join(new)
     )
     assert not set(collected) & set(retired), "a retired id came back: pick a new name for the new check"
 
@@ -77,3 +77,36 @@ def test_the_checks_command_prints_layer_prefixed_ids(collected: list[str]) -> N
     assert collected, "no checks collected"
     assert {i.split("::")[0] for i in collected} <= set(LAYERS)
     assert "driver::nvidia_gpu_is_on_the_pci_bus" in collected
+
+
+@pytest.fixture(scope="module")
+def described() -> subprocess.CompletedProcess[str]:
+    """`gpuconform checks` as a user runs it, noting whether TensorFlow was imported on the way."""
+    script = (
+        "import sys\n"
+        "from gpuconform.cli import main\n"
+        "code = main(['checks'])\n"
+        "print('tensorflow imported' if 'tensorflow' in sys.modules else 'no tensorflow', file=sys.stderr)\n"
+        "raise SystemExit(code)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_the_checks_command_lists_every_check_in_layer_order_with_a_description(
+    described: subprocess.CompletedProcess[str], collected: list[str]
+) -> None:
+    lines = described.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == collected  # the same checks as --ids, in the same order
+    layers = [check_id.split("::")[0] for check_id in collected]
+    assert layers == sorted(layers, key=LAYERS.index)  # platform first, then driver, ... as the verdict reads them
+    assert list(dict.fromkeys(layers)) == list(LAYERS)
+    descriptions = {line.split()[0]: line.split(None, 1)[1] for line in lines}
+    assert descriptions["driver::gpu_count_matches_the_profile"] == "Gpu count matches the profile"
+    # A check with a docstring is described by its first line.
+    assert descriptions["driver::the_nvidia_kernel_module_is_loaded"] == "The nvidia kernel module is loaded."
+
+
+def test_the_checks_command_imports_no_tensorflow(described: subprocess.CompletedProcess[str]) -> None:
+    assert described.stderr.strip().splitlines()[-1] == "no tensorflow"

@@ -206,7 +206,7 @@ def test_an_unreadable_driver_version_is_a_note_not_a_crash(matrices: Matrices) 
     t = table(host(driver="garbage"), "t4", matrices)
     assert "the driver version 'garbage' cannot be read: the driver criterion was not judged" in t.notes
     assert not any(b.startswith("driver ") for b in t.basis)
-    assert row(t, "2.21").verdict != "driver-too-old"
+    assert row(t, "2.21").verdict == "driver-unknown"
 
 
 def test_releases_whose_cuda_predates_an_rtx_3090_are_gpu_too_new_and_tensorflow_2_4_runs(matrices: Matrices) -> None:
@@ -228,3 +228,35 @@ def test_no_release_runs_a_blackwell_gpu_whose_architecture_postdates_every_cuda
     assert {r.verdict for r in t.rows} <= {"gpu-too-new", "python-outside-range", "driver-too-old"}
     assert t.newest_runnable is None
     assert "no TensorFlow release in the matrix runs on this host as it is" in render_text(t)
+
+
+def test_a_gpu_host_whose_driver_is_not_loaded_runs_no_release_it_is_unknown_until_the_driver_is_known(
+    matrices: Matrices,
+) -> None:
+    t = table(host(driver=None, gpus=(), pci=(0x1EB8,)), "t4", matrices)
+    assert not any(r.runs for r in t.rows)
+    assert t.newest_runnable is None
+    supported = row(t, "2.21")  # Python 3.11 and the T4's kernels are fine: only the driver is not known
+    assert supported.verdict == "driver-unknown"
+    assert supported.why == "unknown until the driver is known"
+    assert supported.fix == "load the NVIDIA driver (nvidia-smi must answer), then run gpuconform compat again"
+    assert row(t, "2.5").verdict == "python-outside-range"  # what is known to fail still says so
+    lines = render_text(t)
+    assert not any("runs here" in line and "unknown" not in line for line in lines)
+    assert lines[-2] == (
+        "which release runs here is unknown until the driver is known: "
+        "load the NVIDIA driver (nvidia-smi must answer), then run gpuconform compat again"
+    )
+
+
+def test_the_compat_command_on_a_host_whose_driver_is_not_loaded_says_unknown_not_runs(tmp_path: Path) -> None:
+    path = tmp_path / "facts.json"
+    path.write_text(facts_json(host(driver=None, gpus=(), pci=(0x1EB8,))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gpuconform", "compat", "--facts", str(path), "--profile", "t4", "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    verdicts = {r["series"]: r["verdict"] for r in json.loads(proc.stdout)["rows"]}
+    assert verdicts["2.21"] == "driver-unknown"
+    assert "runs" not in verdicts.values()

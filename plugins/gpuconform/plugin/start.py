@@ -72,7 +72,10 @@ def start_session(config: pytest.Config) -> HostSession:
         try:
             profile = resolve_profile(recorded, facts, matrices, base, where)
         except DataError as exc:
-            raise pytest.UsageError(f"{exc}; or choose one with --host-profile") from None
+            raise pytest.UsageError(
+                f"{where} names profile {recorded!r}, which cannot be used here: {exc}; "
+                "choose a profile with --host-profile"
+            ) from None
         why = f"profile {recorded} as recorded in {settings.facts_file} (--host-profile chooses another)"
         profile = replace(profile, chosen_by=f"{why}; {profile.chosen_by}" if profile.chosen_by else why)
     else:

@@ -1,0 +1,135 @@
+"""`gpuconform profile capture`: a profile of a known-good host that the rest of its fleet is checked against.
+
+The good host and its drifted siblings are compact host descriptions expanded by `gpuconform
+facts from-spec`; the checks are real pytest runs of the suites replaying their facts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.profiles import load_profile
+from gpuconform.plugin.keys import suites_dir
+from tests.catalogue import Row
+from tests.catalogue import catalogued
+
+GOOD = """\
+[host]
+name = "good-node"
+
+[[gpu]]
+model = "t4"
+count = 2
+
+[driver]
+version = "550.54.15"
+
+[tensorflow]
+version = "2.21.0"
+"""
+LAYERS = ("-m", "platform or driver")  # what a description holds (it names no CUDA libraries)
+SECTION = "Profiles: recorded by a run, captured from a good host"
+#: row id -> (the --facts file, its content or None for absent, what the message says after the file)
+UNREADABLE = {
+    "capture-facts-missing": ("missing.json", None, "file does not exist"),
+    "capture-facts-not-json": ("facts.json", '{"host": ', "is not valid JSON"),
+}
+CATALOGUE = [
+    Row("bad-input", SECTION, "the good host's facts file is not there", "`gpuconform profile capture --facts`",
+        "exit 4; `missing.json: file does not exist`; nothing on standard output", "capture-facts-missing"),
+    Row("bad-input", SECTION, "the good host's facts file is not JSON", "`gpuconform profile capture --facts`",
+        "exit 4; `facts.json: is not valid JSON`; nothing on standard output", "capture-facts-not-json"),
+]
+
+
+def run(where: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GPUCONFORM_")}
+    return subprocess.run(
+        [sys.executable, *argv], cwd=where, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def described(where: Path, name: str, text: str) -> Path:
+    (where / f"{name}.toml").write_text(text)
+    proc = run(where, "-m", "gpuconform", "facts", "from-spec", f"{name}.toml", "-o", f"{name}.json")
+    assert proc.returncode == 0, proc.stderr
+    return where / f"{name}.json"
+
+
+def check(where: Path, facts: Path, profile: str) -> str:
+    proc = run(where, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "--host-reports", "off",
+               "--host-facts", str(facts), "--host-profile", profile, *LAYERS)
+    return proc.stdout.splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fleet.toml captured from the good host's facts, as a user redirects it."""
+    where = tmp_path_factory.mktemp("fleet")
+    described(where, "good", GOOD)
+    proc = run(where, "-m", "gpuconform", "profile", "capture", "--facts", "good.json")
+    assert proc.returncode == 0, proc.stderr
+    (where / "fleet.toml").write_text(proc.stdout)
+    return where
+
+
+def test_the_captured_profile_holds_what_the_good_host_is(fleet: Path) -> None:
+    profile = load_profile(fleet / "fleet.toml", load_matrices())  # a valid profile file
+    assert profile.name == "fleet"
+    assert profile.description == "like good-node: 2 x Tesla T4; driver 550.54.15; tensorflow 2.21.0"
+    assert (profile.gpus.count, profile.gpus.model, profile.gpus.compute_capability) == (2, "t4", "7.5")
+    assert profile.gpus.min_memory_mib == 15360
+    assert (profile.driver.min_version, profile.driver.max_version) == ("550.54.15", "551")
+    assert (profile.tensorflow.required, profile.tensorflow.version, profile.tensorflow.gpu_build) == (
+        True, "==2.21.0", True,
+    )
+
+
+def test_the_good_host_passes_its_own_profile(fleet: Path) -> None:
+    assert check(fleet, fleet / "good.json", "fleet.toml").startswith("host verdict: PASS (profile fleet")
+
+
+def test_a_host_on_another_driver_branch_fails_naming_the_drift(fleet: Path) -> None:
+    other = described(fleet, "older-driver", GOOD.replace("550.54.15", "535.104.05"))
+    assert check(fleet, other, "fleet.toml") == (
+        "host verdict: FAIL at driver: driver 535.104.05 is outside the profile's range (>= 550.54.15 and < 551)"
+    )
+
+
+def test_a_host_with_a_gpu_fewer_fails_naming_the_drift(fleet: Path) -> None:
+    other = described(fleet, "one-gpu", GOOD.replace("count = 2", "count = 1"))
+    assert check(fleet, other, "fleet.toml") == (
+        "host verdict: FAIL at driver: expected 2 Tesla T4 on the PCI bus, found 1"
+    )
+
+
+def test_a_host_on_another_tensorflow_fails_naming_the_drift(fleet: Path) -> None:
+    other = described(fleet, "newer-tf", GOOD.replace('version = "2.21.0"', 'version = "2.20.0"'))
+    line = check(fleet, other, "fleet.toml")
+    assert line.startswith("host verdict: FAIL at platform: ") and "2.20.0" in line and "==2.21.0" in line, line
+
+
+def test_capture_of_this_live_host_writes_a_profile_it_passes(tmp_path: Path) -> None:
+    proc = run(tmp_path, "-m", "gpuconform", "profile", "capture", "--name", "this-host", "-o", "here.toml")
+    assert proc.returncode == 0 and proc.stdout == "", proc.stderr
+    assert load_profile(tmp_path / "here.toml", load_matrices()).name == "this-host"
+    live = run(tmp_path, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "--host-reports", "off",
+               "--host-profile", "here.toml", *LAYERS)
+    assert live.stdout.splitlines()[-1].startswith("host verdict: PASS (profile this-host"), live.stdout[-3000:]
+
+
+@catalogued(CATALOGUE)
+def test_a_facts_file_capture_cannot_read_is_a_usage_error_naming_it(row: Row, tmp_path: Path) -> None:
+    name, content, words = UNREADABLE[row.id]
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    proc = run(tmp_path, "-m", "gpuconform", "profile", "capture", "--facts", name)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stderr.startswith(f"gpuconform: error: {name}: {words}") and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stdout == ""  # no half profile redirected into fleet.toml
