@@ -139,10 +139,6 @@ def builtin_names() -> list[str]:
 #: What `auto` does, as the list of profiles shows it (it has no file to hold a description).
 AUTO_DESCRIPTION = "pick the built-in matching this host's GPUs, or 'cpu' without an NVIDIA GPU (the default)"
 
-#: The value of --host-profile (and `gpuconform profiles`) that lists the built-ins instead of choosing one.
-LIST = "list"
-
-
 def builtin_listing(matrices: Matrices) -> list[str]:
     """One line per built-in profile, `name  description`: what `--host-profile list` and
     `gpuconform profiles` print."""
