@@ -26,6 +26,7 @@ import pytest
 from gpuconform.expect.expectations import Expectations
 from gpuconform.facts.errors import DataError
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.tensorflow import BATCH
 from gpuconform.frameworks.tensorflow import CPU
 from gpuconform.frameworks.tensorflow import ENV_VAR
@@ -74,15 +75,20 @@ def _env(**extra: str) -> dict[str, str]:
     return {**PINNED, ENV_VAR: str(reference_dir()), **extra}
 
 
+# Another environment key is another child: the runner caches batches by environment. Both start
+# when collection ends (`gpuconform.plugin.early`).
+FIRST = Planned(MODULE, FIRST_CHILD, _env)
+SECOND = Planned(MODULE, SECOND_CHILD, lambda: _env(GPUCONFORM_DETERMINISM_RUN="second"))
+
+
 @pytest.fixture
 def first_child(tf_live: LiveTf, reference: ReferenceModel) -> Batch:
-    return tf_live.batch(MODULE, FIRST_CHILD, _env())
+    return tf_live.batch(*FIRST.args())
 
 
 @pytest.fixture
 def second_child(tf_live: LiveTf, reference: ReferenceModel) -> Batch:
-    # Another environment key is another child: the runner caches batches by environment.
-    return tf_live.batch(MODULE, SECOND_CHILD, _env(GPUCONFORM_DETERMINISM_RUN="second"))
+    return tf_live.batch(*SECOND.args())
 
 
 environment = answer_fixture("environment", "first_child")

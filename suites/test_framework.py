@@ -38,6 +38,7 @@ from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
 from gpuconform.facts.versions import parse_cc
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import visibility
 from gpuconform.frameworks.maps import check_mapped_libraries
@@ -67,6 +68,8 @@ MODULE = "framework"
 EXPERIMENTS = ("identity", "build_info", "devices", "gpu_init")
 #: Read once, before import: INFO lines and VLOG(1) name every library TF failed to dlopen.
 VERBOSE = {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_MAX_VLOG_LEVEL": "1"}
+#: The layer's one child (started when collection ends: `gpuconform.plugin.early`).
+FRAMEWORK_CHILD = Planned(MODULE, EXPERIMENTS, VERBOSE)
 CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 LOADS = "framework::tensorflow_loads_every_gpu_library"
@@ -82,7 +85,7 @@ TIMEOUT_FIX = "re-run with a longer --host-tf-timeout (the first TensorFlow star
 
 @pytest.fixture
 def framework_batch(tf_live: LiveTf) -> Batch:
-    return tf_live.batch(MODULE, EXPERIMENTS, VERBOSE)
+    return tf_live.batch(*FRAMEWORK_CHILD.args())
 
 
 @pytest.fixture

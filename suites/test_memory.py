@@ -20,6 +20,7 @@ from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import GpuFacts
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import visibility
 from gpuconform.frameworks.tensorflow import DEFAULT_MIN_SHARE
@@ -53,6 +54,8 @@ VIRTUAL_AFTER_INIT = "Virtual devices cannot be modified after being initialized
 PHYSICAL_AFTER_INIT = "Physical devices cannot be modified after being initialized"
 GROWTH_DIFFERS = "Memory growth cannot differ between GPU devices"
 LIST_APPS = "nvidia-smi --query-compute-apps=pid,used_memory --format=csv"
+#: Configuration before and after initialisation, one child (started when collection ends: `gpuconform.plugin.early`).
+CONFIG_CHILD = Planned(MODULE, ("split_cpu", "configure_after_init"))
 CONFIGURE_EARLY = (
     "configure devices right after `import tensorflow`, before the first op, tf.data pipeline or Keras model "
     "(and before importing libraries that touch TensorFlow at import)"
@@ -64,7 +67,7 @@ CONFIGURE_EARLY = (
 
 @pytest.fixture
 def config_batch(tf_live: LiveTf) -> Batch:
-    return tf_live.batch(MODULE, ("split_cpu", "configure_after_init"))
+    return tf_live.batch(*CONFIG_CHILD.args())
 
 
 @pytest.fixture

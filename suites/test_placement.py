@@ -14,6 +14,7 @@ import pytest
 from gpuconform.expect.expectations import Expectations
 from gpuconform.facts.model import Facts
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import ORDER
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import subsets
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.placement
 
 MODULE = "placement"
 EXPERIMENTS = ("gpu_ops", "cpu_ops", "soft_placement", "hard_placement")
+PLACEMENT_CHILD = Planned(MODULE, EXPERIMENTS)  # started when collection ends (`gpuconform.plugin.early`)
 CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
@@ -48,7 +50,7 @@ REINSTALL = "pip install --force-reinstall '{name}=={version}'"
 
 @pytest.fixture
 def placement_batch(tf_live: LiveTf) -> Batch:
-    return tf_live.batch(MODULE, EXPERIMENTS)
+    return tf_live.batch(*PLACEMENT_CHILD.args())
 
 
 @pytest.fixture

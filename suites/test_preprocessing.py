@@ -43,6 +43,7 @@ from gpuconform.expect.tables.keras_preprocessing import observations
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.tensorflow import LiveTf
 from gpuconform.frameworks.tensorflow import answer_fixture
 from gpuconform.verdict.check import blocked
@@ -53,6 +54,7 @@ from gpuconform.verdict.check import not_applicable
 pytestmark = pytest.mark.preprocessing
 
 MODULE = "preprocessing"
+PREPROCESSING_CHILD = Planned(MODULE, EXPERIMENTS)  # started when collection ends (`gpuconform.plugin.early`)
 TF_KERAS = "tf.keras"  # the Keras that tf.keras resolves to: keras 2, keras 3 or tf-keras
 STANDALONE = "keras_preprocessing"
 Observed = dict[tuple[str, str], Observation] | Lacking
@@ -75,7 +77,7 @@ def preprocessing_child(
     tf_live: LiveTf, keras_matrix: KerasMatrix, host_facts: Facts, host_expect: Expectations
 ) -> Batch:
     _require_pillow(host_facts, host_expect)
-    return tf_live.batch(MODULE, EXPERIMENTS)
+    return tf_live.batch(*PREPROCESSING_CHILD.args())
 
 
 PILLOW_CHECK = "preprocessing::pillow_is_installed_for_image_loading"

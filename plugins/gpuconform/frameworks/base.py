@@ -24,6 +24,9 @@ class Framework:
     distributions: tuple[str, ...]  # the distributions that install it, the usual first
     experiments: str  # the package of its child-side experiments
     landmark: Callable[[str], bool]  # whether its checks read a line of its log (kept when a log is capped)
+    #: Whether an environment variable is read only once a device initialises, not while the framework
+    #: imports: a child forked after the import may still set it (`gpuconform.frameworks.zygote`).
+    after_import: Callable[[str], bool] = lambda name: False
 
     @property
     def child_module(self) -> str:

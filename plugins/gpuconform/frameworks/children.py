@@ -6,6 +6,11 @@ several experiments of one module under one environment; batches are cached by
 A child that crashes or hangs leaves its unanswered experiments with a
 `crash` ProbeError naming the signal or timeout; the run goes on.
 
+Children are forked from a zygote that imported the framework once (`gpuconform.frameworks.zygote`).
+A batch may be started before a check asks for it (`Runner.start`): up to `Runner.concurrency`
+run at once, in threads that only wait for their child; the check then waits for its answer,
+and a `Watcher` hears when each child starts and ends.
+
 While facts are replayed (``--host-facts``) no child starts: a batch is answered
 from the children the file recorded (`gpuconform.frameworks.replay`), or raises `NotRecorded`.
 """
@@ -13,8 +18,13 @@ from the children the file recorded (`gpuconform.frameworks.replay`), or raises 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -24,6 +34,7 @@ from gpuconform.facts.base import ProbeError
 from gpuconform.facts.observed import ObservedBatch  # at run time: serde reads Recording's type hints
 from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.zygote import Zygotes
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
 from gpuconform.probes.child import run_python
@@ -94,10 +105,17 @@ def run_batch(
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 300.0,
+    zygotes: Zygotes | None = None,
 ) -> Batch:
-    """Run experiments `names` of `framework`'s experiments `module` in one fresh child with `env` added."""
-    extra = {**BASE_ENV, **(env or {})}
-    child = run_python(framework.child_argv(module, *names), timeout=timeout, env=child_env(extra))
+    """Run experiments `names` of `framework`'s experiments `module` in one child with `env` added.
+
+    The child is fresh, or forked from one of `zygotes` (base environment BASE_ENV) after its import.
+    """
+    if zygotes is not None:
+        child = zygotes.run(module, names, env or {}, timeout)
+    else:
+        extra = {**BASE_ENV, **(env or {})}
+        child = run_python(framework.child_argv(module, *names), timeout=timeout, env=child_env(extra))
     results = parse_results(child, names)
     return Batch(module, tuple(sorted((env or {}).items())), results, child)
 
@@ -149,12 +167,46 @@ class RecordedChildren(Protocol):
     ) -> ObservedMemoryRun: ...
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A batch a suite module declares at its top, so that the plugin can start it before its checks ask.
+
+    `env` is the environment it adds, or a function giving it (called when it starts).
+    """
+
+    module: str
+    names: tuple[str, ...]
+    env: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
+
+    def args(self) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
+        """(module, names, env), as `Runner.batch` and `LiveTf.batch` take them."""
+        return self.module, self.names, self.env() if callable(self.env) else self.env
+
+
+class Watcher(Protocol):
+    """Hears when a child starts and ends (from the thread that waits for it), and waits with the checks."""
+
+    def started(self, label: str) -> None: ...
+
+    def ended(self, label: str, seconds: float, problem: str | None) -> None: ...
+
+    def waiting(self) -> None:
+        """Called every `WAIT_TICK` seconds, in the checks' thread, while a check waits for a child."""
+
+
+#: How often a check waiting for its child lets the watcher speak (its status line).
+WAIT_TICK = 0.25
+
+Key = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
 @dataclass
 class Runner:
     """Runs and caches batches for one pytest run (a session-scoped fixture holds it).
 
     Live, it also keeps what the memory layer measured (`memory_runs`), and what the
     xdist workers sent back (`from_workers`), for facts.json (`gpuconform.frameworks.replay.recorded_facts`).
+    `cache` holds the batches checks asked for (what facts.json records); `pending`, those started.
     """
 
     framework: Framework
@@ -164,15 +216,71 @@ class Runner:
     replay: RecordedChildren | None = None  # the recorded children, while replaying
     memory_runs: list[ObservedMemoryRun] = field(default_factory=list)
     from_workers: list[Recording] = field(default_factory=list)  # what each xdist worker's children observed
+    concurrency: int = 1  # children that may run at once (1: in the order the checks ask)
+    fork: bool = True  # fork children from a zygote (False: a fresh interpreter each)
+    watcher: Watcher | None = None
+    pending: dict[Key, Future[Batch]] = field(default_factory=dict)
+    _pool: ThreadPoolExecutor | None = None
+    _zygotes: Zygotes | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, module: str, names: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        """Start this batch now, if it is live and not started yet, so that its check need not wait for all of it."""
+        key = _key(module, names, env)
+        if not self.live or key in self.cache:
+            return
+        with self._lock:
+            if key in self.pending:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max(1, self.concurrency), thread_name_prefix="gpuconform-child")
+            if self.fork and self._zygotes is None:
+                self._zygotes = Zygotes(self.framework, BASE_ENV)
+            self.pending[key] = self._pool.submit(self._run, module, tuple(names), dict(env or {}))
 
     def batch(self, module: str, names: Sequence[str], env: Mapping[str, str] | None = None) -> Batch:
         """The batch for these experiments and environment, run once per pytest run (or replayed)."""
-        key = (module, tuple(names), tuple(sorted((env or {}).items())))
+        key = _key(module, names, env)
         if key not in self.cache:
             if self.live:
-                self.cache[key] = run_batch(self.framework, module, names, env=env, timeout=self.timeout)
+                self.start(module, names, env)
+                self.cache[key] = self._await(self.pending[key])
             elif self.replay is None:
                 raise NotRecorded(f"no children are recorded ({module}: {', '.join(names)})")
             else:
                 self.cache[key] = self.replay.batch(module, names, env or {})
         return self.cache[key]
+
+    def close(self) -> None:
+        """Stop: batches not started are dropped, children still running are killed (nobody waits for them)."""
+        with self._lock:
+            pool, zygotes, self._pool, self._zygotes = self._pool, self._zygotes, None, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if zygotes is not None:
+            zygotes.close()
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _await(self, future: Future[Batch]) -> Batch:
+        while True:
+            try:
+                return future.result(timeout=WAIT_TICK)
+            except TimeoutError:
+                if self.watcher is not None:
+                    self.watcher.waiting()
+
+    def _run(self, module: str, names: tuple[str, ...], env: dict[str, str]) -> Batch:
+        label = f"{module} ({', '.join(names)})"
+        if self.watcher is not None:
+            self.watcher.started(label)
+        started = time.monotonic()
+        batch = run_batch(self.framework, module, names, env=env, timeout=self.timeout, zygotes=self._zygotes)
+        if self.watcher is not None:
+            problem = batch.crash_text or batch.import_error
+            self.watcher.ended(label, time.monotonic() - started, problem)
+        return batch
+
+
+def _key(module: str, names: Sequence[str], env: Mapping[str, str] | None) -> Key:
+    return (module, tuple(names), tuple(sorted((env or {}).items())))

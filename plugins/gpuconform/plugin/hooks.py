@@ -82,6 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
         session.notes.append(note)
     config.stash[session_key] = session
     config.pluginmanager.register(session, "gpuconform-session")
+    from gpuconform.plugin.early import EarlyChildren
+
+    config.pluginmanager.register(EarlyChildren(session), "gpuconform-children")
     if config.pluginmanager.hasplugin("xdist"):
         from gpuconform.plugin.xdist import XdistHooks
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from gpuconform.frameworks.base import Framework
 from gpuconform.frameworks.tensorflow.log import landmark
 
+#: Read when the first GPU initialises (CUDA's cuInit, TF's GPU device factory), never at import;
+#: the GPUCONFORM_* variables are the experiments' own, read when they run.
+AFTER_IMPORT = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "TF_FORCE_GPU_ALLOW_GROWTH"})
+
+
+def after_import(name: str) -> bool:
+    """Whether a forked child may still set variable `name` (TF's log levels and oneDNN switch it may not)."""
+    return name in AFTER_IMPORT or name.startswith("GPUCONFORM_")
+
+
 FRAMEWORK = Framework(
     id="tensorflow",
     name="TensorFlow",
     distributions=("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tensorflow-intel"),
     experiments="gpuconform.frameworks.tensorflow.experiments",
     landmark=landmark,
+    after_import=after_import,
 )

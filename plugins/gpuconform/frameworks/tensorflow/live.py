@@ -67,6 +67,10 @@ class LiveTf:
         with self.gpu_lock():
             return self.runner.batch(module, names, self.env(extra))
 
+    def start(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> None:
+        """Start the batch `batch` would run, now, without waiting for it (live runs only)."""
+        self.runner.start(module, names, self.env(extra))
+
     def recorded_memory_run(
         self, module: str, mode: str, gpu: int, env: Mapping[str, str], copies: int, limit_mb: int | None
     ) -> ObservedMemoryRun:

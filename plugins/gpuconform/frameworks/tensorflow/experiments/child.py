@@ -1,6 +1,10 @@
 """Entry point of a TensorFlow child: run named experiments, print one JSON line per result.
 
     python -m gpuconform.frameworks.tensorflow.experiments.child MODULE NAME [NAME ...]
+    python -m gpuconform.frameworks.tensorflow.experiments.child --zygote
+
+The second form imports TensorFlow once and then forks one child per batch the parent asks
+for (`gpuconform.frameworks.forkserver`); each child answers as the first form would.
 
 MODULE is an experiments module of this package ("framework", "memory"): recorded facts name it
 so, whatever the package is called.
@@ -29,14 +33,27 @@ def emit(name: str, payload: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    module_name, names = argv[0], argv[1:]
     started = time.monotonic()
     try:
         import tensorflow as tf
     except Exception as exc:  # noqa: BLE001 - any import failure is an observation
-        emit("__import__", {"ok": False, "error_type": type(exc).__name__, "error": str(exc)[:2000]})
-        return 0
-    emit("__import__", {"ok": True, "value": {"version": tf.__version__, "seconds": time.monotonic() - started}})
+        imported: dict[str, Any] = {"ok": False, "error_type": type(exc).__name__, "error": str(exc)[:2000]}
+        tf = None
+    else:
+        imported = {"ok": True, "value": {"version": tf.__version__, "seconds": time.monotonic() - started}}
+    if argv[:1] == ["--zygote"]:
+        from gpuconform.frameworks.forkserver import serve
+
+        return serve(lambda module, names: run(tf, imported, module, names))
+    run(tf, imported, argv[0], argv[1:])
+    return 0
+
+
+def run(tf: Any, imported: dict[str, Any], module_name: str, names: list[str]) -> None:
+    """Say how the import went, then run experiments `names` of `module_name` if it went well."""
+    emit("__import__", imported)
+    if tf is None:
+        return
     module = importlib.import_module(f"{__package__}.{module_name}")
     for name in names:
         t0 = time.monotonic()
@@ -54,7 +71,6 @@ def main(argv: list[str]) -> int:
                     "seconds": time.monotonic() - t0,
                 },
             )
-    return 0
 
 
 if __name__ == "__main__":

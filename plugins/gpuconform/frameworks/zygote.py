@@ -1,0 +1,204 @@
+"""Pay a framework's import once per environment: a zygote child imports it and forks a child per batch.
+
+A TensorFlow child spends most of its life importing TensorFlow (about 2 s of CPU on a small
+machine) and a fraction of it on its experiments. A zygote (``python -m <experiments>.child
+--zygote``, `gpuconform.frameworks.forkserver`) imports it once, before any device initialises,
+and forks one child per batch, which then runs as a fresh child would: one-shot device
+configuration is still open to it (tests/test_zygote.py proves it against a fresh interpreter).
+
+Variables a framework reads while it imports (TF's log levels, its oneDNN switch) cannot be
+changed in a forked child, so there is one zygote per set of them; variables read only when a
+device initialises (`Framework.after_import`: CUDA_VISIBLE_DEVICES, ...) are set in the forked
+child. Every wait is bounded by the batch's timeout, counted from the request: a child that hangs
+is killed with its session and errors only its own batch; a zygote that crashes or hangs while
+importing answers each of its batches with its own crash, as a fresh child would have crashed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import IO
+
+from gpuconform.frameworks.base import Framework
+from gpuconform.probes import reaper
+from gpuconform.probes.child import ChildResult
+from gpuconform.probes.child import child_env
+from gpuconform.probes.child import child_process
+
+#: How long to wait for the exit notice of a child just killed (the kill itself is immediate).
+KILLED_WAIT_SECONDS = 10.0
+
+
+class Zygote:
+    """One zygote process under one import-time environment, and the children it forked for us."""
+
+    def __init__(self, framework: Framework, env: Mapping[str, str]) -> None:
+        self.argv = (sys.executable, "-m", framework.child_module, "--zygote")
+        self.dir = tempfile.mkdtemp(prefix="gpuconform-zygote-")
+        self._stack = contextlib.ExitStack()
+        self._err: IO[str] = self._stack.enter_context(open(os.path.join(self.dir, "zygote.err"), "w+"))  # noqa: SIM115
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": self._err}
+        self.proc: subprocess.Popen[bytes] = self._stack.enter_context(
+            child_process(self.argv, env=child_env(env), **pipes)
+        )
+        self._cond = threading.Condition()
+        self._noise: list[str] = []  # what the zygote printed that is not a fork notice (its import answer)
+        self._pids: dict[int, int] = {}  # request -> the child forked for it
+        self._exits: dict[int, int] = {}  # child -> its exit status (negative: the signal)
+        self._eof = False
+        self._hung = False  # it did not import within a batch's timeout, and was killed
+        self._next = 0
+        threading.Thread(target=self._read, name="gpuconform-zygote", daemon=True).start()
+
+    def run(self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float) -> ChildResult:
+        """Fork a child that runs experiments `names` of `module` with `env` set; its result once it has exited."""
+        started = time.monotonic()
+        deadline = started + timeout
+        with self._cond:
+            rid, self._next = self._next, self._next + 1
+        out, err = (os.path.join(self.dir, f"{rid}.{ext}") for ext in ("out", "err"))
+        for path in (out, err):
+            open(path, "w").close()
+        request = {"id": rid, "module": module, "names": list(names), "env": dict(env), "stdout": out, "stderr": err}
+        with self._cond, contextlib.suppress(OSError, ValueError):  # a dead zygote: answered below
+            assert self.proc.stdin is not None
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        with self._cond:
+            self._cond.wait_for(lambda: self._answered(rid) or self._hung, max(0.0, deadline - time.monotonic()))
+            pid = self._pids.get(rid)
+            timed_out = pid is None and not self._eof or pid is not None and pid not in self._exits and not self._eof
+        if pid is None:  # the zygote never forked: it crashed or hung importing
+            if timed_out:
+                self._kill_hung()
+            return self._own_result(timed_out or self._hung, time.monotonic() - started, timeout)
+        if timed_out:
+            _kill_session(pid)
+            with self._cond:
+                self._cond.wait_for(lambda: pid in self._exits or self._eof, KILLED_WAIT_SECONDS)
+        reaper.forget(pid)
+        with self._cond:
+            code = self._exits.get(pid, -signal.SIGKILL)  # the zygote died first: its death signal killed the child
+        argv = (*self.argv, module, *names)
+        log = self._zygote_log() + _read(err)  # the import's log, then the child's: as one fresh child's stderr
+        return ChildResult(argv, code, _read(out), log, timed_out, time.monotonic() - started, timeout)
+
+    def close(self) -> None:
+        """Kill every child still running and the zygote; remove its files."""
+        with self._cond:
+            running = [pid for pid in self._pids.values() if pid not in self._exits]
+        for pid in running:
+            _kill_session(pid)
+            reaper.forget(pid)
+        with contextlib.suppress(OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        self._stack.close()  # kills the zygote's group and waits for it
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _answered(self, rid: int) -> bool:
+        pid = self._pids.get(rid)
+        return self._eof or (pid is not None and pid in self._exits)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            notice = _notice(line)
+            with self._cond:
+                if notice is None:
+                    self._noise.append(line)
+                elif "id" in notice:
+                    self._pids[int(notice["id"])] = int(notice["pid"])
+                    reaper.watch(int(notice["pid"]))
+                else:
+                    self._exits[int(notice["pid"])] = int(notice["returncode"])
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _kill_hung(self) -> None:
+        with self._cond:
+            self._hung = True
+            self._cond.notify_all()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def _own_result(self, timed_out: bool, seconds: float, timeout: float) -> ChildResult:
+        """The zygote's crash or hang, as the result of a batch it could not fork."""
+        code = None if timed_out else self.proc.wait()
+        with self._cond:
+            noise = "".join(self._noise)
+        return ChildResult(self.argv, code, noise, self._zygote_log(), timed_out, seconds, timeout)
+
+    def _zygote_log(self) -> str:
+        return _read(self._err.name)
+
+
+def _notice(line: str) -> dict[str, int] | None:
+    if not line.startswith('{"'):
+        return None
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and "pid" in data and ("id" in data or "returncode" in data):
+        return data
+    return None
+
+
+def _kill_session(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+class Zygotes:
+    """The zygotes of one run, one per import-time environment, each started on first use."""
+
+    def __init__(self, framework: Framework, base: Mapping[str, str]) -> None:
+        self.framework = framework
+        self.base = dict(base)
+        self._lock = threading.Lock()
+        self._by_env: dict[tuple[tuple[str, str], ...], Zygote] = {}
+
+    def run(self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float) -> ChildResult:
+        """Run a batch in a child forked from the zygote of `env`'s import-time part."""
+        at_import = {k: v for k, v in env.items() if not self.framework.after_import(k)}
+        later = {k: v for k, v in env.items() if self.framework.after_import(k)}
+        return self.zygote(at_import).run(module, names, later, timeout)
+
+    def zygote(self, at_import: Mapping[str, str]) -> Zygote:
+        key = tuple(sorted(at_import.items()))
+        with self._lock:
+            if key not in self._by_env:
+                self._by_env[key] = Zygote(self.framework, {**self.base, **at_import})
+            return self._by_env[key]
+
+    def close(self) -> None:
+        with self._lock:
+            zygotes, self._by_env = list(self._by_env.values()), {}
+        for zygote in zygotes:
+            zygote.close()

@@ -1,0 +1,77 @@
+"""Start the collected checks' framework children as soon as collection ends, and stop them with the run.
+
+Each suite module declares the batches its checks will ask for (module-level
+`gpuconform.frameworks.children.Planned` values). Once pytest knows which checks run, the batches
+of their modules start, so TensorFlow imports and works while the lower layers are checked; a
+check then waits only for what is left of its own child. On a profile that expects no GPU they
+run side by side (a CPU child shares nothing with another); where GPUs are in play nothing starts
+early and children run one at a time in the order the checks ask, as a check measuring a GPU
+needs the whole GPU. Whatever runs, `gpuconform.plugin.progress` says so on the terminal.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuconform.frameworks.children import Planned
+from gpuconform.plugin.frameworks import live_tf
+from gpuconform.plugin.progress import Progress
+from gpuconform.plugin.session import HostSession
+
+#: Children side by side on a CPU-only profile: every batch of the suites at once, whatever the cores.
+MOST_AT_ONCE = 8
+
+
+class EarlyChildren:
+    """Hooks that start, report and stop the run's framework children."""
+
+    def __init__(self, session: HostSession) -> None:
+        self.session = session
+        self.progress: Progress | None = None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        host = self.session
+        runner = host.tf_runner
+        if not runner.live:
+            return
+        gpus = host.profile.expects_gpu
+        if not hasattr(host.config, "workerinput"):  # an xdist worker's terminal is not shown
+            self.progress = Progress(host.config, runner.framework.name, gpus)
+            runner.watcher = self.progress
+        if gpus or host.expectations.tensorflow is None:
+            return
+        runner.concurrency = MOST_AT_ONCE
+        live = live_tf(host.config, host.expectations.tensorflow)
+        for planned in _planned(session.items):
+            live.start(*planned.args())
+        self._flush()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._flush()  # takes the status line down before pytest writes the outcome
+
+    def pytest_runtest_logfinish(self) -> None:
+        self._flush()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        self.session.tf_runner.close()
+        self._flush()
+
+    def pytest_unconfigure(self) -> None:
+        self.session.tf_runner.close()  # a run that ended before its sessionfinish
+
+    def _flush(self) -> None:
+        if self.progress is not None:
+            self.progress.flush()
+
+
+def _planned(items: list[pytest.Item]) -> list[Planned]:
+    """The batches declared by the modules of `items`, in the order their checks come."""
+    seen: dict[int, Planned] = {}
+    for module in dict.fromkeys(getattr(item, "module", None) for item in items):
+        for value in vars(module).values() if module is not None else ():
+            if isinstance(value, Planned):
+                seen.setdefault(id(value), value)
+    return list(seen.values())
+
