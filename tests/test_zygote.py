@@ -1,0 +1,90 @@
+"""Children forked from a zygote behave as fresh interpreters; a hung one errors only its own batch.
+
+Real TensorFlow children, forked and fresh, side by side: device configuration is one-shot per
+process (tf-behaviors §1.1-1.2), so a zygote that had initialised anything, or a child that
+shared a runtime with another, would show it here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.children import Runner
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = ("memory", ("split_cpu", "configure_after_init"))
+#: An experiments variable (read when the experiments run): set in the forked child, same zygote.
+LATER = "GPUCONFORM_ZYGOTE_TEST"
+
+
+@pytest.fixture(scope="module")
+def forked() -> Iterator[Runner]:
+    runner = Runner(FRAMEWORK, timeout=600, concurrency=2)
+    yield runner
+    runner.close()
+
+
+def _config(runner: Runner, run: str) -> dict[str, object]:
+    batch = runner.batch(*CONFIG, {LATER: run})
+    assert batch.child.returncode == 0, batch.log[-2000:]
+    return {name: (r.ok, r.value, r.error_type) for name, r in batch.results.items() if name != "__import__"}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)")
+def test_a_forked_child_configures_devices_and_is_refused_after_init_exactly_as_a_fresh_interpreter(
+    forked: Runner,
+) -> None:
+    fresh = Runner(FRAMEWORK, timeout=600, fork=False)
+    try:
+        expected = _config(fresh, "fresh")
+    finally:
+        fresh.close()
+    first, second = _config(forked, "first"), _config(forked, "second")
+    assert "--zygote" in forked.batch(*CONFIG, {LATER: "first"}).child.argv
+    assert first == expected
+    assert second == expected  # the first child left the zygote's runtime untouched
+    split_ok, split, _ = expected["split_cpu"]
+    assert split_ok and split["logical_cpus"] == ["/device:CPU:0", "/device:CPU:1"]  # type: ignore[index]
+    after_ok, after, _ = expected["configure_after_init"]
+    assert after_ok and after["cpu"]["error_type"] == "RuntimeError"  # type: ignore[index]
+    assert "after being initialized" in after["cpu"]["error"]  # type: ignore[index]
+
+
+#: A stand-in framework (tests/zygotefw: numpy imported once) for what TensorFlow cannot be made to do on cue.
+STAND_IN = Framework("zygotefw", "stand-in", ("numpy",), "tests.zygotefw", lambda line: False, lambda name: True)
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    runner = Runner(STAND_IN, timeout=60, concurrency=2)
+    yield runner
+    runner.close()
+
+
+def test_each_forked_child_is_a_process_and_session_of_its_own_with_fresh_seeds_and_its_environment(
+    stand_in: Runner,
+) -> None:
+    one, two = (stand_in.batch("experiments", ("process",), {LATER: run})["process"] for run in ("1", "2"))
+    assert one.ok and two.ok, (one, two)
+    assert one.value["pid"] != two.value["pid"]
+    assert one.value["session"] == one.value["pid"] and two.value["session"] == two.value["pid"]
+    assert one.value["random"] != two.value["random"] and one.value["numpy"] != two.value["numpy"]
+    assert (one.value["later"], two.value["later"]) == ("1", "2")
+
+
+def test_a_forked_child_that_hangs_errors_only_its_own_batch_and_the_zygote_forks_on(stand_in: Runner) -> None:
+    stand_in.timeout = 2.0
+    hung = stand_in.batch("experiments", ("hang",))
+    assert hung["hang"].crash is not None and hung["hang"].crash.kind == "timeout"
+    assert hung["hang"].crash.message.startswith("no answer within 2.0 s")
+    assert hung.child.signal_name == "SIGKILL"  # killed with its session
+    after = stand_in.batch("experiments", ("process",), {LATER: "after"})["process"]
+    assert after.ok and after.value["later"] == "after"

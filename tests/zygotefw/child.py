@@ -1,0 +1,25 @@
+"""The stand-in framework's child: ``python -m tests.zygotefw.child --zygote`` (or MODULE NAME...)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+
+def run(module_name: str, names: list[str]) -> None:
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    print("gpuconform-result:" + json.dumps({"name": "__import__", "ok": True, "value": None}), flush=True)
+    for name in names:
+        value = getattr(module, name)()
+        print("gpuconform-result:" + json.dumps({"name": name, "ok": True, "value": value}), flush=True)
+
+
+if __name__ == "__main__":
+    import numpy  # noqa: F401 - the "framework", imported once by the zygote
+
+    if sys.argv[1:2] == ["--zygote"]:
+        from gpuconform.frameworks.forkserver import serve
+
+        raise SystemExit(serve(run))
+    run(sys.argv[1], sys.argv[2:])
