@@ -11,6 +11,7 @@ import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def forked() -> Iterator[Runner]:
     runner.close()
 
 
-def _config(runner: Runner, run: str) -> dict[str, object]:
+def _config(runner: Runner, run: str) -> dict[str, tuple[bool, Any, str | None]]:
     batch = runner.batch(*CONFIG, {LATER: run})
     assert batch.child.returncode == 0, batch.log[-2000:]
     return {name: (r.ok, r.value, r.error_type) for name, r in batch.results.items() if name != "__import__"}
@@ -51,10 +52,10 @@ def test_a_forked_child_configures_devices_and_is_refused_after_init_exactly_as_
     assert first == expected
     assert second == expected  # the first child left the zygote's runtime untouched
     split_ok, split, _ = expected["split_cpu"]
-    assert split_ok and split["logical_cpus"] == ["/device:CPU:0", "/device:CPU:1"]  # type: ignore[index]
+    assert split_ok and split["logical_cpus"] == ["/device:CPU:0", "/device:CPU:1"]
     after_ok, after, _ = expected["configure_after_init"]
-    assert after_ok and after["cpu"]["error_type"] == "RuntimeError"  # type: ignore[index]
-    assert "after being initialized" in after["cpu"]["error"]  # type: ignore[index]
+    assert after_ok and after["cpu"]["error_type"] == "RuntimeError"
+    assert "after being initialized" in after["cpu"]["error"]
 
 
 #: A stand-in framework (tests/zygotefw: numpy imported once) for what TensorFlow cannot be made to do on cue.

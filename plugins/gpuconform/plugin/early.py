@@ -6,7 +6,7 @@ of their modules start, so TensorFlow imports and works while the lower layers a
 check then waits only for what is left of its own child. On a profile that expects no GPU they
 run side by side (a CPU child shares nothing with another); where GPUs are in play nothing starts
 early and children run one at a time in the order the checks ask, as a check measuring a GPU
-needs the whole GPU. Whatever runs, `gpuconform.plugin.progress` says so on the terminal.
+needs the whole GPU; so do an xdist worker's. Whatever runs, `gpuconform.plugin.progress` says so on the terminal.
 """
 
 from __future__ import annotations
@@ -35,9 +35,12 @@ class EarlyChildren:
         if not runner.live:
             return
         gpus = host.profile.expects_gpu
-        if not hasattr(host.config, "workerinput"):  # an xdist worker's terminal is not shown
-            self.progress = Progress(host.config, runner.framework.name, gpus)
-            runner.watcher = self.progress
+        if hasattr(host.config, "workerinput"):
+            # An xdist worker collects every check but runs those it is sent, and its terminal
+            # is not shown: its children start when its checks ask, as on a GPU host.
+            return
+        self.progress = Progress(host.config, runner.framework.name, gpus)
+        runner.watcher = self.progress
         if gpus or host.expectations.tensorflow is None:
             return
         runner.concurrency = MOST_AT_ONCE
