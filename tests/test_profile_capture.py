@@ -1,7 +1,9 @@
 """`gpuconform profile capture`: a profile of a known-good host that the rest of its fleet is checked against.
 
 The good host and its drifted siblings are compact host descriptions expanded by `gpuconform
-facts from-spec`; the checks are real pytest runs of the suites replaying their facts.
+facts from-spec`; the checks are real pytest runs of the suites replaying their facts. The keys
+a description cannot express (PCIe links, persistence mode, ECC, mixed models) are captured from
+Facts built here and loaded back as a profile file.
 """
 
 from __future__ import annotations
@@ -9,12 +11,23 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from gpuconform.expect.capture import capture_profile
 from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.profiles import Profile
 from gpuconform.expect.profiles import load_profile
+from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import Facts
+from gpuconform.facts.model import GpuFacts
+from gpuconform.facts.model import HostIdentity
+from gpuconform.facts.model import NvmlFacts
+from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.model import PackagesFacts
+from gpuconform.facts.model import PlatformFacts
 from gpuconform.plugin.keys import suites_dir
 from tests.catalogue import Row
 from tests.catalogue import catalogued
@@ -133,3 +146,45 @@ def test_a_facts_file_capture_cannot_read_is_a_usage_error_naming_it(row: Row, t
     assert proc.returncode == 4, proc.stderr
     assert proc.stderr.startswith(f"gpuconform: error: {name}: {words}") and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stdout == ""  # no half profile redirected into fleet.toml
+
+
+def facts_of(*gpus: GpuFacts, hostname: str = "node-1") -> Facts:
+    """A recorded host with these NVML GPUs, driver 550.54.15 and TensorFlow 2.21.0."""
+    return Facts(
+        host=HostIdentity(hostname, "2026-09-01T00:00:00+00:00"),
+        platform=PlatformFacts("3.11.9", "CPython", "Linux", "6.8.0", "x86_64"),
+        packages=PackagesFacts(tensorflow=PackageInfo("tensorflow", "2.21.0")),
+        driver=DriverFacts(nvml=NvmlFacts(driver_version="550.54.15", gpus=gpus)),
+    )
+
+
+def captured(facts: Facts, tmp_path: Path) -> Profile:
+    """Capture `facts`, write the text and load it back as `--host-profile` would."""
+    (tmp_path / "captured.toml").write_text(capture_profile(facts, load_matrices(), "fleet"))
+    return load_profile(tmp_path / "captured.toml", load_matrices())
+
+
+def test_the_weakest_gpu_sets_each_minimum_and_a_state_is_required_only_where_every_gpu_has_it(
+    tmp_path: Path,
+) -> None:
+    full = GpuFacts(0, "Tesla T4", compute_capability=(7, 5), memory_total_mib=15360, persistence_mode=True,
+                    ecc_enabled=True, pcie_gen_max=3, pcie_width_max=16)
+    narrower = replace(full, index=1, memory_total_mib=15109, ecc_enabled=False, pcie_width_max=8)
+    gpus = captured(facts_of(full, narrower), tmp_path).gpus
+    assert (gpus.count, gpus.model, gpus.min_memory_mib, gpus.min_pcie_gen, gpus.min_pcie_width) == (
+        2, "t4", 15109, 3, 8,
+    )
+    assert gpus.persistence_mode is True and gpus.ecc is None
+
+
+def test_a_host_of_mixed_models_pins_the_count_but_no_model(tmp_path: Path) -> None:
+    t4 = GpuFacts(0, "Tesla T4", compute_capability=(7, 5))
+    a100 = GpuFacts(1, "NVIDIA A100-SXM4-40GB", compute_capability=(8, 0))
+    gpus = captured(facts_of(t4, a100), tmp_path).gpus
+    assert (gpus.count, gpus.model, gpus.compute_capability, gpus.min_memory_mib) == (2, None, None, None)
+
+
+def test_a_hostname_with_quotes_and_backslashes_still_captures_a_valid_profile(tmp_path: Path) -> None:
+    odd = 'node "7" \\ rack\tb'
+    profile = captured(facts_of(GpuFacts(0, "Tesla T4"), hostname=odd), tmp_path)
+    assert profile.description.startswith(f"like {odd}: 1 x Tesla T4")
