@@ -15,6 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from gpuconform.diagnose.containers import judge_container
+from gpuconform.diagnose.containers import judge_default_runtime
 from gpuconform.diagnose.installs import Requested
 from gpuconform.diagnose.installs import requested
 from gpuconform.diagnose.installs import unsatisfied
@@ -35,6 +36,13 @@ PLATFORMS_TABLE = "matrices/tf_platforms.toml"
 # First: a container that was refused its GPUs (or never started) is the first thing wrong on the host.
 def test_container_exposes_the_gpus(host_expect: Expectations, host_facts: Facts, host_matrices: Matrices) -> None:
     judge_container(host_expect, host_facts, host_matrices)
+
+
+# A Kubernetes GPU node whose engine runs the device plugin under runc advertises no GPU at all.
+def test_kubernetes_gpu_node_runs_containers_under_the_nvidia_runtime(
+    host_expect: Expectations, host_facts: Facts, host_matrices: Matrices
+) -> None:
+    judge_default_runtime(host_expect, host_facts, host_matrices)
 
 
 def _installed_tf(host_expect: Expectations) -> str:

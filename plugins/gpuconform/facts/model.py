@@ -34,8 +34,9 @@ from gpuconform.facts.versions import parse_release
 #: gpuconform would misread it. Version 2 added the kernel log, the CUDA toolchain, every TensorFlow
 #: distribution, a library candidate's every origin and driver build, a container runtime's
 #: refusal, and the framework children's observations (their batches and the memory layer's
-#: measured runs), Secure Boot and what loading the module said, a device node's open error and the WSL
-#: version, and the profile and options of the run that wrote the file; version-1 files load
+#: measured runs), Secure Boot and what loading the module said, a device node's open error, the WSL
+#: version, the profile and options of the run that wrote the file, a container engine's configured
+#: default runtime and the kubelet's config; version-1 files load
 #: unchanged (each addition has a default that means "not recorded").
 FACTS_SCHEMA_VERSION = 2
 #: The versions this gpuconform reads.
@@ -43,6 +44,18 @@ FACTS_SCHEMA_VERSIONS = (1, 2)
 
 
 # ---- platform -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineRuntime:
+    """A container engine's configured default runtime, from its config file on this machine (a Kubernetes node,
+    or a pod with the node's root as --host-root)."""
+
+    engine: str  # "docker", "containerd"
+    config: str  # the file read: "/etc/docker/daemon.json", "/etc/containerd/config.toml"
+    default_runtime: str | None = None  # what the file sets; None: it sets none (the engine's own default, runc)
+    runtimes: tuple[str, ...] = ()  # the runtimes the file registers ("nvidia")
+    error: ProbeError | None = None  # the file is there but could not be read or parsed
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,11 @@ class PlatformFacts:
     # The instruction-set extensions of /proc/cpuinfo "flags" that TensorFlow wheels are built to need
     # (avx, avx2, avx512f, fma, sse4_1, sse4_2), the ones present; None: not read (not x86, not Linux).
     cpu_flags: tuple[str, ...] | None = None
+    # Each container engine config found on this machine; (): looked, none found; None: not recorded.
+    engine_runtimes: tuple[EngineRuntime, ...] | None = None
+    # The kubelet's config found on this machine ("/var/lib/kubelet/config.yaml"): a Kubernetes node. None: none
+    # found, or not recorded.
+    kubelet_config: str | None = None
 
 
 @dataclass(frozen=True)

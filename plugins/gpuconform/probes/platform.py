@@ -1,4 +1,4 @@
-"""Probe the interpreter, OS, C library, container and installed ML packages.
+"""Probe the interpreter, OS, C library, container (its engines' default runtime: `engines`) and installed ML packages.
 
 Nothing here imports TensorFlow: packages are read from their metadata.
 """
@@ -18,6 +18,8 @@ from gpuconform.facts import redact
 from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.model import PackagesFacts
 from gpuconform.facts.model import PlatformFacts
+from gpuconform.probes.engines import probe_engine_runtimes
+from gpuconform.probes.engines import probe_kubelet
 
 #: Environment variables worth reporting: they change how CUDA, TensorFlow and Keras behave.
 #: TensorFlow's variables are named one by one: `TF_` is also Terraform's prefix
@@ -93,6 +95,8 @@ def probe_platform(root: Path = Path("/"), env: Mapping[str, str] | None = None)
         wsl_version=detect_wsl(root),
         environment=reported_environment(env),
         **probe_cpu(root),
+        engine_runtimes=probe_engine_runtimes(root),
+        kubelet_config=probe_kubelet(root),
     )
 
 

@@ -1,8 +1,9 @@
 """matrices/container_runtimes.toml (see its [meta] for sources): container runtimes and their GPU plumbing.
 
 The questions the rules ask: which runtime is this container (by the name the facts give it), what
-does a refusal of the GPUs mean and which layer's problem is it, and what is this runtime's fix for a
-missing /dev/nvidia-uvm or for device nodes its cgroup denies.
+does a refusal of the GPUs mean and which layer's problem is it, what is this runtime's fix for a
+missing /dev/nvidia-uvm or for device nodes its cgroup denies, and how an engine is made to run a
+Kubernetes node's containers under the NVIDIA runtime by default.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gpuconform.expect.tables.rows import read_rows
 from gpuconform.facts.errors import DataError
 
 LAYERS = ("platform", "driver")
+ENGINES = ("docker", "containerd")
 NODE_PROBLEMS = ("uvm_missing", "denied")
 ANY = "*"
 _RUNTIME = {
@@ -42,6 +44,7 @@ _REFUSAL = {
     "captures?": "string",
     "notes?": "strings",
 }
+_DEFAULT_RUNTIME = {"engine": "string", "key": "string", "fix": "string", "source": "string", "notes?": "strings"}
 _NODES = {
     "problem": "string",
     "runtimes": "strings",
@@ -93,6 +96,16 @@ class NodeFix:
 
 
 @dataclass(frozen=True)
+class DefaultRuntimeFix:
+    """How to make the NVIDIA runtime an engine's default (a Kubernetes GPU node's device plugin runs under it)."""
+
+    engine: str  # one of ENGINES
+    key: str  # the setting: "default-runtime", "default_runtime_name"
+    fix: str
+    source: str
+
+
+@dataclass(frozen=True)
 class ContainerRuntimes:
     """The rows of container_runtimes.toml."""
 
@@ -100,6 +113,11 @@ class ContainerRuntimes:
     runtimes: tuple[Runtime, ...]
     refusals: tuple[Refusal, ...]
     node_fixes: tuple[NodeFix, ...]
+    default_runtimes: tuple[DefaultRuntimeFix, ...] = ()
+
+    def default_runtime(self, engine: str) -> DefaultRuntimeFix | None:
+        """The row saying how to make the NVIDIA runtime `engine`'s default."""
+        return next((r for r in self.default_runtimes if r.engine == engine), None)
 
     def runtime(self, container: str | None) -> Runtime | None:
         """The runtime a container name (PlatformFacts.container) stands for."""
@@ -124,7 +142,8 @@ class ContainerRuntimes:
 def load_container_runtimes(path: Path) -> ContainerRuntimes:
     """Read and check container_runtimes.toml: unique names, regular expressions, known layers and problems."""
     source = str(path)
-    table = read_rows(path, "container_runtimes", {"runtime": _RUNTIME, "refusal": _REFUSAL, "device_nodes": _NODES})
+    arrays = {"runtime": _RUNTIME, "refusal": _REFUSAL, "device_nodes": _NODES, "default_runtime": _DEFAULT_RUNTIME}
+    table = read_rows(path, "container_runtimes", arrays)
     runtimes: list[Runtime] = []
     seen: set[str] = set()
     for i, raw in enumerate(table.rows["runtime"]):
@@ -150,7 +169,15 @@ def load_container_runtimes(path: Path) -> ContainerRuntimes:
             if name not in known:
                 raise DataError(source, f"{key}.runtimes", f"{name!r} is not a runtime row", ", ".join(sorted(known)))
         fixes.append(NodeFix(raw["problem"], tuple(raw["runtimes"]), raw["cause"], raw["fix"], raw["source"]))
-    return ContainerRuntimes(table.meta, tuple(runtimes), tuple(refusals), tuple(fixes))
+    defaults: list[DefaultRuntimeFix] = []
+    for i, raw in enumerate(table.rows["default_runtime"]):
+        key = f"default_runtime[{i}]"
+        if raw["engine"] not in ENGINES:
+            raise DataError(source, f"{key}.engine", f"{raw['engine']!r} is not an engine", " or ".join(ENGINES))
+        if any(d.engine == raw["engine"] for d in defaults):
+            raise DataError(source, f"{key}.engine", f"engine {raw['engine']!r} is listed twice")
+        defaults.append(DefaultRuntimeFix(raw["engine"], raw["key"], raw["fix"], raw["source"]))
+    return ContainerRuntimes(table.meta, tuple(runtimes), tuple(refusals), tuple(fixes), tuple(defaults))
 
 
 def _refusal(raw: Mapping[str, Any], source: str, key: str) -> Refusal:

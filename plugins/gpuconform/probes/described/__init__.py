@@ -94,6 +94,13 @@ Every key, with its default::
     nvcc = ""
     libdevice = ""               # the libdevice.10.bc XLA would find; "" for none
 
+    [[engine]]                   # a container engine's config on the machine (a Kubernetes node); absent: not
+                                 # recorded; engine = []: none found
+    name = "docker"              # docker (/etc/docker/daemon.json) or containerd (/etc/containerd/config.toml)
+    default_runtime = ""         # docker's "default-runtime", containerd's default_runtime_name; "": not set (runc)
+    runtimes = ["nvidia"]        # the runtimes the config registers
+    readable = true              # false: the file is there but cannot be read
+
     [install]                    # an install of TensorFlow that did not complete; absent: none known
     requested = "tensorflow[and-cuda]==2.14.0"   # what was asked for
     installer = "pip"            # pip, conda, poetry, uv, ...

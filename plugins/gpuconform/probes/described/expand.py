@@ -20,6 +20,7 @@ from gpuconform.facts.errors import DataError
 from gpuconform.facts.errors import did_you_mean
 from gpuconform.facts.model import DeviceNode
 from gpuconform.facts.model import DriverFacts
+from gpuconform.facts.model import EngineRuntime
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import FailedInstall
 from gpuconform.facts.model import GpuFacts
@@ -52,6 +53,7 @@ from gpuconform.probes.described.spec import LibraryPart
 from gpuconform.probes.described.spec import TensorflowPart
 from gpuconform.probes.described.spec import ToolchainPart
 from gpuconform.probes.described.spec import typical_dir
+from gpuconform.probes.engines import ENGINE_CONFIGS
 from gpuconform.probes.kernellog import parse_xids
 from gpuconform.probes.libsearch import origin_markers
 
@@ -128,6 +130,20 @@ def _platform(d: HostDescription) -> PlatformFacts:
         environment=tuple(sorted((k, clean(v)) for k, v in h.environment.items())),
         cpu_model=clean(h.cpu_model) or None,
         cpu_flags=tuple(f.lower() for f in h.cpu_flags) if h.cpu_flags is not None else None,
+        engine_runtimes=_engines(d),
+    )
+
+
+def _engines(d: HostDescription) -> tuple[EngineRuntime, ...] | None:
+    """Each described engine config as the probe records it (gpuconform.probes.engines)."""
+    if d.engine is None:
+        return None
+    unreadable, files = ProbeError("engines", "unreadable", "the file could not be read (described)"), ENGINE_CONFIGS
+    return tuple(
+        EngineRuntime(e.name, f"/{files[e.name]}", e.default_runtime or None, tuple(e.runtimes))
+        if e.readable
+        else EngineRuntime(e.name, f"/{files[e.name]}", error=unreadable)
+        for e in d.engine
     )
 
 

@@ -25,6 +25,7 @@ ORIGINS: tuple[str, ...] = ("pip", "LD_LIBRARY_PATH", "conda", "ldcache", "syste
 ORIGINS += ("windows_path", "runpath")
 LIBRARY_NAMES = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
 CONTAINERS = ("", "docker", "podman", "kubernetes", "lxc", "apptainer", "enroot", "containerd")
+ENGINES = ("docker", "containerd")
 #: Where each origin keeps its libraries on a typical host, for a library described without a path.
 TYPICAL_DIRS = {
     "pip": "/usr/lib/python3/site-packages/nvidia/{name}/lib",
@@ -146,6 +147,14 @@ class InstallPart:
 
 
 @dataclass(frozen=True)
+class EnginePart:
+    name: str  # one of ENGINES
+    default_runtime: str = ""  # "": the config sets none (the engine's own default, runc)
+    runtimes: tuple[str, ...] = ()
+    readable: bool = True
+
+
+@dataclass(frozen=True)
 class HostDescription:
     """A parsed host description; `expand` turns it into Facts."""
 
@@ -157,6 +166,7 @@ class HostDescription:
     toolkit: tuple[ToolkitPart, ...] = ()
     toolchain: ToolchainPart | None = None
     install: InstallPart | None = None
+    engine: tuple[EnginePart, ...] | None = None  # absent: not recorded; []: no engine config found
 
     def libraries(self, table: SonameTable) -> tuple[LibraryPart, ...]:
         """The [[library]] entries, then one per library of each [[toolkit]] (DLLs on native Windows)."""
@@ -187,6 +197,8 @@ def _check(d: HostDescription, source: str) -> None:
         if d.driver.device_nodes is not None and name not in d.driver.device_nodes:
             problem = f"{name!r} is not among driver.device_nodes: a denied node exists"
             raise DataError(source, f"driver.device_nodes_denied[{j}]", problem)
+    for i, engine in enumerate(d.engine or ()):
+        _choice(source, f"engine[{i}].name", engine.name, ENGINES)
     for i, kit in enumerate(d.toolkit):
         _choice(source, f"toolkit[{i}].origin", kit.origin, ORIGINS)
         _version(source, f"toolkit[{i}].version", kit.version)
@@ -242,7 +254,7 @@ def description_keys() -> dict[str, tuple[str, ...]]:
     """Every table of a description and its keys (for documentation and did-you-mean)."""
     parts = {"host": HostPart, "gpu": GpuPart, "driver": DriverPart, "tensorflow": TensorflowPart}
     parts |= {"tensorflow.observed": ObservedPart, "library": LibraryPart, "toolkit": ToolkitPart}
-    parts |= {"toolchain": ToolchainPart, "install": InstallPart}
+    parts |= {"toolchain": ToolchainPart, "install": InstallPart, "engine": EnginePart}
     return {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in parts.items()}
 
 
