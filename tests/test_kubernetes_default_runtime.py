@@ -16,7 +16,12 @@ from typing import Any
 
 import pytest
 
+from gpuconform.expect.loading import load_matrices
+from gpuconform.expect.tables.container_runtimes import load_container_runtimes
+from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import EngineRuntime
+from gpuconform.probes.described import expand
+from gpuconform.probes.described import load_description
 from gpuconform.probes.engines import probe_engine_runtimes
 from gpuconform.probes.engines import probe_kubelet
 from tests.simhost.cc import require_compiler
@@ -26,6 +31,7 @@ from tests.simhost.spec import load_spec
 
 CHECK = "platform::kubernetes_gpu_node_runs_containers_under_the_nvidia_runtime"
 SPECS = Path(__file__).parent / "simhost" / "specs"
+MATRIX = Path(__file__).resolve().parents[1] / "matrices" / "container_runtimes.toml"
 DOCKER = "etc/docker/daemon.json"
 CONTAINERD = "etc/containerd/config.toml"
 NVIDIA_RUNTIME = {"nvidia": {"path": "nvidia-container-runtime", "runtimeArgs": []}}
@@ -161,3 +167,49 @@ def test_a_pod_that_cannot_see_the_nodes_engine_config_is_not_applicable_saying_
 def test_a_host_outside_kubernetes_is_not_judged(tmp_path: Path) -> None:
     check = judged(tmp_path, {DOCKER: json.dumps({"runtimes": NVIDIA_RUNTIME})}, container=None)
     assert check["outcome"] == "not-applicable", check
+
+
+# ---- the data and the host description ----------------------------------------------------------
+
+
+def test_each_engine_has_its_default_runtime_fix_in_the_matrix() -> None:
+    runtimes = load_container_runtimes(MATRIX)
+    assert [r.engine for r in runtimes.default_runtimes] == ["docker", "containerd"]
+    docker = runtimes.default_runtime("docker")
+    assert docker is not None and docker.key == "default-runtime" and "k8s-device-plugin#100" in docker.source
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ('engine = "docker"', 'engine = "dockerd"', "'dockerd' is not an engine"),
+        ('engine = "containerd"', 'engine = "docker"', "engine 'docker' is listed twice"),
+    ],
+)
+def test_a_bad_default_runtime_row_is_a_data_error_naming_the_key(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    path = tmp_path / "container_runtimes.toml"
+    path.write_text(MATRIX.read_text().replace(old, new, 1))
+    with pytest.raises(DataError) as info:
+        load_container_runtimes(path)
+    assert info.value.key.startswith("default_runtime[") and info.value.key.endswith("].engine")
+    assert problem in str(info.value)
+
+
+def test_a_described_engine_expands_to_what_the_probe_records(tmp_path: Path) -> None:
+    spec = tmp_path / "host.toml"
+    engines = '[[engine]]\nname = "docker"\nruntimes = ["nvidia"]\n\n'
+    engines += '[[engine]]\nname = "containerd"\nreadable = false\n'
+    spec.write_text(engines)
+    platform = expand(load_description(spec), load_matrices()).platform
+    assert platform.engine_runtimes is not None
+    docker, containerd = platform.engine_runtimes
+    assert docker == EngineRuntime("docker", "/etc/docker/daemon.json", None, ("nvidia",))
+    assert containerd.config == "/etc/containerd/config.toml" and containerd.error is not None
+    spec.write_text('[host]\nname = "h"\n')
+    assert expand(load_description(spec), load_matrices()).platform.engine_runtimes is None  # not recorded
+    spec.write_text('[[engine]]\nname = "cri-o"\n')
+    with pytest.raises(DataError) as info:
+        load_description(spec)
+    assert info.value.key == "engine[0].name"

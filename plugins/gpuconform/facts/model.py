@@ -48,8 +48,10 @@ FACTS_SCHEMA_VERSIONS = (1, 2)
 
 @dataclass(frozen=True)
 class EngineRuntime:
-    """A container engine's configured default runtime, from its config file on this machine (a Kubernetes node,
-    or a pod with the node's root as --host-root)."""
+    """A container engine's configured default runtime, read from its config file.
+
+    The file is this machine's: a Kubernetes node's, or the node's seen from a pod through --host-root.
+    """
 
     engine: str  # "docker", "containerd"
     config: str  # the file read: "/etc/docker/daemon.json", "/etc/containerd/config.toml"
