@@ -103,7 +103,9 @@ def test_the_checks_command_lists_every_check_in_layer_order_with_a_description(
     assert layers == sorted(layers, key=LAYERS.index)  # platform first, then driver, ... as the verdict reads them
     assert list(dict.fromkeys(layers)) == list(LAYERS)
     descriptions = {line.split()[0]: line.split(None, 1)[1] for line in lines}
-    assert descriptions["driver::gpu_count_matches_the_profile"] == "Gpu count matches the profile"
+    assert descriptions["driver::gpu_count_matches_the_profile"] == "GPU count matches the profile"
+    assert descriptions["driver::nvidia_gpu_is_on_the_pci_bus"] == "NVIDIA GPU is on the PCI bus"
+    assert descriptions["libraries::cudnn_and_cudart_are_built_for_the_same_cuda_major"].startswith("cuDNN and")
     # A check with a docstring is described by its first line.
     assert descriptions["driver::the_nvidia_kernel_module_is_loaded"] == "The nvidia kernel module is loaded."
 

@@ -280,6 +280,14 @@ class _Collector:
                 self.descriptions.append(check_description(item))
 
 
+#: How the words a check's name writes in lower case are spelt in a sentence.
+_SPELLING = {
+    "gpu": "GPU", "gpus": "GPUs", "cpu": "CPU", "nvidia": "NVIDIA", "pci": "PCI", "pcie": "PCIe", "cuda": "CUDA",
+    "cudnn": "cuDNN", "tensorflow": "TensorFlow", "tensorfloat32": "TensorFloat-32", "xla": "XLA", "api": "API",
+    "keras": "Keras", "pil": "PIL",
+}
+
+
 def check_description(item: pytest.Item) -> str:
     """A check's one-line description: its docstring's first line, else its name read as a sentence
     (the names are written to read as one: `gpu_count_matches_the_profile`)."""
@@ -287,8 +295,9 @@ def check_description(item: pytest.Item) -> str:
     doc = (getattr(function, "__doc__", None) or "").strip()
     if doc:
         return doc.splitlines()[0].strip()
-    words = getattr(item, "originalname", item.name).removeprefix("test_").replace("_", " ")
-    return words[:1].upper() + words[1:]
+    words = getattr(item, "originalname", item.name).removeprefix("test_").split("_")
+    sentence = " ".join(_SPELLING.get(w, w) for w in words)
+    return sentence if words[0] in _SPELLING else sentence[:1].upper() + sentence[1:]  # cuDNN stays cuDNN
 
 
 def collect_checks() -> tuple[int, list[tuple[str, str]], str]:
