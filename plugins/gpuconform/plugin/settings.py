@@ -223,6 +223,11 @@ def source(config: pytest.Config, opt: Option) -> str:
         return f"environment variable {opt.env}"
     if str(config.getini(opt.ini)).strip() and config.getini(opt.ini) != opt.default:
         return f"ini key {opt.ini} in {config.inipath or 'the config file'}"
+    return source_of_default(opt)
+
+
+def source_of_default(opt: Option) -> str:
+    """What `source` says of a value nobody set."""
     return f"the default of {opt.flag}"
 
 

@@ -106,7 +106,8 @@ def start_session(config: pytest.Config) -> HostSession:
 
 def _recorded_profile(settings: Settings, facts: Facts) -> str | None:
     """The profile a replayed file records, when no --host-profile (option, variable or ini key) chose one."""
-    if settings.facts_file is None or facts.run is None or not settings.profile_source.startswith("the default"):
+    chosen = settings.profile_source != opts.source_of_default(opts.PROFILE)
+    if settings.facts_file is None or facts.run is None or chosen:
         return None
     return facts.run.profile
 
