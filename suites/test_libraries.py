@@ -222,6 +222,16 @@ def _judge_libcuda(lib: LibraryFacts, host_facts: Facts, lib_host: Host) -> Judg
     return judge_libcuda(reached, kernel, gpus, dict(host_facts.platform.environment), lib_host.matrices)
 
 
+def _reached(libraries: LibrariesFacts, name: str, host: Host) -> bool:
+    """Whether the installed release's loader reaches a copy of library `name` (one the facts lack counts)."""
+    lib = next((lib for lib in libraries.libraries if lib.name == name), None)
+    return lib is None or any(c.reached for c in copies(lib, host))
+
+
+def _soname(libraries: LibrariesFacts, name: str) -> str:
+    return next((lib.soname for lib in libraries.libraries if lib.name == name), name)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_library_is_found(
     name: str, libraries: LibrariesFacts, tf_needs_cuda: Expectations, lib_host: Host
@@ -230,15 +240,29 @@ def test_library_is_found(
     found = copies(lib, lib_host)
     if any(c.reached for c in found):
         return
-    if not lib.required:
-        not_applicable(f"{lib.soname} is optional: only the ops that use it load it")
-    release = tf_needs_cuda.tf_release
     tf = tf_needs_cuda.tensorflow
     assert tf is not None
+    # A release that links its libraries needs exactly those at import; the others load with the ops that use them.
+    linked = lib_host.matrices.rules.library_search.linked(tf.version)
+    if not (name in linked if linked else lib.required):
+        not_applicable(f"{lib.soname} is optional: only the ops that use it load it")
+    release = tf_needs_cuda.tf_release
     needs = (
         f"{lib.soname} (CUDA {release.cuda if release else '?'}, cuDNN {release.cudnn if release else '?'} build)"
     )
     why = "TensorFlow dlopens it at start-up; without it TF logs 'Cannot dlopen some GPU libraries' and runs on the CPU"
+    if name in linked:
+        first = next((n for n in linked[: linked.index(name)] if not _reached(libraries, n, lib_host)), None)
+        if first is not None:
+            blocked(
+                f"libraries::library_is_found[{first}]",
+                f"{tf.name} {tf.version} links {lib.soname} at import after {_soname(libraries, first)}, and the "
+                "dynamic linker stops at the first library it cannot find (library_search.toml `linked`)",
+            )
+        why = (
+            f"{tf.name} {tf.version} links it (DT_NEEDED): without it `import tensorflow` fails with "
+            f"'ImportError: {lib.soname}: cannot open shared object file'"
+        )
     if found:
         copy = found[0]
         elsewhere = "; ".join(f"{described(c)}: {c.why}" for c in found)

@@ -194,11 +194,12 @@ def test_tensorflow_release_is_in_the_matrix(host_expect: Expectations, host_war
     if lookup.status == "unknown-newer":
         host_warn(lookup.warning or f"{installed} is newer than the matrix")
         return
-    if lookup.status == "unknown-older":
+    if lookup.status in ("unknown-older", "other-build"):
         # Like a release newer than the data: the checks that need its row say so; its own problems
         # (a CPU-only build, two TensorFlows at once) are still judged where they live.
+        what = "older than the matrix" if lookup.status == "unknown-older" else "not a TensorFlow project build"
         host_warn(
-            f"{installed} is older than the matrix: its CUDA, cuDNN and driver requirements are not checked",
+            f"{installed} is {what}: its CUDA, cuDNN and driver requirements are not checked",
             found=lookup.warning or installed,
             source=f"{METADATA}; matrices/tensorflow.toml",
             why="without its build configuration no CUDA, cuDNN or driver requirement can be checked",

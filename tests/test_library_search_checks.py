@@ -360,3 +360,61 @@ def test_a_missing_runtime_is_installed_the_way_its_releases_own_era_did(
         assert words in check["remediation"], words
     for words in absent:
         assert words not in check["remediation"], words
+
+
+TF_1_12 = {"distribution": "tensorflow-gpu", "version": "1.12.0"}
+LIBCUDA_9_0 = {"name": "cuda", "version": "9.0", "origin": "ldcache", "driver_build": "384.81"}
+
+
+def test_tf_1_12_links_cublas_first_so_an_image_without_cuda_9_fails_there_and_the_later_links_are_blocked(
+    tmp_path: Path,
+) -> None:
+    host = {"host": {"container": "docker"}, "gpu": T4, "driver": {"version": "384.81"}, "tensorflow": TF_1_12}
+    checks = run(tmp_path, {**host, "library": [LIBCUDA_9_0]})
+
+    cublas = checks["libraries::library_is_found[cublas]"]
+    assert cublas["outcome"] == "failed"
+    assert cublas["reason"] == "libcublas.so.9.0 is missing: tensorflow-gpu 1.12.0 cannot register the GPU"
+    assert "`import tensorflow` fails with 'ImportError: libcublas.so.9.0" in cublas["message"]
+    assert "rather use an image that ships them (e.g. tensorflow/tensorflow:1.12.0-gpu)" in cublas["remediation"]
+    for later in ("cusolver", "cudart", "cudnn", "cufft", "curand"):
+        check = checks[f"libraries::library_is_found[{later}]"]
+        assert check["outcome"] == "blocked", later
+        assert check["reason"].startswith("blocked by libraries::library_is_found[cublas]: tensorflow-gpu 1.12.0 links")
+    assert checks["libraries::library_is_found[cuda]"]["outcome"] == "passed"
+    assert checks["libraries::library_is_found[cusparse]"]["outcome"] == "not-applicable"  # dlopened, optional
+
+
+def test_tf_1_12_with_cublas_but_no_cudart_fails_at_cudart_which_nothing_before_it_blocks(tmp_path: Path) -> None:
+    cublas = {"name": "cublas", "version": "9.0", "origin": "ldcache", "soname": "libcublas.so.9.0"}
+    cusolver = {"name": "cusolver", "version": "9.0", "origin": "ldcache", "soname": "libcusolver.so.9.0"}
+    host = {"gpu": T4, "driver": {"version": "384.81"}, "tensorflow": TF_1_12}
+    checks = run(tmp_path, {**host, "library": [LIBCUDA_9_0, cublas, cusolver]})
+
+    assert checks["libraries::library_is_found[cublas]"]["outcome"] == "passed"
+    assert checks["libraries::library_is_found[cudart]"]["outcome"] == "failed"
+    assert checks["libraries::library_is_found[cudnn]"]["reason"].startswith(
+        "blocked by libraries::library_is_found[cudart]: tensorflow-gpu 1.12.0 links libcudnn.so.7 at import after "
+        "libcudart.so.9.0"
+    )
+
+
+def test_a_conda_build_of_1_11_for_cuda_9_2_finds_its_9_2_libraries_and_needs_the_9_2_driver(tmp_path: Path) -> None:
+    conda = [{"name": n, "version": "9.2", "origin": "conda", "soname": f"lib{n}.so.9.2"}
+             for n in ("cudart", "cublas", "cufft", "curand", "cusolver", "cusparse")]
+    conda.append({"name": "cudnn", "version": "7.2.1", "origin": "conda", "cuda": "9.2"})
+    host = {
+        "host": {"python": "3.6", "environment": {"CONDA_PREFIX": "/opt/conda"}},
+        "gpu": [{"count": 1}],
+        "driver": {"version": "390.87"},
+        "tensorflow": {"distribution": "tensorflow-gpu", "version": "1.11.0", "cuda": "9.2"},
+        "library": [*conda, {"name": "cuda", "version": "9.1", "origin": "ldcache", "driver_build": "390.87"}],
+    }
+    checks = run_layers(tmp_path, host, "driver or libraries")
+
+    for name in ("cudart", "cublas", "cusolver", "cudnn", "cufft", "curand"):
+        assert checks[f"libraries::library_is_found[{name}]"]["outcome"] == "passed", name
+    driver = checks["driver::driver_is_new_enough_for_the_tensorflow_cuda"]
+    assert driver["outcome"] == "failed"
+    assert driver["reason"] == "driver 390.87 is too old for tensorflow-gpu 1.11.0 (CUDA 9.2): needs >= 396.26"
+    assert "pin TensorFlow 1.12: pip install 'tensorflow-gpu==1.12.*' with CUDA 9.0" in driver["remediation"]

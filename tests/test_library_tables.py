@@ -98,6 +98,37 @@ def test_without_a_release_only_usr_local_cuda_is_unreached() -> None:
     assert SEARCH.reach("1.15.0", "conda").reached
 
 
+@pytest.mark.parametrize(
+    ("tf", "linked"),
+    [
+        ("1.5.0", ("cublas", "cusolver", "cudart", "cuda", "cudnn", "cufft", "curand")),
+        ("1.9.0", ("cublas", "cusolver", "cudnn", "cudart", "cuda", "cufft", "curand")),  # its pywrap links cuDNN
+        ("1.12.0", ("cublas", "cusolver", "cudart", "cuda", "cudnn", "cufft", "curand")),
+        ("1.13.1", ("cublas", "cusolver", "cudart", "cuda", "cudnn")),
+        ("1.14.0", ()),
+        ("2.0.0", ()),
+        ("2.21.0", ()),
+        (None, ()),
+    ],
+)
+def test_tf_1_x_before_1_14_links_its_cuda_libraries_in_the_order_the_dynamic_linker_maps_them(
+    tf: str | None, linked: tuple[str, ...]
+) -> None:
+    assert SEARCH.linked(tf) == linked
+
+
+def test_tf_1_x_reaches_the_conda_prefix_through_the_rpath_as_2_0_to_2_6_do() -> None:
+    assert SEARCH.reach("1.12.0", "conda").reached
+    assert not SEARCH.reach("1.12.0", "pip", "cublas").reached
+    assert SEARCH.release("1.4.0") is None  # no wheel of 1.0-1.4 was read
+
+
+def test_a_linked_library_the_libraries_layer_does_not_know_is_refused(tmp_path: Path) -> None:
+    old = 'linked = ["cublas", "cusolver", "cudart", "cuda", "cudnn"]'
+    with pytest.raises(DataError, match=r"release\[10\]\.linked\[0\]: 'libcublas' is not accepted"):
+        load_library_search(edited(tmp_path, "library_search.toml", old, old.replace('"cublas"', '"libcublas"')))
+
+
 def test_the_pip_package_of_a_file_is_its_directory_below_nvidia() -> None:
     assert pip_package("/sp/nvidia/cuda_runtime/lib/libcudart.so.12") == "cuda_runtime"
     assert pip_package("/usr/lib/x86_64-linux-gnu/libcudart.so.12") is None

@@ -60,10 +60,12 @@ def test_every_table_says_what_it_is_as_of_and_where_it_came_from(m: Matrices) -
 # --- TensorFlow releases -----------------------------------------------------------------------
 
 
-def test_every_tf_2_release_is_listed_once_newest_first(m: Matrices) -> None:
+def test_every_tf_2_release_and_1_x_from_1_5_is_listed_once_newest_first(m: Matrices) -> None:
     versions = [str(r.version) for r in m.tf_releases]
     expected = ["2.22.0rc0"] + [f"2.{minor}.0" for minor in range(21, -1, -1)]  # 2.22 is a release candidate
     expected[expected.index("2.16.0")] = "2.16.1"  # 2.16.0 was never published
+    expected += [f"1.{minor}.0" for minor in range(15, 4, -1)]  # the docs' tensorflow_gpu rows from CUDA 9
+    expected[expected.index("1.13.0")] = "1.13.1"  # the docs' row; 1.13.0 was never a final release
     assert versions == expected
     assert [str(r.version) for r in m.tf_releases if r.prerelease] == ["2.22.0rc0"]
 
@@ -107,6 +109,10 @@ def test_a_later_rc_or_the_final_of_a_pre_release_series_uses_its_row_with_a_war
         ("2.3.0", ">=3.5,<3.9", "10.1", "7.6", 7, "tensorflow", 2),
         ("2.1.0", ">=3.5,<3.8", "10.1", "7.6", 7, "tensorflow", 2),
         ("2.0.0", ">=3.5,<3.8", "10.0", "7.4", 7, "tensorflow-gpu", 2),
+        ("1.15.0", ">=3.3,<3.8", "10.0", "7.4", 7, "tensorflow-gpu", 2),
+        ("1.13.2", ">=3.3,<3.8", "10.0", "7.4", 7, "tensorflow-gpu", 2),
+        ("1.12.0", ">=3.3,<3.7", "9.0", "7", 7, "tensorflow-gpu", 2),
+        ("1.5.0", ">=3.3,<3.7", "9.0", "7", 7, "tensorflow-gpu", 2),
     ],
 )
 def test_each_tf_release_has_its_tested_build_configuration(
@@ -154,7 +160,9 @@ def test_each_tf_release_records_the_glibc_of_its_manylinux_tag(
         ("2.22.0", "unknown-newer", "2.22.0rc0"),
         ("2.23.0", "unknown-newer", "2.22.0rc0"),
         ("3.0.0", "unknown-newer", "2.22.0rc0"),
-        ("1.15.0", "unknown-older", None),
+        ("1.15.0", "known", "1.15.0"),
+        ("1.13", "known", "1.13.1"),
+        ("1.4.0", "unknown-older", None),
         ("not-a-version", "unknown", None),
         ("", "unknown", None),
     ],
@@ -176,10 +184,30 @@ def test_a_tf_newer_than_the_matrix_is_a_warning_that_names_the_row_used(m: Matr
 
 
 def test_a_tf_older_than_the_matrix_gets_no_row_and_says_so(m: Matrices) -> None:
-    assert m.tf_release("1.15.0").warning == (
-        "TensorFlow 1.15.0 is older than the matrix (tensorflow.toml as of 2026-12-01, "
-        "oldest 2.0.0); no matrix row applies"
+    assert m.tf_release("1.4.0").warning == (
+        "TensorFlow 1.4.0 is older than the matrix (tensorflow.toml as of 2026-12-01, "
+        "oldest 1.5.0); no matrix row applies"
     )
+
+
+def test_a_build_that_names_another_cuda_than_its_releases_wheel_is_judged_by_that_cuda(m: Matrices) -> None:
+    conda = m.tf_build("1.11.0", "9.2").release  # Anaconda's tensorflow-gpu 1.11 for CUDA 9.2; the wheel has 9.0
+    assert conda is not None and conda.cuda == Version("9.2") and conda.version == Version("1.11.0")
+    assert conda.notes[-1] == "its own build files name CUDA 9.2; the matrix row of 1.11.0 (its PyPI wheel) says 9.0"
+    assert m.tf_build("1.11.0", None) == m.tf_build("1.11.0", "9.0") == m.tf_release("1.11.0")
+    assert m.tf_build("2.21.0", "12.5") == m.tf_release("2.21.0")  # the same series keeps the row's 12.5.1
+    assert m.tf_build("2.21.0", "12.7") == m.tf_release("2.21.0")  # a CUDA the driver table lacks keeps the row
+    assert m.tf_build("1.4.0", "8.0").release is None
+
+
+def test_a_build_the_tensorflow_project_does_not_publish_gets_no_row_of_the_release_it_shares_a_version_with(
+    m: Matrices,
+) -> None:
+    nvidia = m.tf_build("1.15.5", None, "nvidia-tensorflow")  # NVIDIA's 1.15, built for CUDA 11 and later
+    assert (nvidia.status, nvidia.release) == ("other-build", None)
+    assert nvidia.warning == "nvidia-tensorflow 1.15.5 is not a TensorFlow project build: tensorflow.toml has no row"
+    pypi = m.tf_build("1.15.5", None, "tensorflow_gpu").release
+    assert pypi is not None and pypi.version == Version("1.15.0")
 
 
 # --- CUDA toolkits and drivers -----------------------------------------------------------------
@@ -545,7 +573,12 @@ def test_kernel_coverage_names_the_arch_and_explains_itself(
 
 def test_coverage_for_a_tf_older_than_the_matrix_is_a_lookup_error(m: Matrices) -> None:
     with pytest.raises(MatrixKeyError, match="older than the matrix"):
-        m.coverage("1.15.0", "7.0")
+        m.coverage("1.4.0", "7.0")
+
+
+def test_tf_1_x_wheels_carry_sass_up_to_volta_and_ptx_an_ampere_gpu_jit_compiles(m: Matrices) -> None:
+    assert m.coverage("1.12.0", "6.1").kind == "native"
+    assert (m.coverage("1.15.0", "8.6").kind, m.coverage("1.15.0", "8.6").arch) == ("ptx", "compute_70")
 
 
 def test_every_release_lists_its_build_info_caps_verbatim(m: Matrices) -> None:

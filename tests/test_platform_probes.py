@@ -94,6 +94,27 @@ def test_a_package_without_a_readable_build_info_records_nothing_about_its_build
     assert probe_packages([str(site)]).tensorflow_is_cuda_build is None
 
 
+CUDA_CONFIG = "include/external/local_config_cuda/cuda/cuda/cuda_config.h"
+
+
+def test_the_cuda_a_package_was_built_with_is_read_from_its_headers_cuda_config(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    header = '#define TF_CUDA_VERSION "9.2"\n#define TF_CUDNN_VERSION "7"\n'  # a conda tensorflow-gpu 1.11
+    dist(site, "tensorflow-gpu", "1.11.0", {f"tensorflow/{CUDA_CONFIG}": header})
+    assert probe_packages([str(site)]).tensorflow_cuda_version == "9.2"
+
+
+def test_build_info_names_the_cuda_where_the_headers_do_not_and_a_cpu_builds_empty_header_names_none(
+    tmp_path: Path,
+) -> None:
+    gpu, cpu = tmp_path / "gpu", tmp_path / "cpu"
+    info = "build_info = collections.OrderedDict([('cuda_version', '11.2'), ('cudnn_version', '8')])\n"
+    dist(gpu, "tensorflow", "2.9.0", {"tensorflow/python/platform/build_info.py": info})
+    dist(cpu, "tensorflow-cpu", "2.21.0", {f"tensorflow/{CUDA_CONFIG}": '#define TF_CUDA_VERSION ""\n'})
+    assert probe_packages([str(gpu)]).tensorflow_cuda_version == "11.2"
+    assert probe_packages([str(cpu)]).tensorflow_cuda_version is None
+
+
 def test_the_cpu_flags_tensorflow_wheels_need_are_read_from_proc_cpuinfo(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc/cpuinfo").write_text(
@@ -180,6 +201,14 @@ def test_a_described_plain_tensorflow_1_x_is_a_cpu_build_by_its_era(tmp_path: Pa
     facts = describe(tmp_path, '[tensorflow]\ndistribution = "tensorflow"\nversion = "1.13.1"\n[tensorflow.observed]\n')
     build = next(r for r in facts.observations[0].results if r.name == "build_info")
     assert build.value["is_cuda_build"] is False
+
+
+def test_a_described_build_for_another_cuda_asks_for_that_cudas_sonames(tmp_path: Path) -> None:
+    facts = describe(tmp_path, '[tensorflow]\ndistribution = "tensorflow-gpu"\nversion = "1.11.0"\ncuda = "9.2"\n')
+    assert facts.packages.tensorflow_cuda_version == "9.2"
+    assert facts.libraries is not None
+    assert facts.libraries.basis == "tensorflow-gpu 1.11.0 (built with CUDA 9.2, cuDNN 7)"
+    assert {lib.name: lib.soname for lib in facts.libraries.libraries}["cudart"] == "libcudart.so.9.2"
 
 
 def test_a_failed_install_a_cpu_and_a_missing_libdevice_are_described(tmp_path: Path) -> None:

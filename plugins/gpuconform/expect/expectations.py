@@ -97,7 +97,7 @@ def tf_distributions(facts: Facts, matrices: Matrices) -> tuple[PackageInfo, ...
 def build_expectations(profile: Profile, facts: Facts, matrices: Matrices) -> Expectations:
     """Compute the expectations of one run."""
     tf = facts.packages.tensorflow
-    lookup = matrices.tf_release(tf.version) if tf is not None else None
+    lookup = matrices.tf_build(tf.version, facts.packages.tensorflow_cuda_version, tf.name) if tf is not None else None
     notes = []
     if lookup is not None and lookup.warning:
         notes.append(lookup.warning)

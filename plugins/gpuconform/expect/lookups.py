@@ -43,7 +43,7 @@ class TfLookup:
 
     requested: str
     release: TfRelease | None
-    status: str  # "known", "unknown-newer", "unknown-older" or "unknown"
+    status: str  # "known", "unknown-newer", "unknown-older", "other-build" (not the project's) or "unknown"
     warning: str | None = None
 
 

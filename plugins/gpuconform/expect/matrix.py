@@ -9,6 +9,7 @@ with a human `detail`, so a failing check can quote them.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from gpuconform.expect.tables.kernels import KernelRelease
 from gpuconform.expect.tables.reader import CC
 from gpuconform.expect.tables.reader import TABLE_FILES
 from gpuconform.expect.tables.reader import TableMeta
+from gpuconform.expect.tables.tensorflow import TF_PROJECT_DISTRIBUTIONS
 from gpuconform.expect.tables.tensorflow import TfRelease
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.errors import did_you_mean
@@ -149,6 +151,26 @@ class Matrices:
             )
             return TfLookup(requested, None, "unknown-older", warning)
         return TfLookup(requested, None, "unknown", f"TensorFlow {v} is not in the matrix ({where})")
+
+    def tf_build(self, version: str | Version, built_cuda: str | None, distribution: str = "tensorflow") -> TfLookup:
+        """The row of an installed TF, with the CUDA its own build files name where it is another one.
+
+        A release's row is its PyPI wheel's; a conda build of the same release can be built for another CUDA
+        (tensorflow-gpu 1.11 for CUDA 9.2 where the wheel has 9.0), and then links that CUDA's sonames and
+        needs that CUDA's driver. A CUDA the driver table lacks keeps the row. A distribution the TensorFlow
+        project does not publish (nvidia-tensorflow) has no row: it shares the version, not the build.
+        """
+        if distribution.lower().replace("_", "-") not in TF_PROJECT_DISTRIBUTIONS:
+            why = f"{distribution} {version} is not a TensorFlow project build: {TABLE_FILES['tensorflow']} has no row"
+            return TfLookup(str(version), None, "other-build", why)
+        lookup = self.tf_release(version)
+        row, cuda = lookup.release, self._cuda_version(built_cuda) if built_cuda else None
+        if row is None or cuda is None or cuda.release[:2] == row.cuda.release[:2]:
+            return lookup
+        if not any(t.series == cuda.release[:2] for t in self.toolkits):
+            return lookup
+        said = f"its own build files name CUDA {cuda}; the matrix row of {row.version} (its PyPI wheel) says {row.cuda}"
+        return dataclasses.replace(lookup, release=dataclasses.replace(row, cuda=cuda, notes=(*row.notes, said)))
 
     def _release_for(self, tf_version: str | Version) -> TfRelease:
         lookup = self.tf_release(tf_version)

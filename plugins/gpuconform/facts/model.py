@@ -36,8 +36,8 @@ from gpuconform.facts.versions import parse_release
 #: refusal, and the framework children's observations (their batches and the memory layer's
 #: measured runs), Secure Boot and what loading the module said, a device node's open error, the WSL
 #: version, the profile and options of the run that wrote the file, a container engine's configured
-#: default runtime and the kubelet's config; version-1 files load
-#: unchanged (each addition has a default that means "not recorded").
+#: default runtime and the kubelet's config, and the CUDA TensorFlow's own build files name; version-1
+#: files load unchanged (each addition has a default that means "not recorded").
 FACTS_SCHEMA_VERSION = 2
 #: The versions this gpuconform reads.
 FACTS_SCHEMA_VERSIONS = (1, 2)
@@ -127,6 +127,10 @@ class PackagesFacts:
     # before 2.1), read as text, never imported: a conda build named like a CUDA one can say False.
     # None: not read.
     tensorflow_is_cuda_build: bool | None = None
+    # The CUDA the same package says it was built with, read as text as well: its include/ cuda_config.h
+    # (TF_CUDA_VERSION, in every GPU wheel since 1.x) or build_info.py's cuda_version. A conda build can
+    # name another CUDA than the release's PyPI wheel (tensorflow-gpu 1.11 for CUDA 9.2). None: not read.
+    tensorflow_cuda_version: str | None = checked(parse_release, None)
     failed_install: FailedInstall | None = None  # an install that did not complete, where known
 
 

@@ -77,7 +77,7 @@ def _probe_libraries(
     elif tf.name == "tensorflow-cpu":
         basis = f"{tf.name} {tf.version} loads no CUDA libraries: the sonames of the newest families"
     else:
-        lookup = matrices.tf_release(tf.version)
+        lookup = matrices.tf_build(tf.version, packages.tensorflow_cuda_version, tf.name)
         if lookup.release is None:
             basis = f"{tf.name} {tf.version} is not in the matrix: the sonames of the newest families"
         else:

@@ -247,6 +247,7 @@ def probe_packages(path: list[str] | None = None) -> PackagesFacts:
         tensorflow_distributions=tuple(info for info, _ in ordered),
         others=tuple(found[n] for n in OTHER_DISTRIBUTIONS if n in found),
         tensorflow_is_cuda_build=_cuda_build(ordered[0][1]) if ordered else None,
+        tensorflow_cuda_version=_build_cuda(ordered[0][1]) if ordered else None,
     )
 
 
@@ -296,6 +297,27 @@ def _cuda_build(dist: importlib.metadata.Distribution) -> bool | None:
         match = _CUDA_BUILD.search(text or "")
         if match:
             return match.group(1) == "True"
+    return None
+
+
+#: Where a TensorFlow package names the CUDA it was built with, first first: the cuda_config.h of its headers
+#: (TF_CUDA_VERSION "9.0"; "" in a CPU build), then build_info.py ('cuda_version': '11.2', from 2.3).
+CUDA_CONFIG_FILES = tuple(
+    f"{package}/include/{where}/cuda_config.h"
+    for package in ("tensorflow", "tensorflow_core")
+    for where in ("external/local_config_cuda/cuda/cuda", "third_party/gpus/cuda")
+)
+_TF_CUDA_VERSION = re.compile(r'#define TF_CUDA_VERSION "(\d+(?:\.\d+)*)"')
+_BUILD_INFO_CUDA = re.compile(r"\bcuda_version['\"]?\s*[=:,]\s*['\"](\d+(?:\.\d+)*)['\"]")
+
+
+def _build_cuda(dist: importlib.metadata.Distribution) -> str | None:
+    """The CUDA version the package's own build files name; None when none names one (a CPU build, unread)."""
+    for names, pattern in ((CUDA_CONFIG_FILES, _TF_CUDA_VERSION), (BUILD_INFO_FILES, _BUILD_INFO_CUDA)):
+        for name in names:
+            match = pattern.search(_read(Path(str(dist.locate_file(name)))) or "")
+            if match:
+                return match.group(1)
     return None
 
 

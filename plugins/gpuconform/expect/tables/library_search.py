@@ -55,6 +55,8 @@ PROBE_ORIGINS = {
 #: directory, a DT_RUNPATH of TensorFlow's own libraries, a directory on the Windows PATH).
 REACHED_MARKERS = ("compat", "wsl", "runpath", "windows_path")
 DYNAMIC_TAGS = ("DT_RPATH", "DT_RUNPATH")
+#: The libraries a `linked` list can name (the libraries layer's names; libcuda is "cuda").
+LINKABLE = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
 
 _RELEASE = {
     "tensorflow": "string",
@@ -63,6 +65,7 @@ _RELEASE = {
     "loader_rpath": "strings",
     "pip_dirs": "strings",
     "runpath_not_on_loader?": "strings",
+    "linked?": "strings",
     "order": "strings",
     "reached": "strings",
     "not_reached": "strings",
@@ -86,6 +89,9 @@ class ReleaseSearch:
     pip_not_reached: frozenset[str]  # pip packages ("cublas") a "pip_nvidia (...)" entry of not_reached names
     source: str
     wheels: tuple[Version, ...] = ()  # the releases whose wheels were read ("2.16.2")
+    # The CUDA libraries its import links (DT_NEEDED, TF 1.x), in the order the dynamic linker maps them: the
+    # first one it cannot find fails `import tensorflow`, and none after it is looked for. Empty: all dlopened.
+    linked: tuple[str, ...] = ()
 
     def reaches_pip(self, package: str) -> bool:
         """Whether this loader reaches site-packages/nvidia/<package>/lib."""
@@ -167,10 +173,15 @@ class LibrarySearch:
             v = Version(str(tf_version))
         except InvalidVersion:
             return None
-        newest = self.releases[-1]
+        newest = max(self.releases, key=lambda r: max(r.wheels, default=Version("0")))
         if _overlap(newest.tensorflow, SpecifierSet(f"<{v}")) is None:
             return None  # older than every row (TF 1.x): not read
         return dataclasses.replace(newest, pip_not_reached=frozenset())
+
+    def linked(self, tf_version: str | Version | None) -> tuple[str, ...]:
+        """The libraries the release's import links, in the dynamic linker's order; () where it dlopens them."""
+        row = self.release(tf_version) if tf_version is not None else None
+        return row.linked if row is not None else ()
 
     def patch_release_reaching_pip(self, tf_version: str | Version, package: str) -> Version | None:
         """The first later release of the same series, among the wheels read, whose loader reaches
@@ -254,6 +265,7 @@ def _release(reader: Reader, key: str, row: dict[str, Any]) -> ReleaseSearch:
         pip_not_reached=frozenset(pip_not),
         source=row["source"],
         wheels=tuple(_wheel(reader, f"{key}.wheels_read[{i}]", w) for i, w in enumerate(row["wheels_read"])),
+        linked=tuple(reader.choice(n, f"{key}.linked[{i}]", LINKABLE) for i, n in enumerate(row.get("linked", ()))),
     )
 
 
@@ -272,5 +284,5 @@ def _origin(reader: Reader, key: str, entry: str) -> tuple[str, str | None]:
 
 
 def _overlap(a: SpecifierSet, b: SpecifierSet) -> Version | None:
-    probes = [Version(f"2.{minor}.{patch}") for minor in range(40) for patch in (0, 1, 2, 5)]
+    probes = [Version(f"{major}.{minor}.{patch}") for major in (1, 2) for minor in range(40) for patch in (0, 1, 2, 5)]
     return next((v for v in probes if a.contains(v) and b.contains(v)), None)

@@ -15,6 +15,13 @@ from gpuconform.expect.tables.reader import row_notes
 from gpuconform.facts.versions import release_series
 
 TF_PACKAGES = ("tensorflow", "tensorflow-gpu")
+#: The distributions the TensorFlow project publishes, whose versions the rows describe (a release's CUDA is its
+#: PyPI wheel's); another build of the `tensorflow` package (nvidia-tensorflow: NVIDIA's 1.15 with CUDA 11 and
+#: later) shares a version number, not a build configuration.
+TF_PROJECT_DISTRIBUTIONS = (
+    "tensorflow", "tensorflow-gpu", "tensorflow-cpu", "tf-nightly", "tf-nightly-gpu", "tf-nightly-cpu",
+    "tensorflow-intel",
+)
 
 
 @dataclass(frozen=True)

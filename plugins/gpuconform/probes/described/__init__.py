@@ -59,6 +59,8 @@ Every key, with its default::
     keras = ""                   # the keras distribution's version, if installed
     cuda_build = true            # what the package's own build info says (is_built_with_cuda()); absent:
                                  # what the distribution's name and era say (tf_platforms.toml)
+    cuda = ""                    # the CUDA its own build files name (cuda_config.h), where another than the
+                                 # release's PyPI wheel's ("9.2" for a conda 1.11); "": the matrix row's
 
     [tensorflow.observed]        # what TensorFlow itself said; absent: not recorded
     gpus = 0                     # how many GPUs list_physical_devices('GPU') returned

@@ -164,6 +164,7 @@ def _packages(d: HostDescription) -> PackagesFacts:
         keras=PackageInfo("keras", tf.keras, first.location) if tf.keras else None,
         tensorflow_distributions=(first, *others),
         tensorflow_is_cuda_build=tf.cuda_build,
+        tensorflow_cuda_version=tf.cuda or None,
         failed_install=install,
     )
 
@@ -271,7 +272,7 @@ def _libraries(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
     cuda = cudnn_major = None
     basis = "no TensorFlow installed: the sonames of the newest CUDA and cuDNN families"
     if tf is not None and _is_cuda_build(tf, matrices):
-        release = matrices.tf_release(tf.version).release
+        release = matrices.tf_build(tf.version, tf.cuda or None, tf.distribution).release
         if release is not None:
             cuda, cudnn_major = release.cuda, release.cudnn_major
             basis = f"{tf.distribution} {tf.version} (built with CUDA {cuda}, cuDNN {cudnn_major})"

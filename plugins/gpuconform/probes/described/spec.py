@@ -110,6 +110,7 @@ class TensorflowPart:
     keras: str = ""
     observed: ObservedPart | None = None
     cuda_build: bool | None = None
+    cuda: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ def _check(d: HostDescription, source: str) -> None:
                 raise DataError(source, f"gpu[{i}].compute_capability", str(exc)) from None
     if d.tensorflow is not None:
         _version(source, "tensorflow.version", d.tensorflow.version)
+        if d.tensorflow.cuda:
+            _version(source, "tensorflow.cuda", d.tensorflow.cuda)
         for j, other in enumerate(d.tensorflow.others):
             name, _, version = other.partition(" ")
             if not name or not version:
