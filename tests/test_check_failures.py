@@ -520,11 +520,18 @@ def test_a_platform_check_fails_on_facts_that_break_it(
         assert result.ret == 1
 
 
-def test_a_tensorflow_older_than_the_matrix_is_a_warning_and_its_own_problems_are_judged_elsewhere(
-    recorded: dict[str, Any], pytester: pytest.Pytester
+@pytest.mark.parametrize(
+    ("name", "version", "what"),
+    [
+        ("tensorflow-gpu", "1.4.0", "older than the matrix"),  # the rows start at 1.5 (CUDA 9)
+        ("nvidia-tensorflow", "1.15.5", "not a TensorFlow project build"),  # NVIDIA's 1.15, not the PyPI one
+    ],
+)
+def test_a_tensorflow_the_matrix_has_no_row_for_is_a_warning_and_its_own_problems_are_judged_elsewhere(
+    recorded: dict[str, Any], pytester: pytest.Pytester, name: str, version: str, what: str
 ) -> None:
     facts = json.loads(json.dumps(recorded))
-    _set(facts, "packages.tensorflow", {"name": "tensorflow-gpu", "version": "1.15.0", "location": None})
+    _set(facts, "packages.tensorflow", {"name": name, "version": version, "location": None})
     (pytester.path / "facts.json").write_text(json.dumps(facts))
     from gpuconform.plugin.keys import suites_dir
 
@@ -535,7 +542,7 @@ def test_a_tensorflow_older_than_the_matrix_is_a_warning_and_its_own_problems_ar
     assert check["outcome"] == "passed"
     (warning,) = check["warnings"]
     assert warning["summary"] == (
-        "tensorflow-gpu 1.15.0 is older than the matrix: its CUDA, cuDNN and driver requirements are not checked"
+        f"{name} {version} is {what}: its CUDA, cuDNN and driver requirements are not checked"
     )
 
 
