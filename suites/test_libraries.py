@@ -30,6 +30,7 @@ from gpuconform.diagnose.reach import unreached_fix
 from gpuconform.diagnose.reach import wheel_dir
 from gpuconform.expect.expectations import Expectations
 from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.tables.sonames import LIBRARY_NAMES
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import LibrariesFacts
 from gpuconform.facts.model import LibraryFacts
@@ -42,7 +43,7 @@ from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.libraries
 
-NAMES = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
+NAMES = LIBRARY_NAMES
 SOURCE = "dlopen + the library's own version call, in a child process"
 SEARCH = "matrices/library_search.toml (the search order of each TensorFlow release's own loader)"
 KERNEL_CHECK = "libraries::the_cuda_driver_library_matches_the_kernel_module"

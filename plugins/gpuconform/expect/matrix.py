@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from gpuconform.expect.lookups import Coverage
@@ -153,14 +154,12 @@ class Matrices:
         return TfLookup(requested, None, "unknown", f"TensorFlow {v} is not in the matrix ({where})")
 
     def tf_build(self, version: str | Version, built_cuda: str | None, distribution: str = "tensorflow") -> TfLookup:
-        """The row of an installed TF, with the CUDA its own build files name where it is another one.
+        """The row of an installed TF, with the CUDA its own build files name where that is another series.
 
-        A release's row is its PyPI wheel's; a conda build of the same release can be built for another CUDA
-        (tensorflow-gpu 1.11 for CUDA 9.2 where the wheel has 9.0), and then links that CUDA's sonames and
-        needs that CUDA's driver. A CUDA the driver table lacks keeps the row. A distribution the TensorFlow
-        project does not publish (nvidia-tensorflow) has no row: it shares the version, not the build.
-        """
-        if distribution.lower().replace("_", "-") not in TF_PROJECT_DISTRIBUTIONS:
+        A conda build can be for another CUDA than its row's PyPI wheel (tensorflow-gpu 1.11 for 9.2, not 9.0), and
+        then links that CUDA's sonames and needs its driver; a CUDA the driver table lacks keeps the row. A build the
+        TensorFlow project does not publish (nvidia-tensorflow) shares a version, not a build: it gets no row."""
+        if canonicalize_name(distribution) not in TF_PROJECT_DISTRIBUTIONS:
             why = f"{distribution} {version} is not a TensorFlow project build: {TABLE_FILES['tensorflow']} has no row"
             return TfLookup(str(version), None, "other-build", why)
         lookup = self.tf_release(version)

@@ -30,6 +30,7 @@ from packaging.version import Version
 
 from gpuconform.expect.tables.reader import Reader
 from gpuconform.expect.tables.reader import TableMeta
+from gpuconform.expect.tables.sonames import LIBRARY_NAMES
 
 #: The origins of the table's vocabulary (its header).
 ORIGINS = (
@@ -55,8 +56,6 @@ PROBE_ORIGINS = {
 #: directory, a DT_RUNPATH of TensorFlow's own libraries, a directory on the Windows PATH).
 REACHED_MARKERS = ("compat", "wsl", "runpath", "windows_path")
 DYNAMIC_TAGS = ("DT_RPATH", "DT_RUNPATH")
-#: The libraries a `linked` list can name (the libraries layer's names; libcuda is "cuda").
-LINKABLE = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
 
 _RELEASE = {
     "tensorflow": "string",
@@ -256,6 +255,7 @@ def _release(reader: Reader, key: str, row: dict[str, Any]) -> ReleaseSearch:
     if listed & pip_not:
         clash = ", ".join(sorted(listed & pip_not))
         raise reader.fail(f"{key}.not_reached", f"{clash} is both on pip_dirs and not reached")
+    linked = row.get("linked", ())
     return ReleaseSearch(
         key=key,
         tensorflow=reader.specifier(row["tensorflow"], f"{key}.tensorflow"),
@@ -265,7 +265,7 @@ def _release(reader: Reader, key: str, row: dict[str, Any]) -> ReleaseSearch:
         pip_not_reached=frozenset(pip_not),
         source=row["source"],
         wheels=tuple(_wheel(reader, f"{key}.wheels_read[{i}]", w) for i, w in enumerate(row["wheels_read"])),
-        linked=tuple(reader.choice(n, f"{key}.linked[{i}]", LINKABLE) for i, n in enumerate(row.get("linked", ()))),
+        linked=tuple(reader.choice(n, f"{key}.linked[{i}]", LIBRARY_NAMES) for i, n in enumerate(linked)),
     )
 
 

@@ -38,6 +38,9 @@ TOOLKIT_LIBRARIES = (
     "nccl",
 )
 
+#: Every library the libraries layer names, in its order: the driver's (libcuda is "cuda"), the toolkit's, cuDNN.
+LIBRARY_NAMES = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
+
 _TOP_KEYS = ("meta", "defaults", "driver", "cudnn", "toolkit", "cuda")
 _SUFFIX = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 #: platform.system() of a host whose TF loads DLLs by their Windows names.

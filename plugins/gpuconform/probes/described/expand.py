@@ -150,11 +150,8 @@ def _engines(d: HostDescription) -> tuple[EngineRuntime, ...] | None:
 def _packages(d: HostDescription) -> PackagesFacts:
     tf = d.tensorflow
     failed = d.install
-    install = (
-        FailedInstall(clean(failed.requested), failed.installer, tuple(clean(line) for line in failed.log))
-        if failed is not None
-        else None
-    )
+    log = tuple(clean(line) for line in failed.log) if failed is not None else ()
+    install = FailedInstall(clean(failed.requested), failed.installer, log) if failed is not None else None
     if tf is None:
         return PackagesFacts(failed_install=install)
     first = PackageInfo(tf.distribution, tf.version, "/usr/lib/python3/site-packages")

@@ -11,6 +11,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from gpuconform.expect.tables.sonames import LIBRARY_NAMES
 from gpuconform.expect.tables.sonames import SonameTable
 from gpuconform.expect.tables.sonames import load_sonames
 from gpuconform.facts import serde
@@ -23,7 +24,6 @@ from gpuconform.facts.versions import parse_driver_version
 
 ORIGINS: tuple[str, ...] = ("pip", "LD_LIBRARY_PATH", "conda", "ldcache", "system", "cuda_home", "compat", "wsl")
 ORIGINS += ("windows_path", "runpath")
-LIBRARY_NAMES = ("cuda", "cudart", "cublas", "cublasLt", "cufft", "curand", "cusolver", "cusparse", "cudnn", "nccl")
 CONTAINERS = ("", "docker", "podman", "kubernetes", "lxc", "apptainer", "enroot", "containerd")
 ENGINES = ("docker", "containerd")
 #: Where each origin keeps its libraries on a typical host, for a library described without a path.
