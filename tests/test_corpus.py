@@ -40,6 +40,8 @@ from gpuconform.probes.host import facts_json
 CORPUS = Path(__file__).parent / "corpus"
 THREADS = CORPUS / "threads"
 HOSTS = CORPUS / "hosts"
+#: Entries that do not pass yet, each with what gpuconform lacks for it: expected failures, strict.
+MISSES = CORPUS / "misses.toml"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "corpus.md"
 
 
@@ -137,6 +139,18 @@ def outcomes() -> dict[str, Outcome]:
 
 
 ENTRIES = entries()
+KNOWN_MISSES: dict[str, str] = {name: row["why"] for name, row in read_toml(MISSES).items()}
+
+
+def _param(entry: Entry) -> Any:
+    why = KNOWN_MISSES.get(entry.name)
+    marks = [pytest.mark.xfail(strict=True, reason=f"known miss (tests/corpus/misses.toml): {why}")] if why else []
+    return pytest.param(entry, marks=marks, id=entry.name)
+
+
+def test_every_known_miss_names_an_entry_and_says_why() -> None:
+    assert sorted(set(KNOWN_MISSES) - {e.name for e in ENTRIES}) == []
+    assert [name for name, why in KNOWN_MISSES.items() if len(why.split()) < 10] == []
 
 
 def test_every_thread_has_its_host_description() -> None:
@@ -144,7 +158,7 @@ def test_every_thread_has_its_host_description() -> None:
     assert sorted(p.stem for p in HOSTS.glob("*.toml")) == sorted(e.name for e in ENTRIES)
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+@pytest.mark.parametrize("entry", [_param(e) for e in ENTRIES])
 def test_the_corpus_host_gets_the_cause_and_fix_its_thread_established(entry: Entry) -> None:
     outcome = outcomes().get(entry.name)
     assert outcome is not None, f"{entry.host_file} is missing"
@@ -182,6 +196,11 @@ def catalogue() -> str:
             f"| {_cell(host.get('environment', ''))} | {outcome.layer or '-'} | `{outcome.check_id or '-'}` "
             f"| {'yes' if outcome.passed else 'no'} |"
         )
+    misses = [e.name for e in ENTRIES if not results.get(e.name, _MISSING).passed]
+    if misses:
+        lines += ["", "## Not passing yet", ""]
+        unlisted = "not listed in tests/corpus/misses.toml"
+        lines += [f"- **{name}**: {KNOWN_MISSES.get(name, unlisted)}" for name in misses]
     return "\n".join(lines) + "\n"
 
 
