@@ -144,13 +144,18 @@ def _facts_from_spec(args: argparse.Namespace) -> int:
     from gpuconform.probes.described import expand
     from gpuconform.probes.described import load_description
     from gpuconform.probes.host import facts_json
+
+    return _emit(facts_json(expand(load_description(args.description), load_matrices())), args.output)
+
+
+def _emit(text: str, output: Path | None) -> int:
+    """Write a command's document to -o's file, or to stdout without one."""
     from gpuconform.report.staging import write_text
 
-    text = facts_json(expand(load_description(args.description), load_matrices()))
-    if args.output is None:
+    if output is None:
         sys.stdout.write(text)
     else:
-        write_text(args.output, text)
+        write_text(output, text)
     return EXIT_OK
 
 
@@ -223,16 +228,10 @@ def _profile_capture(args: argparse.Namespace) -> int:
     from gpuconform.expect.loading import load_matrices
     from gpuconform.probes.host import probe_host
     from gpuconform.probes.host import replay_facts
-    from gpuconform.report.staging import write_text
 
     matrices = load_matrices()
     facts = replay_facts(args.facts) if args.facts else probe_host(matrices, args.root, args.probe_timeout)
-    text = capture_profile(facts, matrices, args.name)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        write_text(args.output, text)
-    return EXIT_OK
+    return _emit(capture_profile(facts, matrices, args.name), args.output)
 
 
 # ---- compat -----------------------------------------------------------------------------
