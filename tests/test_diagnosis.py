@@ -162,7 +162,8 @@ def test_an_unbound_gpu_blocks_everything_that_needs_the_module(runs: dict[str, 
     result = runs["gpu_no_module"].result
     blocked = {c["id"]: c["blocked_by"] for c in result["checks"] if c["outcome"] == "blocked"}
     assert blocked["driver::nvml_initialises"] == "driver::the_nvidia_kernel_module_is_loaded"
-    assert blocked["driver::gpu_count_matches_the_profile"] == "driver::nvml_initialises"
+    # blocked by a blocked check: named by the root of the chain, not the link in between (issue 14)
+    assert blocked["driver::gpu_count_matches_the_profile"] == "driver::the_nvidia_kernel_module_is_loaded"
     layers = {layer["layer"]: layer for layer in result["layers"]}
     assert layers["driver"]["status"] == "fail"
     assert layers["driver"]["counts"]["blocked"] == len([b for b in blocked if b.startswith("driver::")])

@@ -263,16 +263,17 @@ CASES: dict[str, tuple[dict[str, Any], str, str, str, str]] = {
     ),
     "a tensorflow the matrix lacks is judged by the cuda runtime it loads": (
         {
-            "host": {"python": "3.7.12"},
+            # 1.4 is older than the matrix's oldest row (1.5.0, the docs' tested configurations)
+            "host": {"python": "3.6.9"},
             "gpu": [T4],
             "driver": {"version": "440.33"},
-            "tensorflow": {"distribution": "tensorflow-gpu", "version": "1.15.5"},
+            "tensorflow": {"distribution": "tensorflow-gpu", "version": "1.4.1"},
             "toolkit": [{"version": "11.0", "origin": "ldcache"}],
         },
         "t4",
         "driver::driver_is_new_enough_for_the_tensorflow_cuda",
         "failed",
-        "driver 440.33 is too old for tensorflow-gpu 1.15.5 with the CUDA 11.0 runtime on its library path",
+        "driver 440.33 is too old for tensorflow-gpu 1.4.1 with the CUDA 11.0 runtime on its library path",
     ),
 }
 
