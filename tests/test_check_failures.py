@@ -329,7 +329,7 @@ def test_a_simulated_host_that_breaks_the_check_fails_it(case: str, tmp_path: Pa
     require_compiler()
     build, profile, check_id, outcome, words = SIMULATED[case]
     host = build_host(build(), tmp_path / "host")
-    args = ["--host-probe-timeout", "3"]
+    args = ["--host-probe-timeout", host.probe_timeout]
     if profile is not None:
         (tmp_path / "profile.toml").write_text(profile)
         args += ["--host-profile", str(tmp_path / "profile.toml")]

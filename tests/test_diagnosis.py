@@ -78,7 +78,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     for name in (*FIXES, *PASSING):
         host = build_host(load_spec(SPECS / f"{name}.toml"), base / name / "host")
         cwd = base / name
-        proc = run_suite(host, cwd, "--host-probe-timeout", "3")
+        proc = run_suite(host, cwd, "--host-probe-timeout", host.probe_timeout)
         done[name] = Run(proc, cwd / "reports")
     return done
 

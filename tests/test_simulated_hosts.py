@@ -103,7 +103,7 @@ def _layers(name: str) -> str:
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_the_simulated_host_gets_its_verdict(name: str, hosts: dict[str, SimHost], tmp_path: Path) -> None:
     pattern, words = SCENARIOS[name]
-    proc = run_suite(hosts[name], tmp_path, "--host-probe-timeout", "3", layers=_layers(name))
+    proc = run_suite(hosts[name], tmp_path, "--host-probe-timeout", hosts[name].probe_timeout, layers=_layers(name))
     line = verdict_line(proc)
     assert fnmatch.fnmatchcase(line, pattern), f"{line!r} !~ {pattern!r}\n{proc.stdout[-4000:]}"
     assert proc.returncode == (0 if "PASS" in pattern else 1), proc.stdout[-3000:]
@@ -118,7 +118,9 @@ def test_the_simulated_host_gets_its_verdict(name: str, hosts: dict[str, SimHost
 def test_replaying_the_recorded_facts_gives_the_same_verdict(
     name: str, hosts: dict[str, SimHost], tmp_path: Path
 ) -> None:
-    live = run_suite(hosts[name], tmp_path, "--host-probe-timeout", "3", "--host-reports", "live", layers=_layers(name))
+    host = hosts[name]
+    timeout = ("--host-probe-timeout", host.probe_timeout)
+    live = run_suite(host, tmp_path, *timeout, "--host-reports", "live", layers=_layers(name))
     replay = run_suite(
         hosts[name], tmp_path, "--host-facts", "live/facts.json", "--host-reports", "replay", layers=_layers(name)
     )

@@ -32,6 +32,14 @@ class SimHost:
     env: dict[str, str]
 
     @property
+    def probe_timeout(self) -> str:
+        """--host-probe-timeout for a run on this host: 3 s where a fault hangs (the bound its
+        message names), 60 s otherwise, so a loaded machine cannot turn an answering probe into a
+        timeout."""
+        hangs = self.spec.nvml.fault == "hang" or any(lib.fault == "hang" for lib in self.spec.library)
+        return "3" if hangs else "60"
+
+    @property
     def profile_arg(self) -> str:
         """The --host-profile value: a built-in name, or a test-only profile file."""
         local = PROFILES / f"{self.spec.profile}.toml"
