@@ -108,8 +108,8 @@ def test_the_wheel_holds_what_the_suite_opens_at_run_time(built: dict[str, Path]
         "gpuconform/schemas/fleet.schema.json",
         "gpuconform/data/reference_model.json",
         "gpuconform/data/reference_model.bin",
-        "gpuconform/experiments/__init__.py",
-        "gpuconform/experiments/child.py",
+        "gpuconform/frameworks/tensorflow/experiments/__init__.py",
+        "gpuconform/frameworks/tensorflow/experiments/child.py",
         "gpuconform/suites/__init__.py",
         "gpuconform/suites/conftest.py",
         "gpuconform/suites/test_platform.py",
@@ -192,7 +192,7 @@ def test_an_installed_wheel_finds_its_matrices_profiles_schemas_model_and_suites
     )
     code = (
         "import gpuconform, gpuconform.plugin.hooks as p, gpuconform.expect.profiles as pr\n"
-        "from gpuconform.expect.matrix import load_matrices\n"
+        "from gpuconform.expect.loading import load_matrices\n"
         "from gpuconform.frameworks.tensorflow.reference_model import load_reference\n"
         "from gpuconform.fleet.schema import SCHEMAS\n"
         "m = load_matrices()\n"

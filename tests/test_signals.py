@@ -407,7 +407,8 @@ time.sleep(10**6)
 HOLDER = """
 import sys
 from gpuconform.frameworks.hold import hold
-with hold('m', 'x', env={}, timeout=600, argv=[sys.executable, '-c', sys.argv[1], sys.argv[2]]):
+from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+with hold(FRAMEWORK, 'm', 'x', env={}, timeout=600, argv=[sys.executable, '-c', sys.argv[1], sys.argv[2]]):
     pass
 """
 
