@@ -53,6 +53,7 @@ from fatbins import scan_shared_objects  # noqa: E402
 from verify_matrices import PYPI  # noqa: E402
 from verify_matrices import NotVerified  # noqa: E402
 from verify_matrices import WheelFile  # noqa: E402
+from verify_matrices import _today  # noqa: E402
 from verify_matrices import download  # noqa: E402
 from verify_matrices import load_cache  # noqa: E402
 from verify_matrices import metadata_headers  # noqa: E402
@@ -241,10 +242,6 @@ def run(args: argparse.Namespace) -> int:
     counts = f"{len(readings)} wheels verified, {len(not_verified)} not verified, {len(differences)} differences"
     print(f"{counts}: {args.out}")
     return 1 if differences else 0
-
-
-def _today() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
