@@ -60,14 +60,54 @@ def test_a_forked_child_configures_devices_and_is_refused_after_init_exactly_as_
 
 #: A stand-in framework (tests/zygotefw: numpy imported once) for what TensorFlow cannot be made to do on cue.
 STAND_IN = Framework("zygotefw", "stand-in", ("numpy",), "tests.zygotefw", lambda line: False, lambda name: True)
+#: The stand-in with an import-time switch its zygote reports (as TF's oneDNN switch), "0" when unset.
+SWITCHED = Framework(
+    "zygotefw",
+    "stand-in",
+    ("numpy",),
+    "tests.zygotefw",
+    lambda line: False,
+    lambda name: name != "ZYGOTEFW_SWITCH",
+    frozenset({"ZYGOTEFW_SWITCH"}),
+)
 
 
-@pytest.fixture
-def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
+@pytest.fixture(params=[STAND_IN])
+def stand_in(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Runner]:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
-    runner = Runner(STAND_IN, timeout=60, concurrency=2)
+    monkeypatch.delenv("ZYGOTEFW_SWITCH", raising=False)
+    runner = Runner(request.param, timeout=60, concurrency=2)
     yield runner
     runner.close()
+
+
+@pytest.mark.parametrize("stand_in", [SWITCHED], indirect=True)
+def test_a_batch_pinning_a_switch_to_the_value_in_effect_is_forked_from_the_zygote_without_the_pin(
+    stand_in: Runner,
+) -> None:
+    plain, same, other = (
+        stand_in.batch("experiments", ("process",), env)["process"].value
+        for env in ({}, {"ZYGOTEFW_SWITCH": "0"}, {"ZYGOTEFW_SWITCH": "1"})
+    )
+    assert same["parent"] == plain["parent"]  # "0" is what the plain zygote imported with: no second import
+    assert (same["switch"], same["switch_at_import"]) == ("0", "0")  # the pin is set, as under its own import
+    assert other["parent"] != plain["parent"]  # "1" is not in effect there: a zygote of its own
+    assert (other["switch"], other["switch_at_import"]) == ("1", "1")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)")
+@pytest.mark.parametrize("pin", ["0", "1"])
+def test_a_forked_child_has_onednn_as_a_fresh_interpreter_with_the_same_pin_has_it(forked: Runner, pin: str) -> None:
+    names = ("environment",)
+    fresh = Runner(FRAMEWORK, timeout=600, fork=False)
+    try:
+        expected = fresh.batch("determinism", names, {"TF_ENABLE_ONEDNN_OPTS": pin})["environment"]
+    finally:
+        fresh.close()
+    got = forked.batch("determinism", names, {"TF_ENABLE_ONEDNN_OPTS": pin})["environment"]
+    assert expected.ok and got.ok, (expected, got)
+    assert expected.value["onednn_enabled"] is (pin == "1")
+    assert (got.value["onednn_opts"], got.value["onednn_enabled"]) == (pin, pin == "1")
 
 
 def test_each_forked_child_is_a_process_and_session_of_its_own_with_fresh_seeds_and_its_environment(

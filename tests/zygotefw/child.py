@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
+
+#: The stand-in's import-time switch: read once, while "importing" (tests/test_zygote.py).
+SWITCH = "ZYGOTEFW_SWITCH"
 
 
 def run(module_name: str, names: list[str]) -> None:
@@ -18,8 +22,9 @@ def run(module_name: str, names: list[str]) -> None:
 if __name__ == "__main__":
     import numpy  # noqa: F401 - the "framework", imported once by the zygote
 
+    os.environ["ZYGOTEFW_SWITCH_AT_IMPORT"] = os.environ.get(SWITCH, "0")  # what this process "imported" with
     if sys.argv[1:2] == ["--zygote"]:
         from gpuconform.frameworks.forkserver import serve
 
-        raise SystemExit(serve(run))
+        raise SystemExit(serve(run, {SWITCH: os.environ["ZYGOTEFW_SWITCH_AT_IMPORT"]}))
     run(sys.argv[1], sys.argv[2:])

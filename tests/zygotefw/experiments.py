@@ -17,6 +17,9 @@ def process() -> dict[str, object]:
     numpy = sys.modules["numpy"]
     return {
         "pid": os.getpid(),
+        "parent": os.getppid(),  # the zygote that forked it
+        "switch": os.environ.get("ZYGOTEFW_SWITCH"),
+        "switch_at_import": os.environ.get("ZYGOTEFW_SWITCH_AT_IMPORT"),
         "session": os.getsid(0),
         "random": random.random(),
         "numpy": float(numpy.random.random()),

@@ -27,6 +27,10 @@ class Framework:
     #: Whether an environment variable is read only once a device initialises, not while the framework
     #: imports: a child forked after the import may still set it (`gpuconform.frameworks.zygote`).
     after_import: Callable[[str], bool] = lambda name: False
+    #: Variables read while the framework imports whose effect a zygote reports once it has imported
+    #: (TensorFlow's oneDNN switch): a batch asking for the value already in effect there is forked
+    #: from that zygote instead of paying for an import of its own.
+    reported_at_import: frozenset[str] = frozenset()
 
     @property
     def child_module(self) -> str:

@@ -2,7 +2,8 @@
 
     parent -> zygote (stdin):  {"id": 3, "module": "memory", "names": [...], "env": {...},
                                 "stdout": "/tmp/.../3.out", "stderr": "/tmp/.../3.err"}
-    zygote -> parent (stdout): {"id": 3, "pid": 4242}            (forked)
+    zygote -> parent (stdout): {"ready": {"TF_ENABLE_ONEDNN_OPTS": "0"}}  (imported: what its switches are)
+                               {"id": 3, "pid": 4242}            (forked)
                                {"pid": 4242, "returncode": -9}  (exited: a negative signal, as subprocess says)
 
 Each forked child is what a fresh ``python -m <experiments>.child MODULE NAME...`` would be once
@@ -35,8 +36,12 @@ POLL_SECONDS = 0.02
 PR_SET_PDEATHSIG = 1
 
 
-def serve(run: Callable[[str, list[str]], None]) -> int:
-    """Answer requests on stdin until it closes: fork, and in the child call `run(module, names)`."""
+def serve(run: Callable[[str, list[str]], None], switches: dict[str, str] | None = None) -> int:
+    """Say `switches` (the import-time switches in effect), then answer requests on stdin until it closes.
+
+    Each request forks a child that calls `run(module, names)`.
+    """
+    _say({"ready": switches or {}})
     stdin = sys.stdin.fileno()
     buffered = b""
     children: set[int] = set()

@@ -9,7 +9,12 @@ configuration is still open to it (tests/test_zygote.py proves it against a fres
 Variables a framework reads while it imports (TF's log levels, its oneDNN switch) cannot be
 changed in a forked child, so there is one zygote per set of them; variables read only when a
 device initialises (`Framework.after_import`: CUDA_VISIBLE_DEVICES, ...) are set in the forked
-child. Every wait is bounded by the batch's timeout, counted from the request: a child that hangs
+child. A zygote says, once imported, what its switches came out as (`Framework.reported_at_import`:
+TF decides oneDNN from the CPU when TF_ENABLE_ONEDNN_OPTS is unset); a batch that pins a switch to
+the value the zygote without the pin already has is forked from that zygote, with the pin set in
+its environment: the framework runs as it would have under its own import, one import fewer.
+
+Every wait is bounded by the batch's timeout, counted from the request: a child that hangs
 is killed with its session and errors only its own batch; a zygote that crashes or hangs while
 importing answers each of its batches with its own crash, as a fresh child would have crashed.
 """
@@ -29,6 +34,7 @@ import time
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import IO
+from typing import Any
 
 from gpuconform.frameworks.base import Framework
 from gpuconform.probes import reaper
@@ -53,7 +59,8 @@ class Zygote:
             child_process(self.argv, env=child_env(env), **pipes)
         )
         self._cond = threading.Condition()
-        self._noise: list[str] = []  # what the zygote printed that is not a fork notice (its import answer)
+        self._noise: list[str] = []  # what the zygote printed that is not a notice (its import answer)
+        self._ready: dict[str, str] | None = None  # its import-time switches, once it has imported
         self._pids: dict[int, int] = {}  # request -> the child forked for it
         self._exits: dict[int, int] = {}  # child -> its exit status (negative: the signal)
         self._eof = False
@@ -61,9 +68,14 @@ class Zygote:
         self._next = 0
         threading.Thread(target=self._read, name="gpuconform-zygote", daemon=True).start()
 
-    def run(self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float) -> ChildResult:
-        """Fork a child that runs experiments `names` of `module` with `env` set; its result once it has exited."""
-        started = time.monotonic()
+    def run(
+        self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float, started: float | None = None
+    ) -> ChildResult:
+        """Fork a child that runs experiments `names` of `module` with `env` set; its result once it has exited.
+
+        The batch's `timeout` counts from `started` (a monotonic time; now by default).
+        """
+        started = time.monotonic() if started is None else started
         deadline = started + timeout
         with self._cond:
             rid, self._next = self._next, self._next + 1
@@ -94,6 +106,14 @@ class Zygote:
         log = self._zygote_log() + _read(err)  # the import's log, then the child's: as one fresh child's stderr
         return ChildResult(argv, code, _read(out), log, timed_out, time.monotonic() - started, timeout)
 
+    def switches(self, deadline: float) -> dict[str, str] | None:
+        """Its import-time switches once it has imported; None if it crashed, hung or is not done by `deadline`."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._ready is not None or self._eof or self._hung, max(0.0, deadline - time.monotonic())
+            )
+            return self._ready
+
     def close(self) -> None:
         """Kill every child still running and the zygote; remove its files."""
         with self._cond:
@@ -119,6 +139,8 @@ class Zygote:
             with self._cond:
                 if notice is None:
                     self._noise.append(line)
+                elif "ready" in notice:
+                    self._ready = {str(k): str(v) for k, v in dict(notice["ready"]).items()}
                 elif "id" in notice:
                     self._pids[int(notice["id"])] = int(notice["pid"])
                     reaper.watch(int(notice["pid"]))
@@ -147,14 +169,16 @@ class Zygote:
         return _read(self._err.name)
 
 
-def _notice(line: str) -> dict[str, int] | None:
+def _notice(line: str) -> dict[str, Any] | None:
     if not line.startswith('{"'):
         return None
     try:
         data = json.loads(line)
     except ValueError:
         return None
-    if isinstance(data, dict) and "pid" in data and ("id" in data or "returncode" in data):
+    if not isinstance(data, dict):
+        return None
+    if "pid" in data and ("id" in data or "returncode" in data) or isinstance(data.get("ready"), dict):
         return data
     return None
 
@@ -186,9 +210,16 @@ class Zygotes:
 
     def run(self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float) -> ChildResult:
         """Run a batch in a child forked from the zygote of `env`'s import-time part."""
+        started = time.monotonic()
         at_import = {k: v for k, v in env.items() if not self.framework.after_import(k)}
         later = {k: v for k, v in env.items() if self.framework.after_import(k)}
-        return self.zygote(at_import).run(module, names, later, timeout)
+        pinned = {k: v for k, v in at_import.items() if k in self.framework.reported_at_import}
+        if pinned:
+            rest = {k: v for k, v in at_import.items() if k not in pinned}
+            switches = self.zygote(rest).switches(started + timeout)
+            if switches is not None and all(switches.get(k) == v for k, v in pinned.items()):
+                at_import, later = rest, {**later, **pinned}  # already in effect there: set, as the child would see it
+        return self.zygote(at_import).run(module, names, later, timeout, started)
 
     def zygote(self, at_import: Mapping[str, str]) -> Zygote:
         key = tuple(sorted(at_import.items()))

@@ -22,4 +22,5 @@ FRAMEWORK = Framework(
     experiments="gpuconform.frameworks.tensorflow.experiments",
     landmark=landmark,
     after_import=after_import,
+    reported_at_import=frozenset({"TF_ENABLE_ONEDNN_OPTS"}),  # experiments.child.import_switches
 )

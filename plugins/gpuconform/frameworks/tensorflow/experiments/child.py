@@ -44,9 +44,29 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--zygote"]:
         from gpuconform.frameworks.forkserver import serve
 
-        return serve(lambda module, names: run(tf, imported, module, names))
+        return serve(lambda module, names: run(tf, imported, module, names), import_switches(tf))
     run(tf, imported, argv[0], argv[1:])
     return 0
+
+
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow's oneDNN kernels are on in this process (None where the release cannot say).
+
+    TF reads TF_ENABLE_ONEDNN_OPTS once, defaulting to on only for CPUs with AVX512_VNNI,
+    AVX512_BF16, AVX_VNNI or AMX; `IsMklEnabled()` is what it decided.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # noqa: BLE001 - a release without it cannot say
+        return None
+
+
+def import_switches(tf: Any) -> dict[str, str]:
+    """The import-time switches in effect, as the values that would set them (`Framework.reported_at_import`)."""
+    enabled = None if tf is None else onednn_enabled()
+    return {} if enabled is None else {"TF_ENABLE_ONEDNN_OPTS": "1" if enabled else "0"}
 
 
 def run(tf: Any, imported: dict[str, Any], module_name: str, names: list[str]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from gpuconform.frameworks.tensorflow.experiments.child import onednn_enabled
 from gpuconform.frameworks.tensorflow.experiments.dists import installed_version
 from gpuconform.frameworks.tensorflow.reference_model import NAN_ROW
 from gpuconform.frameworks.tensorflow.reference_model import WRONG_SHAPES
@@ -114,6 +115,7 @@ def environment(tf: Any) -> Json:
         "tensorflow": tf.__version__,
         "keras": installed_version(keras_dist, keras_dist.replace("-", "_")),
         "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "onednn_enabled": onednn_enabled(),  # what TF decided: the same whichever zygote this child came from
         "tf32": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
         "gpus": gpus,
         "bin_sha256": _cache["sha256"],
