@@ -53,6 +53,7 @@ from gpuconform.frameworks.tensorflow import TfIdentity
 from gpuconform.frameworks.tensorflow import TfLog
 from gpuconform.frameworks.tensorflow import diagnose
 from gpuconform.frameworks.tensorflow import gpu_build
+from gpuconform.frameworks.tensorflow import no_cuda_summary
 from gpuconform.frameworks.tensorflow import observe
 from gpuconform.frameworks.tensorflow import parse_log
 from gpuconform.verdict.check import CouldNotCheck
@@ -151,7 +152,7 @@ def test_tensorflow_build_can_use_the_gpu(host_expect: Expectations, host_matric
         return
     said = host_expect.tf_cuda_build_source or f"the distribution name {tf.name}"
     fail(
-        f"{tf.name} {tf.version} is installed on a GPU host: it has no CUDA support",
+        no_cuda_summary(tf),
         expected=f"a CUDA build of TensorFlow (profile {profile.name!r} expects {profile.gpus.count} GPU(s))",
         found=f"{tf.name} {tf.version} at {tf.location or '?'}: {said}",
         source=f"Python package metadata (importlib.metadata); {PLATFORMS_TABLE}",

@@ -7,6 +7,8 @@ names a file that gets the PID of each such child, then of each process it spawn
 
 - ``signal``: SIGKILL itself; ``hang``: sleep; ``garbage``: print a broken result line;
 - ``hang-with-grandchild``: start a process of its own (its pipes closed), then sleep;
+- ``jit-from-ptx``: log TensorFlow's line for a GPU it JIT-compiles kernels for, wait for the file
+  GPUCONFORM_TEST_TF_RELEASE names, then run on;
 - ``leave-a-process``: start a process of its own, then exit at once, leaving it behind.
 """
 
@@ -48,3 +50,39 @@ if _fault and "gpuconform.frameworks.tensorflow.experiments.child" in getattr(sy
         sys.stdout.write("gpuconform-result:{this is not json\n")
         sys.stdout.flush()
         os._exit(0)
+    elif _fault == "jit-from-ptx":
+        # First use of a GPU the build has no kernels for: TensorFlow logs this line, then compiles for
+        # minutes. The child logs it where a TensorFlow child would (its own stderr; from a zygote, each
+        # forked child's), then waits for the file GPUCONFORM_TEST_TF_RELEASE names, and runs on as usual.
+        def _jit() -> None:
+            import time
+
+            sys.stderr.write(
+                "W0000 00:00:1718000000.300000   4242 gpu_device.cc:2365] TensorFlow was not built with CUDA kernel "
+                "binaries compatible with compute capability 9.0. CUDA kernels will be jit-compiled from PTX, which "
+                "could take 30 minutes or longer.\n"
+            )
+            sys.stderr.flush()
+            release = os.environ.get("GPUCONFORM_TEST_TF_RELEASE", "")
+            for _ in range(6000):  # bounded: the parent's --host-tf-timeout ends it sooner
+                if not release or os.path.exists(release):
+                    break
+                time.sleep(0.1)
+
+        if "--zygote" in sys.orig_argv:
+            from collections.abc import Callable
+
+            import gpuconform.frameworks.forkserver as _forkserver
+
+            _serve = _forkserver.serve
+
+            def _serve_jit(run: Callable[[str, list[str]], None]) -> int:
+                def _run(module: str, names: list[str]) -> None:
+                    _jit()
+                    run(module, names)
+
+                return _serve(_run)
+
+            _forkserver.serve = _serve_jit
+        else:
+            _jit()

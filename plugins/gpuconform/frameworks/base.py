@@ -31,6 +31,9 @@ class Framework:
     #: (TensorFlow's oneDNN switch): a batch asking for the value already in effect there is forked
     #: from that zygote instead of paying for an import of its own.
     reported_at_import: frozenset[str] = frozenset()
+    #: What a line of its log says a running child is busy with for a long while (None: nothing of the
+    #: kind), for the terminal to say while it lasts (`gpuconform.plugin.progress`).
+    busy: Callable[[str], str | None] = lambda line: None
 
     @property
     def child_module(self) -> str:

@@ -106,16 +106,19 @@ def run_batch(
     env: Mapping[str, str] | None = None,
     timeout: float = 300.0,
     zygotes: Zygotes | None = None,
+    on_log: Callable[[str], None] | None = None,
 ) -> Batch:
     """Run experiments `names` of `framework`'s experiments `module` in one child with `env` added.
 
     The child is fresh, or forked from one of `zygotes` (base environment BASE_ENV) after its import.
+    `on_log` is given the file the child's log (stderr) grows in while it runs.
     """
     if zygotes is not None:
-        child = zygotes.run(module, names, env or {}, timeout)
+        child = zygotes.run(module, names, env or {}, timeout, on_log=on_log)
     else:
         extra = {**BASE_ENV, **(env or {})}
-        child = run_python(framework.child_argv(module, *names), timeout=timeout, env=child_env(extra))
+        argv = framework.child_argv(module, *names)
+        child = run_python(argv, timeout=timeout, env=child_env(extra), on_stderr=on_log)
     results = parse_results(child, names)
     return Batch(module, tuple(sorted((env or {}).items())), results, child)
 
@@ -187,6 +190,9 @@ class Watcher(Protocol):
     """Hears when a child starts and ends (from the thread that waits for it), and waits with the checks."""
 
     def started(self, label: str) -> None: ...
+
+    def logging(self, label: str, path: str) -> None:
+        """The child `label` writes its log (stderr) to file `path` while it runs (called once it exists)."""
 
     def ended(self, label: str, seconds: float, problem: str | None) -> None: ...
 
@@ -275,7 +281,11 @@ class Runner:
         if self.watcher is not None:
             self.watcher.started(label)
         started = time.monotonic()
-        batch = run_batch(self.framework, module, names, env=env, timeout=self.timeout, zygotes=self._zygotes)
+        watcher = self.watcher
+        on_log = None if watcher is None else (lambda path: watcher.logging(label, path))
+        batch = run_batch(
+            self.framework, module, names, env=env, timeout=self.timeout, zygotes=self._zygotes, on_log=on_log
+        )
         if self.watcher is not None:
             problem = batch.crash_text or batch.import_error
             self.watcher.ended(label, time.monotonic() - started, problem)

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import IO
@@ -69,11 +70,18 @@ class Zygote:
         threading.Thread(target=self._read, name="gpuconform-zygote", daemon=True).start()
 
     def run(
-        self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float, started: float | None = None
+        self,
+        module: str,
+        names: Sequence[str],
+        env: Mapping[str, str],
+        timeout: float,
+        started: float | None = None,
+        on_log: Callable[[str], None] | None = None,
     ) -> ChildResult:
         """Fork a child that runs experiments `names` of `module` with `env` set; its result once it has exited.
 
-        The batch's `timeout` counts from `started` (a monotonic time; now by default).
+        The batch's `timeout` counts from `started` (a monotonic time; now by default). `on_log` is given
+        the file the child's stderr grows in, before the child is asked for.
         """
         started = time.monotonic() if started is None else started
         deadline = started + timeout
@@ -82,6 +90,8 @@ class Zygote:
         out, err = (os.path.join(self.dir, f"{rid}.{ext}") for ext in ("out", "err"))
         for path in (out, err):
             open(path, "w").close()
+        if on_log is not None:
+            on_log(err)
         request = {"id": rid, "module": module, "names": list(names), "env": dict(env), "stdout": out, "stderr": err}
         with self._cond, contextlib.suppress(OSError, ValueError):  # a dead zygote: answered below
             assert self.proc.stdin is not None
@@ -208,8 +218,15 @@ class Zygotes:
         self._lock = threading.Lock()
         self._by_env: dict[tuple[tuple[str, str], ...], Zygote] = {}
 
-    def run(self, module: str, names: Sequence[str], env: Mapping[str, str], timeout: float) -> ChildResult:
-        """Run a batch in a child forked from the zygote of `env`'s import-time part."""
+    def run(
+        self,
+        module: str,
+        names: Sequence[str],
+        env: Mapping[str, str],
+        timeout: float,
+        on_log: Callable[[str], None] | None = None,
+    ) -> ChildResult:
+        """Run a batch in a child forked from the zygote of `env`'s import-time part (`on_log`: see `Zygote.run`)."""
         started = time.monotonic()
         at_import = {k: v for k, v in env.items() if not self.framework.after_import(k)}
         later = {k: v for k, v in env.items() if self.framework.after_import(k)}
@@ -219,7 +236,7 @@ class Zygotes:
             switches = self.zygote(rest).switches(started + timeout)
             if switches is not None and all(switches.get(k) == v for k, v in pinned.items()):
                 at_import, later = rest, {**later, **pinned}  # already in effect there: set, as the child would see it
-        return self.zygote(at_import).run(module, names, later, timeout, started)
+        return self.zygote(at_import).run(module, names, later, timeout, started, on_log)
 
     def zygote(self, at_import: Mapping[str, str]) -> Zygote:
         key = tuple(sorted(at_import.items()))

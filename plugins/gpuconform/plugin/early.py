@@ -39,7 +39,7 @@ class EarlyChildren:
             # An xdist worker collects every check but runs those it is sent, and its terminal
             # is not shown: its children start when its checks ask, as on a GPU host.
             return
-        self.progress = Progress(host.config, runner.framework.name, gpus)
+        self.progress = Progress(host.config, runner.framework.name, gpus, runner.framework.busy)
         runner.watcher = self.progress
         if gpus or host.expectations.tensorflow is None:
             return

@@ -23,11 +23,12 @@ from gpuconform.verdict.check import NOT_APPLICABLE
 from gpuconform.verdict.check import CouldNotCheck
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import NonConformance
-from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import same_fix
 from gpuconform.verdict.judge import LAYERS
 from gpuconform.verdict.judge import CheckOutcome
 from gpuconform.verdict.judge import Verdict
+from gpuconform.verdict.judge import block_dependents
+from gpuconform.verdict.judge import blocking_reason
 from gpuconform.verdict.judge import compute_verdict
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ PROP_FIX = "gpuconform.fix"
 PROP_FINDING = "gpuconform.finding"  # the whole Finding, as one line of JSON
 PROP_WARNING = "gpuconform.warning"  # one per warning, a Finding as JSON
 PROP_ERROR = "gpuconform.could_not_check"  # set when the check could not observe its facts
+PROP_DEPENDS = "gpuconform.depends_on"  # the check ids of its depends_on marks, space-separated
 
 #: What an unclassified skip is turned into: honest outcomes allow no quiet skips.
 UNCLASSIFIED_SKIP = (
@@ -74,6 +76,7 @@ class HostSession:
     report_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # said in the header and again above the verdict
     checks_collected: int = 0
+    collection_order: dict[str, int] = field(default_factory=dict)  # node id -> its place, as xdist collected
     fixes_given: dict[str, str] = field(default_factory=dict)  # fix -> the first check that printed it
     compact_summary: bool = False  # print the checks that did not pass grouped, not pytest's -ra lines
     exitstatus: int = 0  # the run's, once it has ended
@@ -85,6 +88,8 @@ class HostSession:
         # Under xdist the controller collects nothing itself: count what the first worker collected.
         if self.checks_collected == 0:
             self.checks_collected = sum(1 for nodeid in ids if _layer_of_file(nodeid) is not None)
+            # Workers report in the order they finish; the verdict reads the checks in this order, as a serial run does.
+            self.collection_order = {nodeid: i for i, nodeid in enumerate(ids)}
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
         if layer_of(item) is None:
@@ -113,15 +118,12 @@ class HostSession:
             self.staging.guard_writers(self.config)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        for mark in item.iter_markers("depends_on"):
-            for dep in mark.args:
-                outcome = self.outcomes.get(dep)
-                if outcome is not None and outcome.blocked_by:
-                    # Blocked by what blocked the dependency: the root check, its reason once,
-                    # never "blocked by A: blocked by B: ...".
-                    pytest.skip(outcome.skip_reason)
-                if outcome is not None and outcome.is_problem:
-                    blocked(dep, outcome.summary or outcome.skip_reason or outcome.outcome)
+        # A prerequisite that ran elsewhere (another xdist worker) is not known here: the controller
+        # blocks the check after the fact (`block_dependents`), from the ids PROP_DEPENDS carries.
+        for dep in depends_on(item):
+            reason = blocking_reason(dep, self.outcomes.get(dep))
+            if reason is not None:
+                pytest.skip(reason)
 
     def annotate(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
         """Attach the check's finding and warnings to its report (they travel with xdist)."""
@@ -145,6 +147,8 @@ class HostSession:
                 report.user_properties.append((PROP_ERROR, "true"))
         if isinstance(error, CouldNotCheck):
             report.user_properties.append((PROP_ERROR, "true"))
+        if report.when == "setup" and layer_of(item) is not None and depends_on(item):
+            report.user_properties.append((PROP_DEPENDS, " ".join(depends_on(item))))
         if finding is not None:
             report.longrepr = finding.render()
             report.user_properties.append((PROP_SUMMARY, finding.summary))
@@ -171,6 +175,8 @@ class HostSession:
             outcome.outcome = _classify(report, outcome.outcome)
         if report.outcome == "skipped":
             outcome.skip_reason = _skip_reason(report)
+        if PROP_DEPENDS in props:
+            outcome.depends_on = tuple(str(props[PROP_DEPENDS]).split())
         if report.failed and outcome.finding is None:
             if PROP_FINDING in props:
                 outcome.finding = Finding.from_json(str(props[PROP_FINDING]))
@@ -189,6 +195,12 @@ class HostSession:
         # Before the other plugins finish: pytest-html renders the verdict in its own
         # (trylast) sessionfinish. After them: junitxml has written the file we annotate,
         # and the terminal has printed its stats line, so the verdict is the last line.
+        if self.collection_order:
+            last = len(self.collection_order)
+            ordered = sorted(self.outcomes.items(), key=lambda kv: self.collection_order.get(kv[1].nodeid, last))
+            self.outcomes.clear()
+            self.outcomes.update(ordered)
+        block_dependents(self.outcomes)
         self.verdict = compute_verdict(self.outcomes.values(), self.profile.name, self.settings.strict)
         if self.verdict.status == "FAIL" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # strict-mode warnings fail too
@@ -316,6 +328,11 @@ def _registered_markers(config: pytest.Config) -> frozenset[str]:
 def layer_of(item: pytest.Item) -> str | None:
     """The layer marker of an item, if it has one."""
     return next((m.name for m in item.iter_markers() if m.name in LAYERS), None)
+
+
+def depends_on(item: pytest.Item) -> tuple[str, ...]:
+    """The check ids an item's depends_on marks name, the closest mark first."""
+    return tuple(str(dep) for mark in item.iter_markers("depends_on") for dep in mark.args)
 
 
 def _layer_of_file(nodeid: str) -> str | None:

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from typing import Any
 
 from gpuconform.facts.base import ProbeError
@@ -96,28 +97,44 @@ def run_python(
     timeout: float = DEFAULT_TIMEOUT,
     env: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    on_stderr: Callable[[str], None] | None = None,
 ) -> ChildResult:
-    """Run ``python <args>`` with `env` and kill its whole process group after `timeout`."""
+    """Run ``python <args>`` with `env` and kill its whole process group after `timeout`.
+
+    With `on_stderr`, the child's stderr goes to a temporary file, whose path `on_stderr` is given
+    before the child starts (to read it while it grows), and is read back once the child has ended.
+    """
     import time
 
     argv = (sys.executable, *args)
     started = time.monotonic()
-    with child_process(
-        argv,
-        env=env,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-    ) as proc:
-        try:
-            out, err = proc.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc)
-            out, err = proc.communicate()
-            return ChildResult(argv, proc.returncode, out, err, True, time.monotonic() - started, timeout)
-    return ChildResult(argv, proc.returncode, out, err, False, time.monotonic() - started, timeout)
+    timed_out = False
+    with contextlib.ExitStack() as stack:
+        log: IO[str] | None = None
+        if on_stderr is not None:
+            log = stack.enter_context(
+                tempfile.NamedTemporaryFile("w+", prefix="gpuconform-stderr-", encoding="utf-8", errors="replace")
+            )
+            on_stderr(log.name)
+        with child_process(
+            argv,
+            env=env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if log is None else log,
+            text=True,
+            errors="replace",
+        ) as proc:
+            try:
+                out, err = proc.communicate(stdin, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+                out, err = proc.communicate()
+                timed_out = True
+        if log is not None:
+            log.seek(0)
+            err = log.read()
+    return ChildResult(argv, proc.returncode, out, err, timed_out, time.monotonic() - started, timeout)
 
 
 @contextlib.contextmanager

@@ -107,10 +107,15 @@ def not_applicable(reason: str) -> NoReturn:
     pytest.skip(f"{NOT_APPLICABLE}: {reason}")
 
 
+def blocked_reason(check_id: str, summary: str) -> str:
+    """The skip reason of a check blocked by `check_id`, whose failure `summary` says."""
+    return f"{BLOCKED} {check_id}: {summary}"
+
+
 def blocked(check_id: str, summary: str) -> NoReturn:
     """Skip the current check because a check it depends on failed."""
     __tracebackhide__ = True
-    pytest.skip(f"{BLOCKED} {check_id}: {summary}")
+    pytest.skip(blocked_reason(check_id, summary))
 
 
 def live_only(reason: str = "replaying recorded facts") -> NoReturn:

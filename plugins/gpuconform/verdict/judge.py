@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 
 from gpuconform.verdict.check import BLOCKED
 from gpuconform.verdict.check import NOT_APPLICABLE
 from gpuconform.verdict.check import Finding
+from gpuconform.verdict.check import blocked_reason
 
 #: The layers, lowest first; each is a pytest marker and one file in suites/.
 LAYERS = (
@@ -67,9 +69,16 @@ class CheckOutcome:
     duration: float = 0.0
     finding: Finding | None = None  # the four parts of a failure or an error
     nodeid: str = ""
+    depends_on: tuple[str, ...] = ()  # the check ids of its depends_on marks
 
     def __post_init__(self) -> None:
         self.warnings = [w if isinstance(w, Finding) else Finding(str(w)) for w in self.warnings]
+
+    def block(self, reason: str) -> None:
+        """Become a check skipped as blocked (`reason`: "blocked by <check>: ..."), whatever it did."""
+        self.outcome, self.skip_reason = "skipped", reason
+        self.summary = self.message = self.fix = ""
+        self.finding, self.warnings = None, []
 
     @property
     def skip_kind(self) -> str:
@@ -173,6 +182,38 @@ def compute_verdict(outcomes: Iterable[CheckOutcome], profile: str, strict: bool
     if not any(o.kind != "not-applicable" for o in ordered):
         return Verdict("NONE", profile)
     return Verdict("PASS", profile, warnings=warnings)
+
+
+def blocking_reason(check_id: str, prerequisite: CheckOutcome | None) -> str | None:
+    """Why a check that depends on `check_id` is blocked, given how that check went (None: it ran no
+    problem, or has not run): the reason of what blocked it, so a chain names its root once and never
+    reads "blocked by A: blocked by B: ...", else its own failure."""
+    if prerequisite is None:
+        return None
+    if prerequisite.blocked_by:
+        return prerequisite.skip_reason
+    if prerequisite.is_problem:
+        return blocked_reason(check_id, prerequisite.summary or prerequisite.skip_reason or prerequisite.outcome)
+    return None
+
+
+def block_dependents(outcomes: Mapping[str, CheckOutcome]) -> list[str]:
+    """Block, after the fact, each check whose depends_on prerequisite failed or was blocked where the
+    check could not know it when it started: under pytest-xdist the prerequisite ran on another worker
+    (or after it). A serial run blocks such a check before it starts; this makes every run end the same.
+    Returns the ids of the checks it blocked, in order."""
+    changed: list[str] = []
+    for _ in range(len(outcomes) + 1):  # a chain settles in as many passes as it is long; a cycle stops here
+        settled = True
+        for o in outcomes.values():
+            reason = next(filter(None, (blocking_reason(d, outcomes.get(d)) for d in o.depends_on)), None)
+            if reason is not None and (o.outcome, o.skip_reason) != ("skipped", reason):
+                o.block(reason)
+                changed.append(o.check_id)
+                settled = False
+        if settled:
+            break
+    return list(dict.fromkeys(changed))
 
 
 def blocked_by_root(outcomes: Iterable[CheckOutcome], root: str) -> tuple[str, ...]:

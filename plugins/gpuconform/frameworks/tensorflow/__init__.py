@@ -17,6 +17,7 @@ from gpuconform.frameworks.tensorflow.diagnose import diagnose
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.frameworks.tensorflow.live import LiveTf
 from gpuconform.frameworks.tensorflow.live import gpu_build
+from gpuconform.frameworks.tensorflow.live import no_cuda_summary
 from gpuconform.frameworks.tensorflow.live import observe
 from gpuconform.frameworks.tensorflow.live import recorder
 from gpuconform.frameworks.tensorflow.log import TfLog
@@ -96,6 +97,7 @@ __all__ = [
     "load_reference",
     "max_abs_diff",
     "mismatch",
+    "no_cuda_summary",
     "observe",
     "observed",
     "parse_log",

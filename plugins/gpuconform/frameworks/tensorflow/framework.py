@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.tensorflow.log import busy
 from gpuconform.frameworks.tensorflow.log import landmark
 
 #: Read when the first GPU initialises (CUDA's cuInit, TF's GPU device factory), never at import;
@@ -23,4 +24,5 @@ FRAMEWORK = Framework(
     landmark=landmark,
     after_import=after_import,
     reported_at_import=frozenset({"TF_ENABLE_ONEDNN_OPTS"}),  # experiments.child.import_switches
+    busy=busy,
 )

@@ -34,6 +34,7 @@ from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.devices import pinned_env
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.frameworks.tensorflow.observations import observed
+from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import live_only
 from gpuconform.verdict.check import not_applicable
@@ -124,13 +125,35 @@ def recorder(node: pytest.Item) -> Callable[[str, object], None]:
     return record
 
 
+#: The check that judges whether the installed build can use a GPU, and the one that judges which of two
+#: installed builds `import tensorflow` loads: a check that needs a GPU build is blocked by one of them.
+BUILD_CHECK = "framework::tensorflow_build_can_use_the_gpu"
+IMPORTS_CHECK = "framework::tensorflow_imports_as_the_installed_distribution"
+
+
+def no_cuda_summary(tf: PackageInfo) -> str:
+    """The summary of BUILD_CHECK's failure: the check says it, and the checks it blocks repeat it."""
+    return f"{tf.name} {tf.version} is installed on a GPU host: it has no CUDA support"
+
+
 def gpu_build(expect: Expectations) -> str:
-    """'tensorflow 2.21.0' when the profile expects GPUs and TF is a CUDA build; skips as not applicable otherwise."""
+    """'tensorflow 2.21.0' when the profile expects GPUs and TF is a CUDA build.
+
+    Otherwise the check skips: not applicable where the profile expects no GPU, TensorFlow is not
+    installed or the profile accepts a CPU-only build; blocked where a CPU-only build sits on a profile
+    that expects a GPU, since that is BUILD_CHECK's failure (IMPORTS_CHECK's, where two builds share
+    the package), not a reason the check does not apply.
+    """
     tf = expect.tensorflow
     if not expect.profile.expects_gpu:
         not_applicable(f"profile {expect.profile.name!r} expects no GPU")
     if tf is None:
         not_applicable("TensorFlow is not installed")
-    if not expect.tf_is_gpu_build:
-        not_applicable(f"{tf.name} {tf.version} is a CPU-only build (framework::tensorflow_build_can_use_the_gpu)")
-    return f"{tf.name} {tf.version}"
+    if expect.tf_is_gpu_build:
+        return f"{tf.name} {tf.version}"
+    if expect.profile.tensorflow.gpu_build is False:
+        not_applicable(f"profile {expect.profile.name!r} accepts a CPU-only TensorFlow")
+    if expect.shadowing:
+        names = " and ".join(f"{d.name} {d.version}" for d in expect.tf_distributions)
+        blocked(IMPORTS_CHECK, f"{names} are installed at once, and {tf.name} is a CPU-only build")
+    blocked(BUILD_CHECK, no_cuda_summary(tf))

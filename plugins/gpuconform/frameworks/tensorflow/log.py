@@ -177,3 +177,16 @@ _NOTHING = TfLog()
 def landmark(line: str) -> bool:
     """Whether the framework layer reads anything in this line of a TensorFlow log."""
     return parse_log(line) != _NOTHING
+
+
+def busy(line: str) -> str | None:
+    """What a line of a running child's log says TensorFlow is busy with for minutes: JIT-compiling the
+    kernels of a GPU whose architecture the build has no kernel binaries (SASS) for, from PTX."""
+    jit = parse_log(line).jit_from_ptx
+    if not jit:
+        return None
+    cc = jit[0]
+    return (
+        f"TensorFlow is JIT-compiling kernels for compute capability {cc} from PTX "
+        f"(no sm_{cc.replace('.', '')} kernels in this build)"
+    )
