@@ -23,6 +23,7 @@ from gpuconform.frameworks.maps import mapped_files
 from gpuconform.frameworks.tensorflow.log import CreatedGpu
 from gpuconform.frameworks.tensorflow.log import IgnoredGpu
 from gpuconform.frameworks.tensorflow.log import MissingLibrary
+from gpuconform.frameworks.tensorflow.log import busy
 from gpuconform.frameworks.tensorflow.log import parse_log
 
 LOGS = json.loads((Path(__file__).parent / "data" / "tf_outputs" / "log_lines.json").read_text())
@@ -104,6 +105,22 @@ def test_an_empty_or_unrelated_log_has_no_landmarks() -> None:
     log = parse_log("I0000 port.cc:153] oneDNN custom operations are on.\n\nrandom noise\n")
     assert log == parse_log("")
     assert log.cuinit_code is None
+
+
+def test_only_the_jit_from_ptx_line_says_a_running_child_is_busy_naming_the_compute_capability() -> None:
+    said = [busy(line) for line in LOGS["gpu_host"] if busy(line)]
+    assert said == [
+        "TensorFlow is JIT-compiling kernels for compute capability 9.0 from PTX (no sm_90 kernels in this build)"
+    ]
+    rtx5080 = (
+        "W0000 00:00:1753232013.685876   24341 gpu_device.cc:2431] TensorFlow was not built with CUDA kernel binaries "
+        "compatible with compute capability 12.0. CUDA kernels will be jit-compiled from PTX, which could take 30 "
+        "minutes or longer."
+    )
+    assert busy(rtx5080) == (
+        "TensorFlow is JIT-compiling kernels for compute capability 12.0 from PTX (no sm_120 kernels in this build)"
+    )
+    assert not any(busy(line) for line in LOGS["stream_executor_era"] + LOGS["xla_era"])
 
 
 # ---- /proc/<pid>/maps -------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """While TensorFlow works the terminal says so: a line per child start and end in a log, a status line on a tty.
 
 Real runs of the memory layer (one TensorFlow child) on the cpu profile: once with its output
-piped (as CI logs are), once on a pseudo-terminal, which pytest sees as a terminal.
+piped (as CI logs are), once on a pseudo-terminal, which pytest sees as a terminal, and once with
+a child that logs TensorFlow's JIT-from-PTX line (tests/faultseams) and waits until the note is out.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,8 @@ pytestmark = pytest.mark.skipif(
     __import__("importlib.util").util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)"
 )
 
+SEAMS = Path(__file__).parent / "faultseams"
+REPO = Path(__file__).resolve().parents[1]
 CHILD = "memory (split_cpu, configure_after_init)"
 ARGS = ["-m", "pytest", str(suites_dir()), "-m", "memory", "-p", "no:cacheprovider", "--host-profile", "cpu"]
 
@@ -69,3 +73,42 @@ def test_a_terminal_gets_a_status_line_naming_the_running_child_that_is_erased_b
     assert "\b" * width + " " * width + "\b" * width in out[drawn:]  # taken back down
     assert "child started:" not in out  # a terminal gets the status line, not the log lines
     assert "passed" in out
+
+
+JIT_NOTE = (
+    f"gpuconform: {CHILD}: TensorFlow is JIT-compiling kernels for compute capability 9.0 from PTX "
+    "(no sm_90 kernels in this build): this can take minutes, bounded by --host-tf-timeout"
+)
+
+
+def test_a_log_says_at_once_and_once_that_a_running_child_is_jit_compiling_kernels(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child logs TensorFlow's line, then waits for `release`, which this test writes only once
+    # the note is in the run's output: the note is said while the child is still at it.
+    release = pytester.path / "release"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SEAMS), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("GPUCONFORM_TEST_TF_FAULT", "jit-from-ptx")
+    monkeypatch.setenv("GPUCONFORM_TEST_TF_RELEASE", str(release))
+    output = pytester.path / "output.txt"
+    with output.open("wb") as out:
+        proc = pytester.popen([sys.executable, *ARGS, "-q"], stdout=out, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(3000):  # a bound, not a timing: polling the file the run writes its log to
+                if JIT_NOTE in output.read_text(errors="replace") or proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+            seen = output.read_text(errors="replace")
+            release.touch()
+            assert proc.wait(timeout=600) == 0, output.read_text()[-3000:]
+        finally:
+            release.touch()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert JIT_NOTE in seen, seen[-3000:]
+    lines = output.read_text().splitlines()
+    assert lines.count(JIT_NOTE) == 1, lines  # one line when it is noticed, never repeated
+    assert lines.index(f"gpuconform: TensorFlow child started: {CHILD}") < lines.index(JIT_NOTE)
+    ended = next(i for i, line in enumerate(lines) if line.startswith("gpuconform: TensorFlow child ended after "))
+    assert lines.index(JIT_NOTE) < ended

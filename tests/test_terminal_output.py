@@ -2,13 +2,16 @@
 the compatibility table and the verdict together at the end; -v and -r bring pytest's lines back.
 
 The suites run for real on this GPU-less machine with the t4 profile: the driver layer fails at
-the PCI bus and blocks the rest of itself and two library checks; TensorFlow (a CPU build) fails
-to see the GPU and blocks most of the memory layer and the GPU determinism checks. The lines
-asserted are the ones people read, their numbers taken from the same run's result.json.
+the PCI bus and blocks the rest of itself and two library checks; the installed TensorFlow is the
+CPU-only build, so the build check fails and blocks every check that needs a CUDA build (seeing the
+GPU, most of the memory layer, the GPU determinism checks). A simulated T4, whose driver layer
+passes, shows the same block as the verdict. The lines asserted are the ones people read, their
+numbers taken from the same run's result.json.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -23,6 +26,11 @@ from gpuconform.plugin.keys import suites_dir
 from gpuconform.report.terminal import DETAIL_HINT
 from gpuconform.report.terminal import TITLE
 from gpuconform.verdict.judge import LAYERS
+from tests.simhost.cc import require_compiler
+from tests.simhost.host import build_host
+from tests.simhost.host import run_suite
+from tests.simhost.spec import SPECS_DIR
+from tests.simhost.spec import load_spec
 
 PCI = "driver::nvidia_gpu_is_on_the_pci_bus"
 BUILD = "framework::tensorflow_build_can_use_the_gpu"
@@ -82,10 +90,10 @@ def test_blocked_checks_are_one_line_per_root_check_counted_by_layer(
     lines, result, _ = cascade
     shown = section(lines)
     under_pci = checks(result, outcome="blocked", blocked_by=PCI)
-    under_sees = checks(result, outcome="blocked", blocked_by=SEES)
+    under_build = checks(result, outcome="blocked", blocked_by=BUILD)
     assert f"{len(under_pci)} checks blocked by {PCI} [{by_layer(under_pci)}]" in shown
-    assert f"{len(under_sees)} checks blocked by {SEES} [{by_layer(under_sees)}]" in shown
-    assert by_layer(under_sees).startswith("framework 2, memory 6")  # the memory layer's cascade, as the issue saw it
+    assert f"{len(under_build)} checks blocked by {BUILD} [{by_layer(under_build)}]" in shown
+    assert ", memory 6" in by_layer(under_build)  # the memory layer's cascade, as the issue saw it
     # Every skipped check is counted in exactly one line, and the section ends saying how to see each.
     counted = sum(int(line.split(" ", 1)[0]) for line in shown if line[:1].isdigit())
     skipped = [c for c in result["checks"] if c["outcome"] in ("blocked", "not-applicable", "xfailed")]
@@ -125,22 +133,39 @@ def test_no_failure_sends_people_to_the_first_failing_layer_below(
     lines, result, _ = cascade
     assert "first failing layer" not in "\n".join(lines)
     (golden,) = checks(result, id="determinism::golden_outputs_match_on_each_gpu")
-    assert (golden["outcome"], golden["blocked_by"]) == ("blocked", SEES)
+    assert (golden["outcome"], golden["blocked_by"]) == ("blocked", BUILD)
     assert all("first failing layer" not in (c["remediation"] or "") for c in result["checks"])
 
 
-def test_a_fix_two_failures_share_is_printed_under_the_first_only(
-    cascade: tuple[list[str], dict[str, Any], Path],
-) -> None:
-    lines, result, _ = cascade
-    (build,) = checks(result, id=BUILD)
-    failures = lines[lines.index(next(x for x in lines if re.fullmatch(r"=+ FAILURES =+", x))) :]
-    failures = failures[: failures.index(next(x for x in failures if re.fullmatch(rf"-+ {TITLE} -+", x)))]
-    assert sum(f"  fix:      {build['remediation']}" == line for line in failures) == 1
-    sees = failures.index(next(x for x in failures if x.strip("_ ") == "test_tensorflow_sees_the_expected_gpus"))
-    assert f"  fix:      same fix as {BUILD}" in failures[sees:]
+TWO_FAILURES_ONE_FIX = """
+import pytest
+from gpuconform.verdict.check import fail
+
+pytestmark = pytest.mark.driver
+FIX = "sudo apt install nvidia-driver-555, then reboot"
+
+
+def test_first_needs_the_new_driver():
+    fail("the driver is too old for CUDA 12.5", expected="e", found="f", source="s", why="w", fix=FIX)
+
+
+def test_second_needs_the_new_driver_too():
+    fail("the driver is too old for the container's CUDA", expected="e", found="f", source="s", why="w", fix=FIX)
+"""
+
+
+def test_a_fix_two_failures_share_is_printed_under_the_first_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_two=TWO_FAILURES_ONE_FIX)
+    result = pytester.runpytest_subprocess("--host-profile", "cpu", "-p", "no:cacheprovider")
+    assert result.ret == 1
+    lines = result.stdout.lines
+    fix = "sudo apt install nvidia-driver-555, then reboot"
+    assert sum(line == f"  fix:      {fix}" for line in lines) == 1
+    second = lines.index(next(x for x in lines if x.strip("_ ") == "test_second_needs_the_new_driver_too"))
+    assert "  fix:      same fix as driver::first_needs_the_new_driver" in lines[second:]
     # result.json keeps every check's own fix: a program reading it needs no cross-reference.
-    assert checks(result, id=SEES)[0]["remediation"] == build["remediation"]
+    result_json = json.loads((pytester.path / "reports/result.json").read_text())
+    assert [c["remediation"] for c in result_json["checks"]] == [fix, fix]
 
 
 def test_a_mostly_blocked_layer_is_blocked_in_the_verdict_block_result_json_and_the_report(
@@ -186,3 +211,32 @@ def test_verbose_or_an_explicit_r_brings_back_pytests_lines_pointing_at_the_chec
         assert match is not None
         assert (tmp_path / match.group(2)).resolve() == suites_dir() / "test_driver.py"
         assert match.group(3).startswith(f"blocked by {PCI}: ") and match.group(3).count("blocked by") == 1
+
+
+def test_a_cpu_only_tensorflow_on_a_gpu_host_blocks_every_check_that_needs_a_cuda_build(tmp_path: Path) -> None:
+    # A healthy simulated T4 (its driver layer passes) whose TensorFlow is this environment's own
+    # CPU-only build: the build check is the root, and what needs a CUDA build is blocked by it,
+    # never "not applicable" as though the host needed no GPU.
+    require_compiler()
+    spec = dataclasses.replace(load_spec(SPECS_DIR / "t4_healthy.toml"), tensorflow=None)
+    host = build_host(spec, tmp_path / "host")
+    proc = run_suite(host, tmp_path, "--host-probe-timeout", "60", layers="platform or driver or framework")
+    assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    lines = proc.stdout.splitlines()
+    result = json.loads((tmp_path / "reports/result.json").read_text())
+    (build,) = checks(result, id=BUILD)
+    assert build["outcome"] == "failed"
+    assert build["reason"] == "tensorflow-cpu 2.21.0 is installed on a GPU host: it has no CUDA support"
+    under_build = checks(result, outcome="blocked", blocked_by=BUILD)
+    assert {SEES, "framework::gpu_kernels_cover_every_compute_capability"} <= {c["id"] for c in under_build}
+    assert all(c["reason"] == f"blocked by {BUILD}: {build['reason']}" for c in under_build)
+    assert not [c for c in result["checks"] if "CPU-only build" in (c["reason"] or "") and c["outcome"] != "blocked"]
+    shown = section(lines)
+    assert shown[:2] == ["framework: fail", f"  FAILED {build['nodeid']} - {build['reason']}"]
+    assert f"{len(under_build)} checks blocked by {BUILD} [{by_layer(under_build)}]" in shown
+    tail = lines[next(i for i, line in enumerate(lines) if line.startswith("layers: ")) :]
+    assert re.fullmatch(r"layers: platform pass, driver (pass|warn), framework fail", tail[0]), tail[0]
+    assert tail[1] == f"root check: {BUILD}"
+    assert tail[3].startswith(f"blocked by it: {len(under_build)} check(s): ")
+    assert result["verdict"]["check_id"] == BUILD and result["verdict"]["also_failing"] == []
+    assert tail[-1] == f"host verdict: FAIL at framework: {build['reason']}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gpuconform.verdict.judge import CheckOutcome
+from gpuconform.verdict.judge import block_dependents
 from gpuconform.verdict.judge import compute_verdict
 from gpuconform.verdict.judge import layer_status
 
@@ -62,3 +63,29 @@ def test_a_layer_with_more_blocked_checks_than_passes_is_blocked_not_a_pass() ->
     assert layer_status({"passed": 3, "blocked": 2}) == "pass"
     assert layer_status({"passed": 1, "blocked": 6, "failed": 1}) == "fail"
     assert layer_status({"passed": 1, "blocked": 6}, warnings=1) == "warn"
+
+
+def test_checks_whose_prerequisite_failed_elsewhere_are_blocked_by_the_chains_root_whatever_the_order() -> None:
+    # As an xdist controller receives them: the dependents first, each having run on its own.
+    outcomes = {
+        o.check_id: o
+        for o in (
+            outcome("driver::nvml", "failed", summary="NVML is not loaded", depends_on=("driver::module",)),
+            outcome("driver::count", "passed", depends_on=("driver::nvml",)),
+            outcome("driver::memory", "skipped", skip_reason="not applicable: no GPU", depends_on=("driver::nvml",)),
+            outcome("driver::module", "failed", summary="the nvidia module is not loaded", depends_on=("driver::pci",)),
+            outcome("driver::pci", "passed"),
+            outcome("driver::other", "failed", summary="nouveau is loaded"),
+        )
+    }
+    assert block_dependents(outcomes) == ["driver::nvml", "driver::count", "driver::memory"]
+    reason = "blocked by driver::module: the nvidia module is not loaded"
+    for check in ("driver::nvml", "driver::count", "driver::memory"):
+        assert (outcomes[check].kind, outcomes[check].skip_reason, outcomes[check].summary) == ("blocked", reason, "")
+    v = compute_verdict(outcomes.values(), "t4")
+    assert (v.check_id, v.blocked, v.also) == (
+        "driver::module",
+        ("driver::nvml", "driver::count", "driver::memory"),
+        (("driver::other", "nouveau is loaded"),),
+    )
+    assert block_dependents(outcomes) == []  # settled: a serial run's outcomes are left as they are

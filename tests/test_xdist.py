@@ -237,3 +237,52 @@ def test_a_workers_recording_reads_back_as_the_controller_receives_it(tmp_path: 
     proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 1 and "INTERNALERROR" not in proc.stdout + proc.stderr, proc.stdout[-3000:]
     assert proc.stdout.splitlines()[-1].startswith("host verdict: FAIL at driver: ")
+
+
+# ---- blocked across workers ---------------------------------------------------------------
+
+
+def _verdict_block(lines: list[str]) -> list[str]:
+    """The lines from the layers line to the verdict line: what the run concludes."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("layers: "))
+    return lines[start:]
+
+
+def _grouped(lines: list[str]) -> list[str]:
+    """The "N checks blocked by ..." and "N not applicable: ..." lines of the checks that did not pass."""
+    return [line for line in lines if line[:1].isdigit() and (" blocked by " in line or " not applicable: " in line)]
+
+
+def test_a_check_whose_prerequisite_failed_on_the_other_worker_is_blocked_as_in_a_serial_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The nvidia module is not loaded: most driver checks depend on its check, which runs on one
+    # worker while they run on both. On the other worker nothing blocks them in setup; they fail on
+    # their own, and the controller must still call them blocked by the module check, as a serial run does.
+    require_compiler()
+    host = build_host(load_spec(SPECS_DIR / "gpu_no_module.toml"), pytester.path / "host")
+    for key in ("LD_LIBRARY_PATH", "PYTHONPATH"):
+        monkeypatch.setenv(key, host.env[key])
+    args = [str(suites_dir()), "-p", "no:cacheprovider", "-m", "platform or driver or libraries"]
+    args += ["--host-root", str(host.root), "--host-profile", host.profile_arg, "--host-probe-timeout", "60"]
+    runs = {}
+    for name, extra in (("serial", []), ("parallel", ["-n", "2"])):
+        result = pytester.runpytest_subprocess(*args, "--host-reports", name, *extra, timeout=600)
+        assert result.ret == 1, result.stdout.str()[-3000:]
+        assert "Traceback" not in result.stdout.str() + result.stderr.str()
+        runs[name] = (result.stdout.lines, json.loads((pytester.path / name / "result.json").read_text()))
+    (serial, serial_json), (parallel, parallel_json) = runs["serial"], runs["parallel"]
+    module = "driver::the_nvidia_kernel_module_is_loaded"
+    assert _verdict_block(parallel) == _verdict_block(serial)
+    assert f"root check: {module}" in serial and not [line for line in serial if line.startswith("also failing:")]
+    assert _grouped(parallel) == _grouped(serial)
+    under_module = [c for c in serial_json["checks"] if c["blocked_by"] == module]
+    assert any(line.startswith(f"{len(under_module)} checks blocked by {module} ") for line in serial)
+    assert parallel_json["verdict"] == serial_json["verdict"]
+
+    def classes(result: dict[str, Any]) -> dict[str, tuple[str, str | None, str]]:
+        return {c["id"]: (c["outcome"], c["blocked_by"], c["reason"]) for c in result["checks"]}
+
+    assert classes(parallel_json) == classes(serial_json)
+    assert [c["id"] for c in parallel_json["checks"]] == [c["id"] for c in serial_json["checks"]]
+    assert classes(serial_json)["driver::nvml_initialises"][:2] == ("blocked", module)
