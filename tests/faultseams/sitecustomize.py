@@ -71,17 +71,18 @@ if _fault and "gpuconform.frameworks.tensorflow.experiments.child" in getattr(sy
 
         if "--zygote" in sys.orig_argv:
             from collections.abc import Callable
+            from typing import Any
 
             import gpuconform.frameworks.forkserver as _forkserver
 
             _serve = _forkserver.serve
 
-            def _serve_jit(run: Callable[[str, list[str]], None]) -> int:
+            def _serve_jit(run: Callable[[str, list[str]], None], *args: Any, **kwargs: Any) -> int:
                 def _run(module: str, names: list[str]) -> None:
                     _jit()
                     run(module, names)
 
-                return _serve(_run)
+                return _serve(_run, *args, **kwargs)
 
             _forkserver.serve = _serve_jit
         else:
