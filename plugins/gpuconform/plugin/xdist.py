@@ -10,7 +10,9 @@ Registered by the plugin only when pytest-xdist is installed.
   the default ``--dist load`` the controller schedules every check of those
   layers' files as one unit on one worker (`TfLayerScheduling`), in collection
   order, which also keeps their ``depends_on`` blocking within one process. The
-  other layers spread over the workers as usual. An explicit ``--dist`` is
+  other layers spread over the workers as usual; a check whose prerequisite failed
+  on another worker is blocked by the controller once every worker has reported
+  (`gpuconform.verdict.judge.block_dependents`). An explicit ``--dist`` is
   respected; the per-GPU file lock of `gpuconform.frameworks.tensorflow.live` still keeps two
   workers off one GPU.
 - Pinning (``--host-gpu-per-worker``): worker ``gwN`` is pinned to NVML GPU
