@@ -682,6 +682,38 @@ def test_the_child_says_which_of_two_tensorflows_imports() -> None:
     assert f"tensorflow.__file__ {SITE}/tensorflow/__init__.py in the TensorFlow child" in f.found
 
 
+BUILD = "framework::tensorflow_build_can_use_the_gpu"
+IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
+ACCEPTS_CPU = dataclasses.replace(GENERIC, tensorflow=dataclasses.replace(GENERIC.tensorflow, gpu_build=False))
+
+
+@pytest.mark.parametrize(
+    ("profile", "dists", "reason"),
+    [
+        ("t4", [("tensorflow-cpu", "2.21.0")], f"blocked by {BUILD}: tensorflow-cpu 2.21.0 is installed on a GPU host"),
+        ("t4", [("tensorflow", "1.14.0")], f"blocked by {BUILD}: tensorflow 1.14.0 is installed on a GPU host"),
+        (
+            "t4",
+            [("tensorflow", "1.14.0"), ("tensorflow-gpu", "1.14.0")],
+            f"blocked by {IMPORTS}: tensorflow 1.14.0 and tensorflow-gpu 1.14.0 are installed at once",
+        ),
+        ("cpu", [("tensorflow-cpu", "2.21.0")], "not applicable: profile 'cpu' expects no GPU"),
+        (ACCEPTS_CPU, [("tensorflow-cpu", "2.21.0")], "not applicable: profile 'auto-gpu' accepts a CPU-only"),
+    ],
+)
+def test_a_check_that_needs_a_cuda_build_is_blocked_by_the_check_that_failed_the_build(
+    profile: str | Profile, dists: list[tuple[str, str]], reason: str
+) -> None:
+    facts = packaged(host(), *dists)
+    expectations = expect(profile, facts)
+    with pytest.raises(SKIP) as skipped:
+        fw.test_gpu_kernels_cover_every_compute_capability(expectations, facts, MATRICES, Warnings())
+    assert str(skipped.value).startswith(reason)
+    if str(skipped.value).startswith(f"blocked by {BUILD}: "):  # the build check's own summary, word for word
+        summary = failure(fw.test_tensorflow_build_can_use_the_gpu, expectations, MATRICES).summary
+        assert str(skipped.value) == f"blocked by {BUILD}: {summary}"
+
+
 def test_windows_tensorflow_and_its_tensorflow_intel_are_one_install_not_two() -> None:
     facts = packaged(host(), ("tensorflow", "2.10.0"), ("tensorflow-intel", "2.10.0"))
     assert not expect("t4", facts).shadowing
