@@ -26,8 +26,11 @@ from packaging.version import Version
 from gpuconform.diagnose.toolchain import judge_log
 from gpuconform.expect.compat import releases_for
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.framework_tables import FrameworkTables
 from gpuconform.expect.lookups import ReleaseVerdict
 from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.matrix import MatrixKeyError
 from gpuconform.expect.tables.kernels import KernelRelease
 from gpuconform.expect.tables.tensorflow import TfRelease
 from gpuconform.facts.model import Facts
@@ -41,8 +44,18 @@ from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.gpus import expected_gpus
+from gpuconform.frameworks.gpus import gpus_with_cc
+from gpuconform.frameworks.identity import Identity
+from gpuconform.frameworks.jax import JaxBuildInfo
+from gpuconform.frameworks.jax import JaxDevices
+from gpuconform.frameworks.jax import checks as jax_checks
+from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.maps import check_mapped_libraries
 from gpuconform.frameworks.maps import mapped_files
+from gpuconform.frameworks.needs import installed_finding
+from gpuconform.frameworks.needs import judged
+from gpuconform.frameworks.needs import need_of
 from gpuconform.frameworks.tensorflow import FRAMEWORK
 from gpuconform.frameworks.tensorflow import BuildInfo
 from gpuconform.frameworks.tensorflow import DeviceList
@@ -56,7 +69,13 @@ from gpuconform.frameworks.tensorflow import gpu_build
 from gpuconform.frameworks.tensorflow import no_cuda_summary
 from gpuconform.frameworks.tensorflow import observe
 from gpuconform.frameworks.tensorflow import parse_log
+from gpuconform.frameworks.torch import TorchBuildInfo
+from gpuconform.frameworks.torch import TorchDevices
+from gpuconform.frameworks.torch import checks as torch_checks
+from gpuconform.plugin.frameworks import framework_tables
+from gpuconform.plugin.frameworks import live_framework
 from gpuconform.verdict.check import CouldNotCheck
+from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
 from gpuconform.verdict.check import not_applicable
@@ -889,3 +908,261 @@ def test_tensorfloat32_state_is_reported(
             fix="for bitwise float32: tf.config.experimental.enable_tensor_float_32_execution(False), "
             "or NVIDIA_TF32_OVERRIDE=0 in the environment",
         )
+
+
+# ---- PyTorch and JAX: the same questions, asked of their own children ------------------------
+#
+# Which of them are checked follows the profile's [frameworks] table
+# (`gpuconform.frameworks.needs`): a required framework fails these checks, one only installed
+# warns, and a profile without the table checks TensorFlow alone. One child per framework answers
+# identity, build_info and devices (`gpuconform.frameworks.torch.experiments.framework`,
+# `gpuconform.frameworks.jax.experiments.framework`); the judgements are the frameworks' own
+# (`gpuconform.frameworks.torch.checks`, `gpuconform.frameworks.jax.checks`).
+
+OTHER_EXPERIMENTS = ("identity", "build_info", "devices")
+TORCH_CHILD = Planned(MODULE, OTHER_EXPERIMENTS, framework="torch")
+JAX_CHILD = Planned(MODULE, OTHER_EXPERIMENTS, framework="jax")
+TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
+TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
+JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
+JAX_BUILD = "framework::jax_build_can_use_the_gpu"
+
+
+@pytest.fixture
+def torch_need(host_expect: Expectations, host_facts: Facts) -> FrameworkNeed:
+    return need_of("torch", host_expect.profile, host_facts.packages)
+
+
+@pytest.fixture
+def jax_need(host_expect: Expectations, host_facts: Facts) -> FrameworkNeed:
+    return need_of("jax", host_expect.profile, host_facts.packages)
+
+
+@pytest.fixture
+def torch_live(request: pytest.FixtureRequest, torch_need: FrameworkNeed) -> LiveChildren:
+    return _live(request, torch_need)
+
+
+@pytest.fixture
+def jax_live(request: pytest.FixtureRequest, jax_need: FrameworkNeed) -> LiveChildren:
+    return _live(request, jax_need)
+
+
+def _live(request: pytest.FixtureRequest, need: FrameworkNeed) -> LiveChildren:
+    if need.installed is None:  # required: its import check fails and names the pip command
+        not_applicable(f"{need.name} is not installed (framework::{need.name}_imports_as_the_installed_distribution)")
+    return live_framework(request.config, need.name, need.installed)
+
+
+@pytest.fixture
+def torch_batch(torch_live: LiveChildren) -> Batch:
+    return torch_live.batch(*TORCH_CHILD.args())
+
+
+@pytest.fixture
+def jax_batch(jax_live: LiveChildren) -> Batch:
+    return jax_live.batch(*JAX_CHILD.args())
+
+
+def _answer(live: LiveChildren, need: FrameworkNeed, batch: Batch, name: str, cls: type[Any]) -> Any:
+    """An experiment's answer; an optional framework that does not import makes its other checks not apply."""
+    if batch.import_error and not need.required:
+        check = f"framework::{need.name}_imports_as_the_installed_distribution"
+        not_applicable(f"{live.name} does not import ({check} warns why)")
+    return live.observe(batch, name, cls)
+
+
+@pytest.fixture
+def torch_build(torch_live: LiveChildren, torch_need: FrameworkNeed, torch_batch: Batch) -> TorchBuildInfo:
+    found: TorchBuildInfo = _answer(torch_live, torch_need, torch_batch, "build_info", TorchBuildInfo)
+    return found
+
+
+@pytest.fixture
+def torch_devices(torch_live: LiveChildren, torch_need: FrameworkNeed, torch_batch: Batch) -> TorchDevices:
+    found: TorchDevices = _answer(torch_live, torch_need, torch_batch, "devices", TorchDevices)
+    return found
+
+
+@pytest.fixture
+def jax_build(jax_live: LiveChildren, jax_need: FrameworkNeed, jax_batch: Batch) -> JaxBuildInfo:
+    found: JaxBuildInfo = _answer(jax_live, jax_need, jax_batch, "build_info", JaxBuildInfo)
+    return found
+
+
+@pytest.fixture
+def jax_devices(jax_live: LiveChildren, jax_need: FrameworkNeed, jax_batch: Batch) -> JaxDevices:
+    found: JaxDevices = _answer(jax_live, jax_need, jax_batch, "devices", JaxDevices)
+    return found
+
+
+@pytest.fixture
+def other_tables(request: pytest.FixtureRequest) -> FrameworkTables:
+    return framework_tables(request.config)
+
+
+def _imports(need: FrameworkNeed, request: pytest.FixtureRequest, warn: Any, top: str) -> None:
+    """The framework is installed as the profile asks, imports in a child, and is the installed distribution."""
+    judged(need, installed_finding(need), warn)
+    if need.installed is None:
+        return
+    live = _live(request, need)
+    batch = live.batch(*(TORCH_CHILD if need.name == "torch" else JAX_CHILD).args())
+    crash = batch["__import__"].crash
+    if crash is not None and crash.kind == "timeout":
+        could_not_check(live.name, f"{crash.kind}: {crash.message}", source=live.source(MODULE), fix=TIMEOUT_FIX)
+    installed = f"{need.installed.name} {need.installed.version}"
+    if batch.import_error:
+        failed = Finding(
+            f"import {top} fails in a child process: {batch.import_error.splitlines()[0]}",
+            expected=f"{installed} imports",
+            found=batch.import_error,
+            source=live.source(MODULE),
+            why=f"every {live.name} program on this host fails the same way",
+            fix=f"pip install --force-reinstall '{need.installed.name}=={need.installed.version}'",
+        )
+        judged(need, failed, warn)
+        return
+    identity = live.observe(batch, "identity", Identity)
+    judged(need, torch_checks.imports_as_installed(need.installed, identity, live.source(MODULE)), warn)
+
+
+def _gpu_profile_build(host_expect: Expectations, need: FrameworkNeed) -> PackageInfo:
+    if not host_expect.profile.expects_gpu:
+        not_applicable(f"profile {host_expect.profile.name!r} expects no GPU")
+    assert need.installed is not None  # the imports check blocks the rest without
+    return need.installed
+
+
+def _driver(host_facts: Facts) -> str:
+    driver = host_facts.driver.nvml.driver_version
+    if driver is None:
+        not_applicable("NVML reports no driver version (the driver layer says why)")
+    return driver
+
+
+def _expects(host_expect: Expectations) -> str:
+    p = host_expect.profile
+    return f"profile {p.name!r} expects {p.gpus.count} GPU(s)"
+
+
+def test_torch_imports_as_the_installed_distribution(
+    torch_need: FrameworkNeed, request: pytest.FixtureRequest, host_warn: Any
+) -> None:
+    _imports(torch_need, request, host_warn, "torch")
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS)
+def test_torch_build_can_use_the_gpu(
+    host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_live: LiveChildren,
+    torch_build: TorchBuildInfo, other_tables: FrameworkTables, host_warn: Any,
+) -> None:
+    installed = _gpu_profile_build(host_expect, torch_need)
+    driver = host_facts.driver.nvml.driver_version
+    source = torch_live.source(MODULE)
+    found = torch_checks.cpu_build(installed, torch_build, other_tables, driver, _expects(host_expect), source)
+    judged(torch_need, found, host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD)
+def test_torch_cuda_build_runs_on_this_driver(
+    host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_build: TorchBuildInfo,
+    torch_devices: TorchDevices, other_tables: FrameworkTables, host_warn: Any,
+) -> None:
+    installed = _torch_cuda(host_expect, torch_need, torch_build)
+    driver = _driver(host_facts)
+    try:
+        found = torch_checks.runs_on_driver(installed, torch_build, torch_devices, other_tables, driver)
+    except MatrixKeyError as exc:
+        not_applicable(f"CUDA {torch_build.cuda} of torch {installed.version}: {exc}")
+    judged(torch_need, found, host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD)
+def test_torch_build_has_kernels_for_each_gpu(
+    host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_build: TorchBuildInfo,
+    other_tables: FrameworkTables, host_warn: Any,
+) -> None:
+    installed = _torch_cuda(host_expect, torch_need, torch_build)
+    gpus = gpus_with_cc(host_facts, host_expect)
+    driver = host_facts.driver.nvml.driver_version
+    judged(torch_need, torch_checks.kernels_for(installed, torch_build, gpus, other_tables, driver), host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD)
+def test_torch_sees_the_expected_gpus(
+    host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_live: LiveChildren,
+    torch_build: TorchBuildInfo, torch_devices: TorchDevices, host_warn: Any,
+) -> None:
+    installed = _torch_cuda(host_expect, torch_need, torch_build)
+    expected = expected_gpus(host_facts, host_expect, torch_live.pin)
+    shown = visibility(torch_devices.cuda_visible_devices, host_facts.driver.nvml.gpus)
+    found = torch_checks.sees_gpus(installed, torch_devices, expected, shown, torch_live.source(MODULE))
+    judged(torch_need, found, host_warn)
+
+
+def _torch_cuda(host_expect: Expectations, need: FrameworkNeed, build: TorchBuildInfo) -> PackageInfo:
+    installed = _gpu_profile_build(host_expect, need)
+    if build.cuda is None:
+        not_applicable(f"torch {installed.version} is not a CUDA build ({TORCH_BUILD})")
+    return installed
+
+
+def test_jax_imports_as_the_installed_distribution(
+    jax_need: FrameworkNeed, request: pytest.FixtureRequest, host_warn: Any
+) -> None:
+    _imports(jax_need, request, host_warn, "jax")
+
+
+@pytest.mark.depends_on(JAX_IMPORTS)
+def test_jax_build_can_use_the_gpu(
+    host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren,
+    jax_build: JaxBuildInfo, jax_devices: JaxDevices, other_tables: FrameworkTables, host_warn: Any,
+) -> None:
+    installed = _gpu_profile_build(host_expect, jax_need)
+    driver = host_facts.driver.nvml.driver_version
+    source = jax_live.source(MODULE)
+    found = jax_checks.no_cuda_plugin(
+        installed, jax_build, jax_devices, other_tables, driver, _expects(host_expect), source
+    )
+    judged(jax_need, found, host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS)
+def test_jaxlib_and_its_cuda_plugin_versions_match(
+    jax_need: FrameworkNeed, jax_build: JaxBuildInfo, other_tables: FrameworkTables, host_warn: Any
+) -> None:
+    assert jax_need.installed is not None  # the imports check blocks this one without
+    judged(jax_need, jax_checks.versions_match(jax_need.installed, jax_build, other_tables), host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD)
+def test_jax_cuda_plugin_runs_on_this_driver(
+    host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_build: JaxBuildInfo,
+    other_tables: FrameworkTables, host_warn: Any,
+) -> None:
+    installed = _jax_cuda(host_expect, jax_need, jax_build)
+    driver = _driver(host_facts)
+    known = [f"{p} {v}" for p, v in jax_build.plugins.items() if other_tables.jax.plugin(p, v) is not None]
+    if not known:
+        not_applicable(f"{', '.join(f'{p} {v}' for p, v in jax_build.plugins.items())} has no row in matrices/jax.toml")
+    judged(jax_need, jax_checks.plugin_runs_on_driver(installed, jax_build, other_tables, driver), host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD)
+def test_jax_sees_the_expected_gpus(
+    host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren,
+    jax_build: JaxBuildInfo, jax_devices: JaxDevices, host_warn: Any,
+) -> None:
+    installed = _jax_cuda(host_expect, jax_need, jax_build)
+    expected = expected_gpus(host_facts, host_expect, jax_live.pin)
+    shown = visibility(jax_devices.cuda_visible_devices, host_facts.driver.nvml.gpus)
+    found = jax_checks.sees_gpus(installed, jax_devices, expected, shown, jax_live.source(MODULE))
+    judged(jax_need, found, host_warn)
+
+
+def _jax_cuda(host_expect: Expectations, need: FrameworkNeed, build: JaxBuildInfo) -> PackageInfo:
+    installed = _gpu_profile_build(host_expect, need)
+    if not build.plugins:
+        not_applicable(f"jax {installed.version} has no CUDA plugin installed ({JAX_BUILD})")
+    return installed

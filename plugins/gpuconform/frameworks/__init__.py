@@ -13,7 +13,11 @@ import importlib
 from gpuconform.frameworks.base import Framework
 
 #: framework id -> the module whose FRAMEWORK it is.
-FRAMEWORKS = {"tensorflow": "gpuconform.frameworks.tensorflow.framework"}
+FRAMEWORKS = {
+    "tensorflow": "gpuconform.frameworks.tensorflow.framework",
+    "torch": "gpuconform.frameworks.torch.framework",
+    "jax": "gpuconform.frameworks.jax.framework",
+}
 
 
 def framework(framework_id: str) -> Framework:

@@ -180,6 +180,7 @@ class Planned:
     module: str
     names: tuple[str, ...]
     env: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
+    framework: str = "tensorflow"  # whose experiments these are (a key of gpuconform.frameworks.FRAMEWORKS)
 
     def args(self) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
         """(module, names, env), as `Runner.batch` and `LiveTf.batch` take them."""

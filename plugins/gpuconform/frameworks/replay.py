@@ -101,27 +101,28 @@ def observed_batch(batch: Batch, framework: str) -> ObservedBatch:
     )
 
 
-def recording(runner: Runner) -> Recording:
-    """Every batch this process ran and every memory run it measured, merged with what its xdist workers sent."""
-    batches = [observed_batch(b, runner.framework.id) for b in runner.cache.values()]
-    runs = list(runner.memory_runs)
-    for worker in runner.from_workers:
+def recording(runners: Sequence[Runner]) -> Recording:
+    """Every batch these runners (one per framework) ran and every memory run they measured, merged with
+    what their xdist workers sent; each batch keyed by its framework's id."""
+    batches = [observed_batch(b, runner.framework.id) for runner in runners for b in runner.cache.values()]
+    runs = [run for runner in runners for run in runner.memory_runs]
+    for worker in (w for runner in runners for w in runner.from_workers):
         batches += worker.observations
         runs += worker.memory_runs
     return Recording(tuple(_unique(batches, _batch_key)), tuple(_unique(runs, lambda r: serde.dump(r))))
 
 
-def recorded_facts(facts: Facts, runner: Runner) -> Facts:
+def recorded_facts(facts: Facts, runners: Sequence[Runner]) -> Facts:
     """`facts` with the children's observations of this live run (a replay keeps the file's own)."""
-    if not runner.live:
+    if not any(runner.live for runner in runners):
         return facts
-    recorded = recording(runner)
+    recorded = recording(runners)
     return replace(facts, observations=recorded.observations, memory_runs=recorded.memory_runs)
 
 
-def recording_json(runner: Runner) -> str:
+def recording_json(runners: Sequence[Runner]) -> str:
     """The Recording of this process as JSON (what an xdist worker hands the controller)."""
-    return json.dumps(serde.dump(recording(runner)))
+    return json.dumps(serde.dump(recording(runners)))
 
 
 def load_recording(text: str, source: str) -> Recording:
@@ -130,7 +131,7 @@ def load_recording(text: str, source: str) -> Recording:
 
 
 def _batch_key(b: ObservedBatch) -> tuple[Any, ...]:
-    return (b.module, _names(b), b.env)
+    return (b.framework, b.module, _names(b), b.env)
 
 
 def _unique(items: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import pytest
 
 from gpuconform.frameworks.children import Planned
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.plugin.frameworks import live_framework
 from gpuconform.plugin.frameworks import live_tf
 from gpuconform.plugin.progress import Progress
 from gpuconform.plugin.session import HostSession
@@ -41,12 +43,17 @@ class EarlyChildren:
             return
         self.progress = Progress(host.config, runner.framework.name, gpus, runner.framework.busy)
         runner.watcher = self.progress
-        if gpus or host.expectations.tensorflow is None:
+        if gpus:
             return
-        runner.concurrency = MOST_AT_ONCE
-        live = live_tf(host.config, host.expectations.tensorflow)
+        live = None if host.expectations.tensorflow is None else live_tf(host.config, host.expectations.tensorflow)
+        if live is not None:
+            runner.concurrency = MOST_AT_ONCE
+        others = _other_frameworks(host)
         for planned in _planned(session.items):
-            live.start(*planned.args())
+            if planned.framework == runner.framework.id and live is not None:
+                live.start(*planned.args())
+            elif planned.framework in others:
+                others[planned.framework].start(*planned.args())
         self._flush()
 
     @pytest.hookimpl(tryfirst=True)
@@ -58,15 +65,27 @@ class EarlyChildren:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
-        self.session.tf_runner.close()
+        self.session.close_runners()
         self._flush()
 
     def pytest_unconfigure(self) -> None:
-        self.session.tf_runner.close()  # a run that ended before its sessionfinish
+        self.session.close_runners()  # a run that ended before its sessionfinish
 
     def _flush(self) -> None:
         if self.progress is not None:
             self.progress.flush()
+
+
+def _other_frameworks(host: HostSession) -> dict[str, LiveChildren]:
+    """The frameworks besides TensorFlow this run checks and has installed, their runners side by side too."""
+    if not host.profile.frameworks_named:
+        return {}
+    found = {}
+    for need in host.profile.framework_needs(host.facts.packages):
+        if need.name != "tensorflow" and need.installed is not None and need.name in host.runners:
+            host.runners[need.name].concurrency = MOST_AT_ONCE
+            found[need.name] = live_framework(host.config, need.name, need.installed)
+    return found
 
 
 def _planned(items: list[pytest.Item]) -> list[Planned]:

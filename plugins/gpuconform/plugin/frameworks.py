@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from gpuconform.expect.framework_tables import FrameworkTables
+from gpuconform.expect.framework_tables import load_framework_tables
 from gpuconform.facts.model import PackageInfo
+from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.tensorflow import LiveTf
 from gpuconform.plugin.session import session_key
 from gpuconform.plugin.xdist import worker_gpu
@@ -30,3 +33,18 @@ def live_tf(config: pytest.Config, tensorflow: PackageInfo | None) -> LiveTf:
         pin=worker_gpu(config),
         lock_dir=worker_lock_dir(config),
     )
+
+
+def live_framework(config: pytest.Config, framework_id: str, installed: PackageInfo) -> LiveChildren:
+    """The children of framework `framework_id` in this run (replayed while facts are), as this worker starts them."""
+    return LiveChildren(
+        runner=config.stash[session_key].runners[framework_id],
+        installed=installed,
+        pin=worker_gpu(config),
+        lock_dir=worker_lock_dir(config),
+    )
+
+
+def framework_tables(config: pytest.Config) -> FrameworkTables:
+    """torch.toml and jax.toml of this run's matrices (--host-matrices, else the packaged ones)."""
+    return load_framework_tables(config.stash[session_key].settings.matrices_dir)

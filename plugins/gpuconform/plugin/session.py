@@ -65,7 +65,7 @@ class HostSession:
     profile: Profile
     expectations: Expectations
     facts_text: str
-    tf_runner: Runner
+    runners: dict[str, Runner]  # framework id -> the runner of its children ("tensorflow" first)
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)
     pending_warnings: dict[str, list[Finding]] = field(default_factory=dict)
     verdict: Verdict | None = None
@@ -80,6 +80,16 @@ class HostSession:
     fixes_given: dict[str, str] = field(default_factory=dict)  # fix -> the first check that printed it
     compact_summary: bool = False  # print the checks that did not pass grouped, not pytest's -ra lines
     exitstatus: int = 0  # the run's, once it has ended
+
+    @property
+    def tf_runner(self) -> Runner:
+        """The runner of TensorFlow's children."""
+        return self.runners["tensorflow"]
+
+    def close_runners(self) -> None:
+        """Stop every framework's children (a run that ends, or ended early)."""
+        for runner in self.runners.values():
+            runner.close()
 
     # ---- collection ---------------------------------------------------------------
 

@@ -20,8 +20,9 @@ from gpuconform.expect.expectations import build_expectations
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import RunOptions
+from gpuconform.frameworks import FRAMEWORKS
+from gpuconform.frameworks import framework
 from gpuconform.frameworks.children import Runner
-from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.plugin import settings as opts
 from gpuconform.plugin.settings import Settings
 from gpuconform.report.staging import Staging
@@ -92,13 +93,17 @@ def start_session(config: pytest.Config) -> HostSession:
         profile=profile,
         expectations=build_expectations(profile, facts, matrices),
         facts_text=facts_json(facts),
-        tf_runner=Runner(
-            FRAMEWORK,
-            timeout=settings.tf_timeout,
-            live=settings.facts_file is None,
-            # The children the file recorded answer in their place (an xdist worker has the controller's facts).
-            replay=None if settings.facts_file is None else Replay.of(facts, str(settings.facts_file), FRAMEWORK.id),
-        ),
+        # One runner per framework; while replaying, the children the file recorded of that framework
+        # answer in their place (an xdist worker has the controller's facts).
+        runners={
+            fid: Runner(
+                framework(fid),
+                timeout=settings.tf_timeout,
+                live=settings.facts_file is None,
+                replay=None if settings.facts_file is None else Replay.of(facts, str(settings.facts_file), fid),
+            )
+            for fid in FRAMEWORKS
+        },
         run_id=run_id,
         staging=staging,
     )

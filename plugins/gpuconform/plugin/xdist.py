@@ -123,7 +123,7 @@ class XdistHooks:
         if output is not None and host is not None and host.tf_runner.live:
             from gpuconform.frameworks.replay import recording_json
 
-            output[WORKER_OBSERVATIONS] = recording_json(host.tf_runner)
+            output[WORKER_OBSERVATIONS] = recording_json(list(host.runners.values()))
 
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         # The controller: keep what a finished worker's children observed (a crashed worker sends nothing).

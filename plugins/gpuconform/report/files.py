@@ -55,7 +55,7 @@ def write_reports(session: Run) -> list[str]:
         session.notes.append(f"facts.json is not rewritten: it is the file this run replays ({replayed})")
     elif "facts" in formats:
         # With the children's observations of a live run (the session's facts were probed before any child ran).
-        facts = recorded_facts(session.facts, session.tf_runner)
+        facts = recorded_facts(session.facts, list(session.runners.values()))
         _guard(errors, "facts.json", lambda: write_text(directory / "facts.json", facts_json(facts)))
     if "result" in formats:
         _guard(errors, "result.json", lambda: write_text(directory / "result.json", result_json(session)))

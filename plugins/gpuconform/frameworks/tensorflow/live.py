@@ -13,9 +13,7 @@ needing the live host.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 from collections.abc import Callable
-from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import NotRecorded
 from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.devices import pinned_env
+from gpuconform.frameworks.live import gpu_lock
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.frameworks.tensorflow.observations import observed
 from gpuconform.verdict.check import blocked
@@ -83,21 +82,9 @@ class LiveTf:
         except NotRecorded as exc:
             live_only(f"TensorFlow runs in child processes of the live host; {exc}")
 
-    @contextlib.contextmanager
-    def gpu_lock(self) -> Iterator[None]:
+    def gpu_lock(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive use of this worker's GPUs among the workers of this run (a no-op when serial)."""
-        if self.lock_dir is None:
-            yield
-            return
-        name = f"gpu{self.pin}.lock" if self.pin is not None else "gpus.lock"
-        with open(self.lock_dir / name, "a+b") as handle:
-            # Blocks while another worker runs a child on the same GPU; that child is itself
-            # bounded by --host-tf-timeout, so the wait is too.
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return gpu_lock(self.lock_dir, self.pin)
 
 
 def observe(batch: Batch, name: str, cls: type[T]) -> T:

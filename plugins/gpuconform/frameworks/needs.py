@@ -1,0 +1,86 @@
+"""Which frameworks a run checks, and how a check of one counts: the profile's `[frameworks]` table applied.
+
+A framework the profile requires fails its checks; one it does not require but that is installed
+is checked too, and what would fail is a warning (`judged`). A profile without a `[frameworks]`
+table means TensorFlow, as it always has: the checks of the other frameworks do not apply to it,
+so its run says what it said before. Required but not installed is a failure of the framework's
+import check, with the pip command; neither required nor installed, the checks do not apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gpuconform.expect.framework_needs import ANY
+from gpuconform.expect.framework_needs import AUTO
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.profiles import Profile
+from gpuconform.facts.model import PackagesFacts
+from gpuconform.frameworks import framework
+from gpuconform.verdict.check import Finding
+from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import not_applicable
+
+Warn = Callable[..., None]
+
+
+def need_of(framework_id: str, profile: Profile, packages: PackagesFacts) -> FrameworkNeed:
+    """What the profile asks of this framework; not applicable when it asks nothing and none is installed."""
+    name = framework(framework_id).name
+    if not profile.frameworks_named:
+        not_applicable(
+            f"profile {profile.name!r} has no [frameworks] table, so it checks TensorFlow only "
+            f'(add {framework_id} = "*" under [frameworks] to check {name})'
+        )
+    need = next((n for n in profile.framework_needs(packages) if n.name == framework_id), None)
+    if need is None:
+        not_applicable(f"{name} is not installed, and profile {profile.name!r} does not require it")
+    return need
+
+
+def pip_requirement(need: FrameworkNeed) -> str:
+    """What `pip install` takes for this need: 'torch' or "'torch>=2.6'"."""
+    dist = framework(need.name).distributions[0]
+    spec = need.specifier.strip()
+    return dist if spec in (ANY, AUTO) else f"'{dist}{spec}'"
+
+
+def judged(need: FrameworkNeed, finding: Finding | None, warn: Warn) -> None:
+    """Fail with `finding` when the framework is required; warn with it when it is only installed."""
+    __tracebackhide__ = True
+    if finding is None:
+        return
+    if need.required:
+        fail(
+            finding.summary,
+            expected=finding.expected,
+            found=finding.found,
+            source=finding.source,
+            why=finding.why,
+            fix=finding.fix,
+        )
+    why = f"{finding.why} " if finding.why else ""
+    parts = {"expected": finding.expected, "found": finding.found, "source": finding.source, "fix": finding.fix}
+    warn(finding.summary, why=f"{why}(a warning: {need.source}, so its failures do not fail the host)", **parts)
+
+
+def installed_finding(need: FrameworkNeed) -> Finding | None:
+    """Why the installed distribution does not meet the profile (missing, or outside its specifier), or None."""
+    name = framework(need.name).name
+    if need.installed is None:
+        return Finding(
+            f"{name} is required but not installed",
+            expected=f"{need.name} {need.specifier} ({need.source})",
+            found=f"no {' / '.join(framework(need.name).distributions)} distribution in this environment",
+            source="the environment's distribution metadata (importlib.metadata)",
+            fix=f"pip install {pip_requirement(need)}",
+        )
+    if need.satisfied is False:
+        return Finding(
+            f"{need.installed.name} {need.installed.version} is outside the profile's range ({need.specifier})",
+            expected=f"{need.name} {need.specifier} ({need.source})",
+            found=f"{need.installed.name} {need.installed.version} at {need.installed.location or '?'}",
+            source="the environment's distribution metadata (importlib.metadata)",
+            fix=f"pip install {pip_requirement(need)}",
+        )
+    return None
