@@ -924,8 +924,11 @@ TORCH_CHILD = Planned(MODULE, OTHER_EXPERIMENTS, framework="torch")
 JAX_CHILD = Planned(MODULE, OTHER_EXPERIMENTS, framework="jax")
 TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
 TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
+TORCH_DRIVER = "framework::torch_cuda_build_runs_on_this_driver"
 JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
+JAX_VERSIONS = "framework::jaxlib_and_its_cuda_plugin_versions_match"
+JAX_DRIVER = "framework::jax_cuda_plugin_runs_on_this_driver"
 
 
 @pytest.fixture
@@ -1049,6 +1052,7 @@ def _expects(host_expect: Expectations) -> str:
 def test_torch_imports_as_the_installed_distribution(
     torch_need: FrameworkNeed, request: pytest.FixtureRequest, host_warn: Any
 ) -> None:
+    """PyTorch is installed as the profile asks and imports, in a child, as that distribution."""
     _imports(torch_need, request, host_warn, "torch")
 
 
@@ -1057,6 +1061,7 @@ def test_torch_build_can_use_the_gpu(
     host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_live: LiveChildren,
     torch_build: TorchBuildInfo, other_tables: FrameworkTables, host_warn: Any,
 ) -> None:
+    """The PyTorch build is a CUDA build (not +cpu) where the profile expects GPUs."""
     installed = _gpu_profile_build(host_expect, torch_need)
     driver = host_facts.driver.nvml.driver_version
     source = torch_live.source(MODULE)
@@ -1069,6 +1074,7 @@ def test_torch_cuda_build_runs_on_this_driver(
     host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_build: TorchBuildInfo,
     torch_devices: TorchDevices, other_tables: FrameworkTables, host_warn: Any,
 ) -> None:
+    """The CUDA of the PyTorch build (torch.version.cuda) is one this driver runs."""
     installed = _torch_cuda(host_expect, torch_need, torch_build)
     driver = _driver(host_facts)
     try:
@@ -1083,17 +1089,19 @@ def test_torch_build_has_kernels_for_each_gpu(
     host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_build: TorchBuildInfo,
     other_tables: FrameworkTables, host_warn: Any,
 ) -> None:
+    """The PyTorch build's architecture list has code for each GPU's compute capability."""
     installed = _torch_cuda(host_expect, torch_need, torch_build)
     gpus = gpus_with_cc(host_facts, host_expect)
     driver = host_facts.driver.nvml.driver_version
     judged(torch_need, torch_checks.kernels_for(installed, torch_build, gpus, other_tables, driver), host_warn)
 
 
-@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD)
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_DRIVER)
 def test_torch_sees_the_expected_gpus(
     host_expect: Expectations, host_facts: Facts, torch_need: FrameworkNeed, torch_live: LiveChildren,
     torch_build: TorchBuildInfo, torch_devices: TorchDevices, host_warn: Any,
 ) -> None:
+    """PyTorch counts the GPUs the profile promises (torch.cuda.device_count())."""
     installed = _torch_cuda(host_expect, torch_need, torch_build)
     expected = expected_gpus(host_facts, host_expect, torch_live.pin)
     shown = visibility(torch_devices.cuda_visible_devices, host_facts.driver.nvml.gpus)
@@ -1111,6 +1119,7 @@ def _torch_cuda(host_expect: Expectations, need: FrameworkNeed, build: TorchBuil
 def test_jax_imports_as_the_installed_distribution(
     jax_need: FrameworkNeed, request: pytest.FixtureRequest, host_warn: Any
 ) -> None:
+    """JAX is installed as the profile asks and imports, in a child, as that distribution."""
     _imports(jax_need, request, host_warn, "jax")
 
 
@@ -1119,6 +1128,7 @@ def test_jax_build_can_use_the_gpu(
     host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren,
     jax_build: JaxBuildInfo, jax_devices: JaxDevices, other_tables: FrameworkTables, host_warn: Any,
 ) -> None:
+    """jaxlib has a CUDA plugin where the profile expects GPUs."""
     installed = _gpu_profile_build(host_expect, jax_need)
     driver = host_facts.driver.nvml.driver_version
     source = jax_live.source(MODULE)
@@ -1132,6 +1142,7 @@ def test_jax_build_can_use_the_gpu(
 def test_jaxlib_and_its_cuda_plugin_versions_match(
     jax_need: FrameworkNeed, jax_build: JaxBuildInfo, other_tables: FrameworkTables, host_warn: Any
 ) -> None:
+    """jaxlib, its CUDA plugin and PJRT wheel are one version, and jax accepts it."""
     assert jax_need.installed is not None  # the imports check blocks this one without
     judged(jax_need, jax_checks.versions_match(jax_need.installed, jax_build, other_tables), host_warn)
 
@@ -1141,6 +1152,7 @@ def test_jax_cuda_plugin_runs_on_this_driver(
     host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_build: JaxBuildInfo,
     other_tables: FrameworkTables, host_warn: Any,
 ) -> None:
+    """The CUDA of the JAX CUDA plugin is one this driver runs."""
     installed = _jax_cuda(host_expect, jax_need, jax_build)
     driver = _driver(host_facts)
     known = [f"{p} {v}" for p, v in jax_build.plugins.items() if other_tables.jax.plugin(p, v) is not None]
@@ -1149,11 +1161,12 @@ def test_jax_cuda_plugin_runs_on_this_driver(
     judged(jax_need, jax_checks.plugin_runs_on_driver(installed, jax_build, other_tables, driver), host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_VERSIONS, JAX_DRIVER)
 def test_jax_sees_the_expected_gpus(
     host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren,
     jax_build: JaxBuildInfo, jax_devices: JaxDevices, host_warn: Any,
 ) -> None:
+    """JAX lists the GPUs the profile promises (jax.devices('gpu'))."""
     installed = _jax_cuda(host_expect, jax_need, jax_build)
     expected = expected_gpus(host_facts, host_expect, jax_live.pin)
     shown = visibility(jax_devices.cuda_visible_devices, host_facts.driver.nvml.gpus)

@@ -1,4 +1,5 @@
-"""The GPUs a framework's checks judge against: each distinct compute capability, and how many a child should see.
+"""The GPUs a framework's checks judge against: each distinct compute capability, how many a child should
+see, and how messages name them and a framework's complaint about them.
 
 NVML's answers first (what the host has), the profile's when NVML lists none (a replayed or
 described host, or one whose driver layer failed). Shared by every framework's checks.
@@ -50,3 +51,10 @@ def describe_gpus(gpus: tuple[GpuFacts, ...]) -> str:
     """'2 GPU(s): GPU 0 (NVIDIA H100 80GB HBM3), GPU 1 (...)', for messages."""
     listed = ", ".join(f"GPU {g.index} ({g.name})" if g.index >= 0 else g.name for g in gpus)
     return f"{len(gpus)} GPU(s)" + (f": {listed}" if listed else "")
+
+
+def first_sentence(text: str) -> str:
+    """A message's first line up to its first full stop: the cause, without the advice that follows."""
+    line = text.splitlines()[0] if text else ""
+    end = line.find(". ")
+    return line if end < 0 else line[: end + 1]

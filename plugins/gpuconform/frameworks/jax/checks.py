@@ -16,6 +16,7 @@ from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import PackageInfo
 from gpuconform.frameworks.devices import Visibility
 from gpuconform.frameworks.gpus import describe_gpus
+from gpuconform.frameworks.gpus import first_sentence
 from gpuconform.frameworks.jax.observations import NO_CUDA_JAXLIB
 from gpuconform.frameworks.jax.observations import JaxBuildInfo
 from gpuconform.frameworks.jax.observations import JaxDevices
@@ -117,10 +118,10 @@ def sees_gpus(
     if shown.value is not None and len(shown.gpus) < len(expected):
         cause, fix = shown.describe(), "unset CUDA_VISIBLE_DEVICES or list every GPU the job should use"
     elif devices.warnings:
-        cause = devices.warnings[0].splitlines()[0]
+        cause = first_sentence(devices.warnings[0])
         fix = "read JAX's warning: it names why the CUDA backend did not start"
     elif gpu is not None and gpu.error:
-        cause = gpu.error.splitlines()[0]
+        cause = first_sentence(gpu.error)
         fix = "check the driver layer's checks and the JAX CUDA plugin (framework::jax_build_can_use_the_gpu)"
     else:
         cause = "JAX gave no reason"

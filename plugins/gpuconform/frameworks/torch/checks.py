@@ -23,6 +23,7 @@ from gpuconform.facts.versions import format_cc
 from gpuconform.frameworks.devices import Visibility
 from gpuconform.frameworks.gpus import GpuCc
 from gpuconform.frameworks.gpus import describe_gpus
+from gpuconform.frameworks.gpus import first_sentence
 from gpuconform.frameworks.identity import Identity
 from gpuconform.frameworks.torch.observations import TorchBuildInfo
 from gpuconform.frameworks.torch.observations import TorchDevices
@@ -83,7 +84,7 @@ def runs_on_driver(
     said = next((w for w in (devices.warnings if devices else ()) if TOO_OLD in w), None)
     found = f"driver {driver}" + (f"; torch warned: {said}" if said else "")
     fix = f"upgrade the NVIDIA driver to >= {requirement.full} ({requirement.toolkit_label})"
-    if requirement.minor_compat is not None:
+    if requirement.minor_compat is not None and requirement.minor_compat < requirement.full:
         fix += (
             f", or at least {requirement.minor_compat} (CUDA {Version(build.cuda).major} minor-version compatibility)"
         )
@@ -157,7 +158,7 @@ def sees_gpus(
         cause = f"{shown.describe()}"
         fix = "unset CUDA_VISIBLE_DEVICES or list every GPU the job should use"
     elif devices.warnings or devices.error:
-        cause = (devices.error or devices.warnings[0]).splitlines()[0]
+        cause = first_sentence(devices.error or devices.warnings[0])
         fix = (
             "upgrade the NVIDIA driver (framework::torch_cuda_build_runs_on_this_driver names the version)"
             if TOO_OLD in cause
