@@ -1,16 +1,19 @@
 """PyTorch and JAX in the framework layer: real children on this CPU, and each GPU-side failure as a user reads it.
 
-One live run of the framework layer with a CPU profile whose `[frameworks]` table names torch
-and jax: their children import the real wheels installed here (torch +cpu, jax[cpu]) and the
-checks pass or do not apply, honestly. Its facts.json records those children by framework id;
-the GPU hosts below are described hosts (`gpuconform facts from-spec`) carrying those recorded
-answers, with only the hardware-facing fields changed (what CUDA build, which GPUs torch and JAX
-counted, what they warned), and replayed with `--host-facts` as a user reproduces a broken host.
+Where torch and jax are installed (the +cpu wheel and jax[cpu] will do), one live run of the
+framework layer with a CPU profile whose `[frameworks]` table names them: their children import
+the real wheels and the checks pass or do not apply, honestly, and facts.json records those
+children by framework id. What such a run recorded is committed
+(tests/data/framework_children/cpu-wheels.json), so that everywhere the GPU hosts below are
+described hosts (`gpuconform facts from-spec`) carrying those answers, with only the
+hardware-facing fields changed (what CUDA build, which GPUs torch and JAX counted, what they
+warned), replayed with `--host-facts` as a user reproduces a broken host.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import subprocess
@@ -24,8 +27,12 @@ import pytest
 from gpuconform.expect.framework_tables import load_framework_tables
 from gpuconform.plugin.keys import suites_dir
 
-pytest.importorskip("torch", reason="the PyTorch checks run real children: pip install torch (the +cpu wheel will do)")
-pytest.importorskip("jax", reason="the JAX checks run real children: pip install 'jax[cpu]'")
+#: The live runs need the real wheels (found without importing them: this process imports neither).
+WHEELS = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("jax") is None,
+    reason="the live children need torch and jax: pip install torch 'jax[cpu]' (the +cpu wheel will do)",
+)
+RECORDED = Path(__file__).parent / "data" / "framework_children" / "cpu-wheels.json"
 
 SUITES = str(suites_dir())
 ONLY = "torch or jax"
@@ -103,12 +110,20 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Completed
 
 
 @pytest.fixture(scope="module")
-def recorded(live: tuple[subprocess.CompletedProcess[str], Path]) -> dict[str, Any]:
+def live_facts(live: tuple[subprocess.CompletedProcess[str], Path]) -> dict[str, Any]:
     """The live run's facts.json."""
     data: dict[str, Any] = json.loads((live[1] / "reports" / "facts.json").read_text())
     return data
 
 
+@pytest.fixture(scope="module")
+def recorded() -> dict[str, Any]:
+    """The committed recording of the real CPU wheels' children: their packages and observations."""
+    data: dict[str, Any] = json.loads(RECORDED.read_text())
+    return data
+
+
+@WHEELS
 def test_a_cpu_profile_requiring_torch_and_jax_passes_with_their_real_children(
     live: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
@@ -128,16 +143,18 @@ def test_a_cpu_profile_requiring_torch_and_jax_passes_with_their_real_children(
         )
 
 
+@WHEELS
 def test_the_pytest_process_never_imports_torch_or_jax(live: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     proc, where = live
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert json.loads((where / "modules.json").read_text()) == []
 
 
+@WHEELS
 def test_facts_json_records_each_frameworks_child_under_its_id_with_the_real_wheels_answers(
-    recorded: dict[str, Any],
+    live_facts: dict[str, Any],
 ) -> None:
-    by_framework = {b["framework"]: b for b in recorded["observations"] if b["module"] == "framework"}
+    by_framework = {b["framework"]: b for b in live_facts["observations"] if b["module"] == "framework"}
     assert {"torch", "jax"} <= by_framework.keys()
     torch = {r["name"]: r for r in by_framework["torch"]["results"]}
     assert torch["build_info"]["value"]["cuda"] is None  # the +cpu wheel
@@ -149,6 +166,22 @@ def test_facts_json_records_each_frameworks_child_under_its_id_with_the_real_whe
     assert gpu["error"].startswith("RuntimeError: Unknown backend")
 
 
+@WHEELS
+def test_the_committed_recording_has_the_shape_the_installed_wheels_answer_in(
+    live_facts: dict[str, Any], recorded: dict[str, Any]
+) -> None:
+    def shape(observations: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
+        return {
+            (b["framework"], r["name"]): sorted(r["value"]) if isinstance(r["value"], dict) else r["value"]
+            for b in observations
+            if b["framework"] in ("torch", "jax")
+            for r in b["results"]
+        }
+
+    assert shape(live_facts["observations"]) == shape(recorded["observations"])
+
+
+@WHEELS
 def test_replaying_the_live_runs_facts_gives_every_torch_and_jax_check_its_live_outcome(
     live: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
 ) -> None:
@@ -163,14 +196,11 @@ def test_replaying_the_live_runs_facts_gives_every_torch_and_jax_check_its_live_
         )
 
 
-def test_a_profile_without_a_frameworks_table_checks_tensorflow_only(
-    live: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
-) -> None:
-    facts = live[1] / "reports" / "facts.json"
-    pytest_run(tmp_path, "-m", "framework", "-k", ONLY, "--host-profile", "cpu", "--host-facts", str(facts))
-    got = checks(tmp_path)
+def test_a_profile_without_a_frameworks_table_checks_tensorflow_only(recorded: dict[str, Any], tmp_path: Path) -> None:
+    gpu_host(tmp_path, recorded, H100, "580.65.06")
+    proc, got = replay(tmp_path, "h100")
     assert got[TORCH["imports"]]["reason"] == (
-        "not applicable: profile 'cpu' has no [frameworks] table, so it checks TensorFlow only "
+        "not applicable: profile 'h100' has no [frameworks] table, so it checks TensorFlow only "
         '(add torch = "*" under [frameworks] to check PyTorch)'
     )
     assert {got[c]["outcome"] for c in (*TORCH.values(), *JAX.values())} == {"not-applicable"}
@@ -179,12 +209,13 @@ def test_a_profile_without_a_frameworks_table_checks_tensorflow_only(
 def test_a_required_framework_that_is_not_installed_fails_with_the_pip_command(
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
-    data = copy.deepcopy(recorded)
-    data["packages"]["others"] = [p for p in data["packages"]["others"] if p["name"] != "torch"]
-    data["observations"] = [b for b in data["observations"] if b["framework"] != "torch"]
-    (tmp_path / "facts.json").write_text(json.dumps(data))
+    without_torch = {
+        "packages": [p for p in recorded["packages"] if p["name"] != "torch"],
+        "observations": [b for b in recorded["observations"] if b["framework"] != "torch"],
+    }
+    gpu_host(tmp_path, without_torch, H100, "580.65.06")
     (tmp_path / "p.toml").write_text(CPU_PROFILE + '[frameworks]\ntorch = ">=2.6"\n')
-    proc = pytest_run(tmp_path, "-m", "framework", "-k", ONLY, "--host-profile", "p.toml", "--host-facts", "facts.json")
+    proc, _ = replay(tmp_path, "p.toml")
     assert proc.returncode == 1, proc.stdout[-4000:]
     imports = checks(tmp_path)[TORCH["imports"]]
     assert imports["outcome"] == "failed"
@@ -214,7 +245,7 @@ def gpu_host(
     done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     data = json.loads((where / "facts.json").read_text())
-    frameworks = [p for p in recorded["packages"]["others"] if p["name"] in ("torch", "jax")]
+    frameworks = copy.deepcopy(recorded["packages"])
     data["packages"]["others"] = [*data["packages"]["others"], *frameworks]
     children = []
     for batch in recorded["observations"]:
@@ -279,7 +310,7 @@ def both(*edits: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]],
 
 
 def installed_torch_version(recorded: dict[str, Any]) -> str:
-    return str(next(p["version"] for p in recorded["packages"]["others"] if p["name"] == "torch"))
+    return str(next(p["version"] for p in recorded["packages"] if p["name"] == "torch"))
 
 
 def test_a_cpu_only_torch_build_on_a_gpu_profile_fails_naming_the_cuda_wheel_index(
@@ -430,7 +461,7 @@ def test_a_cuda_plugin_of_another_version_than_jaxlib_fails_the_version_match(
     proc, got = replay(tmp_path, profile(tmp_path, 1, "h100", '[frameworks]\njax = "*"\n'))
     assert proc.returncode == 1, proc.stdout[-4000:]
     versions = got[JAX["versions"]]
-    jaxlib = next(p for p in recorded["packages"]["others"] if p["name"] == "jax")["version"]
+    jaxlib = next(p for p in recorded["packages"] if p["name"] == "jax")["version"]
     assert versions["outcome"] == "failed"
     assert versions["reason"] == (
         f"jax {jaxlib}'s jaxlib and CUDA plugin versions do not match: jax-cuda12-plugin 0.10.1 is not jaxlib {jaxlib}"
@@ -445,7 +476,7 @@ def test_a_cuda_13_plugin_on_a_driver_of_the_cuda_12_era_fails_and_names_the_cud
     proc, got = replay(tmp_path, profile(tmp_path, 1, "h100", '[frameworks]\njax = "*"\n'))
     assert proc.returncode == 1, proc.stdout[-4000:]
     driver = got[JAX["driver"]]
-    version = next(p for p in recorded["packages"]["others"] if p["name"] == "jax")["version"]
+    version = next(p for p in recorded["packages"] if p["name"] == "jax")["version"]
     assert driver["outcome"] == "failed"
     assert driver["reason"] == (
         f"jax-cuda13-plugin {version} needs CUDA 13.0, which needs NVIDIA driver >= 580.65.06; this host has 550.54.15"
