@@ -119,12 +119,12 @@ def run_batch(
         extra = {**BASE_ENV, **(env or {})}
         argv = framework.child_argv(module, *names)
         child = run_python(argv, timeout=timeout, env=child_env(extra), on_stderr=on_log)
-    results = parse_results(child, names)
+    results = parse_results(child, names, framework.id)
     return Batch(module, tuple(sorted((env or {}).items())), results, child)
 
 
-def parse_results(child: ChildResult, names: Sequence[str]) -> dict[str, Result]:
-    """Read the marked result lines; experiments with no line get the child's crash."""
+def parse_results(child: ChildResult, names: Sequence[str], probe: str = "tensorflow") -> dict[str, Result]:
+    """Read the marked result lines; experiments with no line get the child's crash (named for framework `probe`)."""
     results: dict[str, Result] = {}
     for line in child.stdout.splitlines():
         if not line.startswith(MARK):
@@ -141,7 +141,7 @@ def parse_results(child: ChildResult, names: Sequence[str]) -> dict[str, Result]
             )
         except (ValueError, KeyError, TypeError):
             continue  # a garbled line is as good as no line: the crash below explains it
-    crash = child.error("tensorflow") or ProbeError("tensorflow", "no-answer", "the child exited without answering")
+    crash = child.error(probe) or ProbeError(probe, "no-answer", "the child exited without answering")
     for name in ("__import__", *names):
         if name not in results:
             results[name] = Result(name, ok=False, crash=crash)
