@@ -498,3 +498,21 @@ def test_jax_listing_fewer_gpus_than_the_profile_promises_fails_with_its_count(
     assert "found:    jax.devices('gpu'): NVIDIA H100 80GB HBM3; default backend gpu" in seen["message"]
     for check in ("imports", "build", "versions", "driver"):
         assert got[JAX[check]]["outcome"] == "passed", got[JAX[check]]
+
+
+def test_a_torch_child_killed_while_importing_fails_the_import_check_and_blocks_the_rest(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    facts = gpu_host(tmp_path, recorded, H100, "580.65.06")
+    data = json.loads(facts.read_text())
+    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    child.update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
+    facts.write_text(json.dumps(data))
+    proc, got = replay(tmp_path, profile(tmp_path, 1, "h100"))
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    imports = got[TORCH["imports"]]
+    assert imports["outcome"] == "failed"
+    assert imports["reason"].startswith("import torch fails in a child process: signal: killed by SIGSEGV")
+    assert "Fatal Python error: Segmentation fault" in imports["message"]
+    for check in ("build", "driver", "kernels", "sees"):
+        assert got[TORCH[check]]["blocked_by"] == TORCH["imports"]
