@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -36,3 +37,12 @@ def assert_reports_valid(directory: Path) -> dict[str, Any]:
         jsonschema.validate(result, json.loads(schema_path.read_text()))
     assert result["verdict"]["line"] == props["gpuconform.verdict"]
     return result
+
+
+_OUTCOMES = "PASSED|FAILED|SKIPPED|ERROR|XFAIL|XPASS"
+
+
+def reported(output: str, test_name: str) -> bool:
+    """Whether pytest -v's `output` (serial or xdist's) shows test `test_name` with its outcome yet."""
+    name = re.escape(test_name)
+    return re.search(rf"{name}(?:\[\S*\])? ({_OUTCOMES})|({_OUTCOMES}) \S*::{name}(?:\[|\s|$)", output) is not None

@@ -17,6 +17,7 @@ from gpuconform.plugin.keys import suites_dir
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import run_python
 from tests.reportcheck import assert_reports_valid
+from tests.reportcheck import reported
 
 REPO = Path(__file__).resolve().parents[1]
 SEAMS = Path(__file__).parent / "faultseams"
@@ -64,24 +65,29 @@ def test_a_broken_tensorflow_child_is_named_and_the_run_goes_on(fault: str, tmp_
     assert blocked, "the checks that need TensorFlow are shown as blocked by the import check"
 
 
+#: A platform check: it must have an outcome (pytest -v) before the run is interrupted.
+PLATFORM_CHECK = "test_python_is_inside_the_tensorflow_range"
+
+
 def test_ctrl_c_mid_run_still_writes_the_reports_of_what_ran(tmp_path: Path) -> None:
     pids = tmp_path / "tf-children.txt"
     log = tmp_path / "output.txt"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            _pytest("--host-tf-timeout", "600"),
+            _pytest("--host-tf-timeout", "600", "-v"),
             cwd=tmp_path,
-            env=_env(GPUCONFORM_TEST_TF_FAULT="hang", GPUCONFORM_TEST_TF_PIDS=str(pids)),
+            env=_env(GPUCONFORM_TEST_TF_FAULT="hang", GPUCONFORM_TEST_TF_PIDS=str(pids), PYTHONUNBUFFERED="1"),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        # Wait (bounded) until the first TensorFlow child has started and hangs: the lower layers
-        # have run by then. Polling a file, so a line without its newline cannot block us.
-        for _ in range(1200):
-            if pids.exists() or proc.poll() is not None:
+        # Wait (bounded) until a TensorFlow child has started and hangs and a platform check has been
+        # reported: children start when collection ends, so either may come first on a loaded machine.
+        # Polling a file, so a line without its newline cannot block us.
+        for _ in range(2400):
+            if pids.exists() and reported(log.read_text(), PLATFORM_CHECK) or proc.poll() is not None:
                 break
             time.sleep(0.25)
-        assert pids.exists(), log.read_text()[-3000:]
+        assert pids.exists() and reported(log.read_text(), PLATFORM_CHECK), log.read_text()[-3000:]
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=120)
     output = log.read_text()

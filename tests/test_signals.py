@@ -29,6 +29,7 @@ from gpuconform.probes.child import run_python
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 from tests.reportcheck import assert_reports_valid
+from tests.reportcheck import reported
 from tests.simhost.cc import require_compiler
 from tests.simhost.host import build_host
 from tests.simhost.spec import HostSpec
@@ -317,9 +318,11 @@ def _pids(path: Path) -> list[int]:
 
 def _tensorflow_hangs(tmp_path: Path, fault: str = "hang", processes: int = 1, *args: str) -> Scenario:
     pids = tmp_path / "tf-children.txt"
-    env = _env(GPUCONFORM_TEST_TF_FAULT=fault, GPUCONFORM_TEST_TF_PIDS=str(pids))
-    argv = _suite("--host-profile", "cpu", "-m", "platform or framework", "--host-tf-timeout", "600", *args)
-    return Scenario(argv, env, lambda run: len(_pids(pids)) >= processes, reports=True)
+    env = _env(GPUCONFORM_TEST_TF_FAULT=fault, GPUCONFORM_TEST_TF_PIDS=str(pids), PYTHONUNBUFFERED="1")
+    argv = _suite("--host-profile", "cpu", "-m", "platform or framework", "--host-tf-timeout", "600", "-v", *args)
+    # Children start when collection ends: on a loaded machine the child may hang before the
+    # platform check the reports must show has run, so wait for both.
+    return Scenario(argv, env, lambda run: len(_pids(pids)) >= processes and reported(run.output, VICTIM), reports=True)
 
 
 SCENARIOS: dict[str, Callable[[Path], Scenario]] = {
