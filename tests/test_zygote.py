@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = ("memory", ("split_cpu", "configure_after_init"))
+#: A bound for what must end at once (closing a run), generous for a loaded machine; never a measured time.
+STOP_BOUND = 60.0
 #: An experiments variable (read when the experiments run): set in the forked child, same zygote.
 LATER = "GPUCONFORM_ZYGOTE_TEST"
 
@@ -93,6 +96,22 @@ def test_a_batch_pinning_a_switch_to_the_value_in_effect_is_forked_from_the_zygo
     assert (same["switch"], same["switch_at_import"]) == ("0", "0")  # the pin is set, as under its own import
     assert other["parent"] != plain["parent"]  # "1" is not in effect there: a zygote of its own
     assert (other["switch"], other["switch_at_import"]) == ("1", "1")
+
+
+@pytest.mark.parametrize("stand_in", [SWITCHED], indirect=True)
+def test_a_batch_waiting_for_a_zygote_that_hangs_importing_is_answered_as_killed_when_the_run_stops(
+    stand_in: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZYGOTEFW_HANG_AT_IMPORT", "1")
+    stand_in.timeout = 600.0  # far beyond the bound below: only closing can end the wait
+    stand_in.start("experiments", ("process",), {"ZYGOTEFW_SWITCH": "1"})  # waits for the plain zygote's switches
+    future = stand_in.pending[("experiments", ("process",), (("ZYGOTEFW_SWITCH", "1"),))]
+    closing = threading.Thread(target=stand_in.close)
+    closing.start()
+    closing.join(STOP_BOUND)
+    assert not closing.is_alive(), "closing the run waited for a zygote that will never import"
+    result = future.result(timeout=STOP_BOUND)["process"]
+    assert result.crash is not None and "SIGKILL" in result.crash.message
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)")

@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import sys
+import time
 
 #: The stand-in's import-time switch: read once, while "importing" (tests/test_zygote.py).
 SWITCH = "ZYGOTEFW_SWITCH"
@@ -22,6 +23,8 @@ def run(module_name: str, names: list[str]) -> None:
 if __name__ == "__main__":
     import numpy  # noqa: F401 - the "framework", imported once by the zygote
 
+    if os.environ.get("ZYGOTEFW_HANG_AT_IMPORT"):  # a framework whose import never returns
+        time.sleep(10**6)
     os.environ["ZYGOTEFW_SWITCH_AT_IMPORT"] = os.environ.get(SWITCH, "0")  # what this process "imported" with
     if sys.argv[1:2] == ["--zygote"]:
         from gpuconform.frameworks.forkserver import serve

@@ -209,6 +209,10 @@ def _read(path: str) -> str:
         return ""
 
 
+class Closed(Exception):
+    """The run is stopping: no zygote starts any more."""
+
+
 class Zygotes:
     """The zygotes of one run, one per import-time environment, each started on first use."""
 
@@ -217,6 +221,7 @@ class Zygotes:
         self.base = dict(base)
         self._lock = threading.Lock()
         self._by_env: dict[tuple[tuple[str, str], ...], Zygote] = {}
+        self._closed = False
 
     def run(
         self,
@@ -231,22 +236,29 @@ class Zygotes:
         at_import = {k: v for k, v in env.items() if not self.framework.after_import(k)}
         later = {k: v for k, v in env.items() if self.framework.after_import(k)}
         pinned = {k: v for k, v in at_import.items() if k in self.framework.reported_at_import}
-        if pinned:
-            rest = {k: v for k, v in at_import.items() if k not in pinned}
-            switches = self.zygote(rest).switches(started + timeout)
-            if switches is not None and all(switches.get(k) == v for k, v in pinned.items()):
-                at_import, later = rest, {**later, **pinned}  # already in effect there: set, as the child would see it
-        return self.zygote(at_import).run(module, names, later, timeout, started, on_log)
+        try:
+            if pinned:
+                rest = {k: v for k, v in at_import.items() if k not in pinned}
+                switches = self.zygote(rest).switches(started + timeout)
+                if switches is not None and all(switches.get(k) == v for k, v in pinned.items()):
+                    at_import, later = rest, {**later, **pinned}  # in effect there: set, as the child would see it
+            return self.zygote(at_import).run(module, names, later, timeout, started, on_log)
+        except Closed:  # killed with the run, as a child of a zygote closed under it is
+            argv = (sys.executable, "-m", self.framework.child_module, "--zygote", module, *names)
+            return ChildResult(argv, -signal.SIGKILL, "", "", False, time.monotonic() - started, timeout)
 
     def zygote(self, at_import: Mapping[str, str]) -> Zygote:
         key = tuple(sorted(at_import.items()))
         with self._lock:
+            if self._closed:
+                raise Closed()
             if key not in self._by_env:
                 self._by_env[key] = Zygote(self.framework, {**self.base, **at_import})
             return self._by_env[key]
 
     def close(self) -> None:
+        """Close every zygote; a batch asking for one afterwards is answered as killed."""
         with self._lock:
-            zygotes, self._by_env = list(self._by_env.values()), {}
+            zygotes, self._by_env, self._closed = list(self._by_env.values()), {}, True
         for zygote in zygotes:
             zygote.close()
