@@ -34,7 +34,6 @@ from gpuconform.expect.matrix import MatrixKeyError
 from gpuconform.expect.tables.kernels import KernelRelease
 from gpuconform.expect.tables.tensorflow import TfRelease
 from gpuconform.facts.model import Facts
-from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import LibraryLoad
 from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.versions import driver_branch
@@ -78,6 +77,7 @@ from gpuconform.verdict.check import CouldNotCheck
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
 
 from .test_libraries import install_fix
@@ -218,7 +218,7 @@ def test_gpu_kernels_cover_every_compute_capability(
     assert tf is not None
     if host_expect.tf_release is None:
         not_applicable(f"{installed} has no row in {KERNELS_TABLE}")
-    gpus = _gpus_with_cc(host_facts, host_expect)
+    gpus = gpus_with_cc(host_facts, host_expect)
     for name, cc, source in gpus:
         coverage = host_matrices.coverage(tf.version, cc)
         label = f"{name} (compute capability {format_cc(cc)})"
@@ -366,23 +366,6 @@ def _older_fix(
             f"after CUDA {dropped.last_cuda})"
         )
     return fix
-
-
-def _gpus_with_cc(host_facts: Facts, host_expect: Expectations) -> list[tuple[str, tuple[int, int], str]]:
-    """(name, compute capability, where it came from) of each distinct GPU: NVML's, else the profile's."""
-    seen: dict[tuple[str, tuple[int, int]], str] = {}
-    for gpu in host_facts.driver.nvml.gpus:
-        if gpu.compute_capability is not None:
-            seen.setdefault((gpu.name, gpu.compute_capability), "NVML (nvmlDeviceGetCudaComputeCapability)")
-    if seen:
-        return [(name, cc, source) for (name, cc), source in seen.items()]
-    profile = host_expect.profile
-    text = profile.gpus.compute_capability
-    if text is None and host_expect.gpu_model is not None:
-        return [(host_expect.gpu_model.names[0], host_expect.gpu_model.compute_capability, "matrices/gpus.toml")]
-    if text is None:
-        not_applicable("no compute capability is known: NVML lists no GPU and the profile names none")
-    return [(profile.gpus.model or "the profile's GPU", parse_cc(text), f"profile {profile.name!r}")]
 
 
 # ---- TensorFlow itself ----------------------------------------------------------------
@@ -683,7 +666,7 @@ def test_tensorflow_sees_the_expected_gpus(
                 fix="run with --host-profile auto (or the profile of this GPU) to check the GPUs",
             )
         return
-    expected = _expected_gpus(host_facts, host_expect, tf_live)
+    expected = expected_gpus(host_facts, host_expect, tf_live.pin)
     chosen = visibility(device_list.cuda_visible_devices, host_facts.driver.nvml.gpus)
     subset = tf_live.pin is None and chosen.value and chosen.resolved and 0 < len(chosen.gpus) < len(expected)
     if subset and len(seen) == len(chosen.gpus):
@@ -794,19 +777,6 @@ def _matrix_evidence(expect: Expectations, facts: Facts, matrices: Matrices) -> 
     return out
 
 
-def _expected_gpus(host_facts: Facts, host_expect: Expectations, tf_live: LiveTf) -> tuple[GpuFacts, ...]:
-    """The GPUs TF children should see: the pinned one, else the profile's count of NVML's GPUs."""
-    gpus = host_facts.driver.nvml.gpus
-    if tf_live.pin is not None:
-        return tuple(g for g in gpus if g.index == tf_live.pin)
-    count = host_expect.profile.gpus.count
-    if len(gpus) >= count:
-        return tuple(gpus[:count])
-    # NVML shows fewer (the driver layer fails for that); still expect the profile's count.
-    filler = GpuFacts(index=-1, name=host_expect.gpu_model.names[0] if host_expect.gpu_model else "GPU")
-    return tuple(gpus) + (filler,) * (count - len(gpus))
-
-
 def _version(load: LibraryLoad | None) -> str:
     return load.version or "?" if load else "?"
 
@@ -876,14 +846,7 @@ def test_tensorflow_log_names_no_xla_toolchain_failure(
             host_warn(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
     failure = next((j.finding for j in judgements if j.failure), None)
     if failure is not None:
-        fail(
-            failure.summary,
-            expected=failure.expected,
-            found=failure.found,
-            source=failure.source,
-            why=failure.why,
-            fix=failure.fix,
-        )
+        fail_with(failure)
 
 
 @pytest.mark.depends_on(IMPORTS, SEES)

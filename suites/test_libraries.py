@@ -39,6 +39,7 @@ from gpuconform.facts.versions import driver_branch
 from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.libraries
@@ -340,7 +341,7 @@ def test_the_cuda_driver_library_matches_the_kernel_module(
         not_applicable("no libcuda copy the loader takes names its driver build (libcuda.so.<build>)")
     if judged.finding is not None:
         f = judged.finding
-        fail(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
+        fail_with(f)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -486,4 +487,4 @@ def test_xla_finds_libdevice_and_a_ptxas_for_each_gpu(
         host_warn(w.summary, expected=w.expected, found=w.found, source=w.source, why=w.why, fix=w.fix)
     f = next((j.finding for j in judgements if j.failure), None)
     if f is not None:
-        fail(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
+        fail_with(f)

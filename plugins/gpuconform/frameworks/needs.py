@@ -18,7 +18,7 @@ from gpuconform.expect.profiles import Profile
 from gpuconform.facts.model import PackagesFacts
 from gpuconform.frameworks import framework
 from gpuconform.verdict.check import Finding
-from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
 
 Warn = Callable[..., None]
@@ -51,14 +51,7 @@ def judged(need: FrameworkNeed, finding: Finding | None, warn: Warn) -> None:
     if finding is None:
         return
     if need.required:
-        fail(
-            finding.summary,
-            expected=finding.expected,
-            found=finding.found,
-            source=finding.source,
-            why=finding.why,
-            fix=finding.fix,
-        )
+        fail_with(finding)
     why = f"{finding.why} " if finding.why else ""
     parts = {"expected": finding.expected, "found": finding.found, "source": finding.source, "fix": finding.fix}
     warn(finding.summary, why=f"{why}(a warning: {need.source}, so its failures do not fail the host)", **parts)

@@ -101,6 +101,12 @@ def fail(
     raise NonConformance(Finding(summary, expected, found, source, why, fix))
 
 
+def fail_with(finding: Finding) -> NoReturn:
+    """Fail the current check with a finding already made (a rule table's, a framework's)."""
+    __tracebackhide__ = True
+    raise NonConformance(finding)
+
+
 def not_applicable(reason: str) -> NoReturn:
     """Skip the current check because it does not apply to this host or profile."""
     __tracebackhide__ = True
