@@ -17,6 +17,7 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 MARK = "gpuconform-result:"
@@ -28,8 +29,16 @@ def emit(name: str, payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def main(argv: list[str], framework_module: str, package: str) -> int:
-    """Import `framework_module`, then answer `argv` (MODULE NAME..., or --zygote) from `package`'s experiments."""
+def main(
+    argv: list[str],
+    framework_module: str,
+    package: str,
+    switches: Callable[[Any], dict[str, str]] | None = None,
+) -> int:
+    """Import `framework_module`, then answer `argv` (MODULE NAME..., or --zygote) from `package`'s experiments.
+
+    `switches(framework)`: the import-time switches a zygote reports (`Framework.reported_at_import`).
+    """
     started = time.monotonic()
     try:
         imported_module: Any = importlib.import_module(framework_module)
@@ -42,7 +51,8 @@ def main(argv: list[str], framework_module: str, package: str) -> int:
     if argv[:1] == ["--zygote"]:
         from gpuconform.frameworks.forkserver import serve
 
-        return serve(lambda module, names: run(imported_module, imported, package, module, names))
+        reported = None if switches is None else switches(imported_module)
+        return serve(lambda module, names: run(imported_module, imported, package, module, names), reported)
     run(imported_module, imported, package, argv[0], argv[1:])
     return 0
 

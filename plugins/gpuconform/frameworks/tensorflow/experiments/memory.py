@@ -24,9 +24,9 @@ import sys
 from typing import Any
 
 from gpuconform.facts.serde import dump
+from gpuconform.frameworks.child_main import emit
 from gpuconform.frameworks.hold import HOLD_ENV
 from gpuconform.frameworks.hold import READY
-from gpuconform.frameworks.tensorflow.experiments.child import emit
 from gpuconform.frameworks.tensorflow.experiments.framework import enable_growth
 from gpuconform.frameworks.tensorflow.observations import AfterInit
 from gpuconform.frameworks.tensorflow.observations import HoldReport
