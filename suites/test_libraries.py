@@ -341,7 +341,7 @@ def test_the_cuda_driver_library_matches_the_kernel_module(
         not_applicable("no libcuda copy the loader takes names its driver build (libcuda.so.<build>)")
     if judged.finding is not None:
         f = judged.finding
-        fail_with(f)
+        fail(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
 
 
 @pytest.mark.parametrize("name", NAMES)
