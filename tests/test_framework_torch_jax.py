@@ -16,6 +16,7 @@ import copy
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -196,14 +197,17 @@ def test_replaying_the_live_runs_facts_gives_every_torch_and_jax_check_its_live_
         )
 
 
-def test_a_profile_without_a_frameworks_table_checks_tensorflow_only(recorded: dict[str, Any], tmp_path: Path) -> None:
-    gpu_host(tmp_path, recorded, H100, "580.65.06")
+def test_a_profile_without_a_frameworks_table_requires_tensorflow_and_checks_torch_and_jax_as_warnings(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    gpu_host(tmp_path, recorded, H100, "580.65.06")  # the +cpu torch and the CPU jaxlib, on an H100 host
     proc, got = replay(tmp_path, "h100")
-    assert got[TORCH["imports"]]["reason"] == (
-        "not applicable: profile 'h100' has no [frameworks] table, so it checks TensorFlow only "
-        '(add torch = "*" under [frameworks] to check PyTorch)'
-    )
-    assert {got[c]["outcome"] for c in (*TORCH.values(), *JAX.values())} == {"not-applicable"}
+    for check in (TORCH["build"], JAX["build"]):
+        assert got[check]["outcome"] == "passed", got[check]
+        (warning,) = got[check]["warnings"]
+        assert re.search(r"\(a warning: installed, not required by \S*h100\.toml, so its failures", warning["why"])
+    assert got[TORCH["build"]]["warnings"][0]["summary"].endswith("is a CPU-only build: torch.version.cuda is None")
+    assert not re.search("PyTorch|JAX|torch|jax", verdict_line(proc)), verdict_line(proc)
 
 
 def test_a_required_framework_that_is_not_installed_fails_with_the_pip_command(

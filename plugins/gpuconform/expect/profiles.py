@@ -96,11 +96,9 @@ class Profile:
     source: str = ""  # the file it came from (filled by the loader, not read from TOML)
     chosen_by: str = ""  # for `auto`: why this profile was picked
     # The frameworks the host must run, resolved: the [frameworks] table, or without one
-    # TensorFlow as [tensorflow] says (its version, "*" for any) when it is required.
+    # TensorFlow as [tensorflow] says (its version, "*" for any) when it is required. Any other
+    # framework installed is checked too, its failures as warnings (expect.framework_needs).
     frameworks: FrameworkTable = (("tensorflow", ANY),)
-    # Whether the frameworks were named ([frameworks], or `auto`, which requires what is installed):
-    # without, a profile checks TensorFlow only, as it did before other frameworks had checks.
-    frameworks_named: bool = False
 
     @property
     def expects_gpu(self) -> bool:
@@ -176,7 +174,6 @@ def load_profile(path: Path, matrices: Matrices) -> Profile:
         application=raw.application,
         source=str(path),
         frameworks=table if table is not None else _legacy_frameworks(tensorflow),
-        frameworks_named=table is not None,
     )
     _validate(profile, str(path), matrices)
     return profile
@@ -247,7 +244,7 @@ def auto_profile(facts: Facts, matrices: Matrices) -> Profile:
     judge the GPU, driver and libraries it does have.
     """
     profile = _auto_profile(facts, matrices)
-    profile = replace(profile, frameworks=tuple((name, AUTO) for name in FRAMEWORKS), frameworks_named=True)
+    profile = replace(profile, frameworks=tuple((name, AUTO) for name in FRAMEWORKS))
     if facts.packages.tensorflow is None and profile.tensorflow.required:
         profile = replace(profile, tensorflow=replace(profile.tensorflow, required=False))
         profile = replace(profile, chosen_by=f"{profile.chosen_by}; TensorFlow is not installed, so not required")

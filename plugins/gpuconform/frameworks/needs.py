@@ -2,9 +2,9 @@
 
 A framework the profile requires fails its checks; one it does not require but that is installed
 is checked too, and what would fail is a warning (`judged`). A profile without a `[frameworks]`
-table means TensorFlow, as it always has: the checks of the other frameworks do not apply to it,
-so its run says what it said before. Required but not installed is a failure of the framework's
-import check, with the pip command; neither required nor installed, the checks do not apply.
+table requires TensorFlow, as it always has; PyTorch or JAX installed beside it are checked as
+such optional frameworks. Required but not installed is a failure of the framework's import check,
+with the pip command; neither required nor installed, the checks do not apply.
 """
 
 from __future__ import annotations
@@ -27,11 +27,6 @@ Warn = Callable[..., None]
 def need_of(framework_id: str, profile: Profile, packages: PackagesFacts) -> FrameworkNeed:
     """What the profile asks of this framework; not applicable when it asks nothing and none is installed."""
     name = framework(framework_id).name
-    if not profile.frameworks_named:
-        not_applicable(
-            f"profile {profile.name!r} has no [frameworks] table, so it checks TensorFlow only "
-            f'(add {framework_id} = "*" under [frameworks] to check {name})'
-        )
     need = next((n for n in profile.framework_needs(packages) if n.name == framework_id), None)
     if need is None:
         not_applicable(f"{name} is not installed, and profile {profile.name!r} does not require it")

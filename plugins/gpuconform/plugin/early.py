@@ -78,8 +78,6 @@ class EarlyChildren:
 
 def _other_frameworks(host: HostSession) -> dict[str, LiveChildren]:
     """The frameworks besides TensorFlow this run checks and has installed, their runners side by side too."""
-    if not host.profile.frameworks_named:
-        return {}
     found = {}
     for need in host.profile.framework_needs(host.facts.packages):
         if need.name != "tensorflow" and need.installed is not None and need.name in host.runners:
