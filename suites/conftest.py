@@ -7,12 +7,18 @@ from collections.abc import Callable
 import pytest
 
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.framework_tables import FrameworkTables
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import NvmlFacts
 from gpuconform.facts.model import PciDevice
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import need_of
 from gpuconform.frameworks.tensorflow import LiveTf
 from gpuconform.frameworks.tensorflow import recorder
+from gpuconform.plugin.frameworks import framework_tables
+from gpuconform.plugin.frameworks import live_for
 from gpuconform.plugin.frameworks import live_tf
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import not_applicable
@@ -61,3 +67,33 @@ def tf_live(request: pytest.FixtureRequest, host_expect: Expectations) -> LiveTf
 def measured(request: pytest.FixtureRequest) -> Callable[[str, object], None]:
     """``measured(name, value)``: report a measurement with the check (JUnit properties), without judging it."""
     return recorder(request.node)
+
+
+@pytest.fixture
+def torch_need(host_expect: Expectations, host_facts: Facts) -> FrameworkNeed:
+    """What the profile's [frameworks] table asks of PyTorch (not applicable when it asks nothing of it)."""
+    return need_of("torch", host_expect.profile, host_facts.packages)
+
+
+@pytest.fixture
+def jax_need(host_expect: Expectations, host_facts: Facts) -> FrameworkNeed:
+    """What the profile's [frameworks] table asks of JAX (not applicable when it asks nothing of it)."""
+    return need_of("jax", host_expect.profile, host_facts.packages)
+
+
+@pytest.fixture
+def torch_live(request: pytest.FixtureRequest, torch_need: FrameworkNeed) -> LiveChildren:
+    """PyTorch children for a check (replayed while facts are); not applicable when torch is not installed."""
+    return live_for(request.config, torch_need)
+
+
+@pytest.fixture
+def jax_live(request: pytest.FixtureRequest, jax_need: FrameworkNeed) -> LiveChildren:
+    """JAX children for a check (replayed while facts are); not applicable when jax is not installed."""
+    return live_for(request.config, jax_need)
+
+
+@pytest.fixture
+def other_tables(request: pytest.FixtureRequest) -> FrameworkTables:
+    """torch.toml and jax.toml of this run's matrices."""
+    return framework_tables(request.config)

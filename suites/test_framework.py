@@ -52,9 +52,9 @@ from gpuconform.frameworks.jax import checks as jax_checks
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.maps import check_mapped_libraries
 from gpuconform.frameworks.maps import mapped_files
+from gpuconform.frameworks.needs import answer
 from gpuconform.frameworks.needs import installed_finding
 from gpuconform.frameworks.needs import judged
-from gpuconform.frameworks.needs import need_of
 from gpuconform.frameworks.tensorflow import FRAMEWORK
 from gpuconform.frameworks.tensorflow import BuildInfo
 from gpuconform.frameworks.tensorflow import DeviceList
@@ -71,8 +71,7 @@ from gpuconform.frameworks.tensorflow import parse_log
 from gpuconform.frameworks.torch import TorchBuildInfo
 from gpuconform.frameworks.torch import TorchDevices
 from gpuconform.frameworks.torch import checks as torch_checks
-from gpuconform.plugin.frameworks import framework_tables
-from gpuconform.plugin.frameworks import live_framework
+from gpuconform.plugin.frameworks import live_for
 from gpuconform.verdict.check import CouldNotCheck
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import could_not_check
@@ -895,32 +894,6 @@ JAX_DRIVER = "framework::jax_cuda_plugin_runs_on_this_driver"
 
 
 @pytest.fixture
-def torch_need(host_expect: Expectations, host_facts: Facts) -> FrameworkNeed:
-    return need_of("torch", host_expect.profile, host_facts.packages)
-
-
-@pytest.fixture
-def jax_need(host_expect: Expectations, host_facts: Facts) -> FrameworkNeed:
-    return need_of("jax", host_expect.profile, host_facts.packages)
-
-
-@pytest.fixture
-def torch_live(request: pytest.FixtureRequest, torch_need: FrameworkNeed) -> LiveChildren:
-    return _live(request, torch_need)
-
-
-@pytest.fixture
-def jax_live(request: pytest.FixtureRequest, jax_need: FrameworkNeed) -> LiveChildren:
-    return _live(request, jax_need)
-
-
-def _live(request: pytest.FixtureRequest, need: FrameworkNeed) -> LiveChildren:
-    if need.installed is None:  # required: its import check fails and names the pip command
-        not_applicable(f"{need.name} is not installed (framework::{need.name}_imports_as_the_installed_distribution)")
-    return live_framework(request.config, need.name, need.installed)
-
-
-@pytest.fixture
 def torch_batch(torch_live: LiveChildren) -> Batch:
     return torch_live.batch(*TORCH_CHILD.args())
 
@@ -930,41 +903,28 @@ def jax_batch(jax_live: LiveChildren) -> Batch:
     return jax_live.batch(*JAX_CHILD.args())
 
 
-def _answer(live: LiveChildren, need: FrameworkNeed, batch: Batch, name: str, cls: type[Any]) -> Any:
-    """An experiment's answer; an optional framework that does not import makes its other checks not apply."""
-    if batch.import_error and not need.required:
-        check = f"framework::{need.name}_imports_as_the_installed_distribution"
-        not_applicable(f"{live.name} does not import ({check} warns why)")
-    return live.observe(batch, name, cls)
-
-
 @pytest.fixture
 def torch_build(torch_live: LiveChildren, torch_need: FrameworkNeed, torch_batch: Batch) -> TorchBuildInfo:
-    found: TorchBuildInfo = _answer(torch_live, torch_need, torch_batch, "build_info", TorchBuildInfo)
+    found: TorchBuildInfo = answer(torch_live, torch_need, torch_batch, "build_info", TorchBuildInfo)
     return found
 
 
 @pytest.fixture
 def torch_devices(torch_live: LiveChildren, torch_need: FrameworkNeed, torch_batch: Batch) -> TorchDevices:
-    found: TorchDevices = _answer(torch_live, torch_need, torch_batch, "devices", TorchDevices)
+    found: TorchDevices = answer(torch_live, torch_need, torch_batch, "devices", TorchDevices)
     return found
 
 
 @pytest.fixture
 def jax_build(jax_live: LiveChildren, jax_need: FrameworkNeed, jax_batch: Batch) -> JaxBuildInfo:
-    found: JaxBuildInfo = _answer(jax_live, jax_need, jax_batch, "build_info", JaxBuildInfo)
+    found: JaxBuildInfo = answer(jax_live, jax_need, jax_batch, "build_info", JaxBuildInfo)
     return found
 
 
 @pytest.fixture
 def jax_devices(jax_live: LiveChildren, jax_need: FrameworkNeed, jax_batch: Batch) -> JaxDevices:
-    found: JaxDevices = _answer(jax_live, jax_need, jax_batch, "devices", JaxDevices)
+    found: JaxDevices = answer(jax_live, jax_need, jax_batch, "devices", JaxDevices)
     return found
-
-
-@pytest.fixture
-def other_tables(request: pytest.FixtureRequest) -> FrameworkTables:
-    return framework_tables(request.config)
 
 
 def _imports(need: FrameworkNeed, request: pytest.FixtureRequest, warn: Any, top: str) -> None:
@@ -972,7 +932,7 @@ def _imports(need: FrameworkNeed, request: pytest.FixtureRequest, warn: Any, top
     judged(need, installed_finding(need), warn)
     if need.installed is None:
         return
-    live = _live(request, need)
+    live = live_for(request.config, need)
     batch = live.batch(*(TORCH_CHILD if need.name == "torch" else JAX_CHILD).args())
     crash = batch["__import__"].crash
     if crash is not None and crash.kind == "timeout":

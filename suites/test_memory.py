@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.framework_tables import FrameworkTables
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import GpuFacts
@@ -23,6 +25,11 @@ from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.jax import memory as jax_memory
+from gpuconform.frameworks.jax.memory import JaxRun
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.measure import HeldRun
+from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.tensorflow import DEFAULT_MIN_SHARE
 from gpuconform.frameworks.tensorflow import FRAMEWORK
 from gpuconform.frameworks.tensorflow import LIMIT_MB
@@ -38,7 +45,10 @@ from gpuconform.frameworks.tensorflow import growth_ceiling_mib
 from gpuconform.frameworks.tensorflow import observe
 from gpuconform.frameworks.tensorflow import observed
 from gpuconform.frameworks.tensorflow import run_mode
+from gpuconform.frameworks.torch import memory as torch_memory
+from gpuconform.frameworks.torch.memory import TorchRun
 from gpuconform.probes.gpumem import MIB
+from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
 from gpuconform.verdict.check import not_applicable
@@ -47,7 +57,8 @@ pytestmark = pytest.mark.memory
 
 MODULE = "memory"
 CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
-MEASURED = "NVML from outside the child (gpuconform.probes.gpumem) while it held its allocation; get_memory_info inside"
+MEASURED_OUTSIDE = "NVML from outside the child (gpuconform.probes.gpumem) while it held its allocation"
+MEASURED = f"{MEASURED_OUTSIDE}; get_memory_info inside"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
 VIRTUAL_AFTER_INIT = "Virtual devices cannot be modified after being initialized"
@@ -84,15 +95,7 @@ def after_init(config_batch: Batch) -> AfterInit:
 def measured_gpu(gpu_profile: Expectations, host_expect: Expectations, host_facts: Facts, tf_live: LiveTf) -> GpuFacts:
     """The GPU the footprint checks measure: this worker's pin, else the first one the environment shows."""
     gpu_build(host_expect)
-    gpus = host_facts.driver.nvml.gpus
-    shown = (
-        [g for g in gpus if g.index == tf_live.pin]
-        if tf_live.pin is not None
-        else visibility(os.environ.get(VISIBLE), gpus).gpus
-    )
-    if not shown:
-        not_applicable(f"NVML lists no GPU this run may use ({visibility(os.environ.get(VISIBLE), gpus).describe()})")
-    return shown[0]
+    return _gpu_of(host_facts, tf_live.pin)
 
 
 def _run(tf_live: LiveTf, gpu: GpuFacts, mode: str, **kwargs: Any) -> MemoryRun:
@@ -122,7 +125,7 @@ def shared_run(tf_live: LiveTf, measured_gpu: GpuFacts) -> MemoryRun:
     return _run(tf_live, measured_gpu, "set_memory_growth", copies=2)
 
 
-def _label(run: MemoryRun) -> str:
+def _label(run: MemoryRun | HeldRun[Any]) -> str:
     return f"GPU {run.gpu.index} ({run.gpu.name})"
 
 
@@ -151,7 +154,7 @@ def _children_ran(run: MemoryRun, what: str) -> None:
         )
 
 
-def _measured_mib(run: MemoryRun, measured: Any) -> int:
+def _measured_mib(run: MemoryRun | HeldRun[Any], measured: Any) -> int:
     """The footprint in MiB (recorded in the report), or skip when NVML cannot attribute it."""
     footprint = run.footprint
     if footprint.mib is None:
@@ -365,3 +368,153 @@ def test_two_processes_with_memory_growth_share_a_gpu(shared_run: MemoryRun, mea
     footprint = run.footprint
     if footprint.mib is not None:
         measured("shared_footprint_mib", footprint.mib)
+
+
+# ---- PyTorch and JAX: their allocators, measured from outside the same way ------------------
+#
+# Each mode is a child holding its allocation while NVML measures it (`gpuconform.frameworks.torch.memory`,
+# `gpuconform.frameworks.jax.memory`); what they judge against is torch's own view (memory_reserved) and
+# jax.toml [runtime] (the documented preallocation). GPU hosts only; a framework the profile only finds
+# installed warns instead of failing.
+
+TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
+TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
+TORCH_SEES = "framework::torch_sees_the_expected_gpus"
+JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
+JAX_BUILD = "framework::jax_build_can_use_the_gpu"
+JAX_SEES = "framework::jax_sees_the_expected_gpus"
+
+
+def _gpu_of(host_facts: Facts, pin: int | None) -> GpuFacts:
+    """The GPU a memory check measures: this worker's pin, else the first one the environment shows."""
+    gpus = host_facts.driver.nvml.gpus
+    shown = [g for g in gpus if g.index == pin] if pin is not None else visibility(os.environ.get(VISIBLE), gpus).gpus
+    if not shown:
+        not_applicable(f"NVML lists no GPU this run may use ({visibility(os.environ.get(VISIBLE), gpus).describe()})")
+    return shown[0]
+
+
+@pytest.fixture
+def torch_gpu(gpu_profile: Expectations, host_facts: Facts, torch_live: LiveChildren) -> GpuFacts:
+    return _gpu_of(host_facts, torch_live.pin)
+
+
+@pytest.fixture
+def jax_gpu(gpu_profile: Expectations, host_facts: Facts, jax_live: LiveChildren) -> GpuFacts:
+    return _gpu_of(host_facts, jax_live.pin)
+
+
+def _torch_run(live: LiveChildren, gpu: GpuFacts, mode: str, copies: int = 1) -> TorchRun:
+    try:
+        return torch_memory.run_mode(live, gpu, mode, copies)
+    except DataError as exc:
+        could_not_check(f"the PyTorch {mode} memory child", exc, source=live.source(MODULE))
+
+
+def _jax_run(live: LiveChildren, gpu: GpuFacts, mode: str, copies: int = 1) -> JaxRun:
+    try:
+        return jax_memory.run_mode(live, gpu, mode, copies)
+    except DataError as exc:
+        could_not_check(f"the JAX {mode} memory child", exc, source=live.source(MODULE))
+
+
+def _judge_children(need: FrameworkNeed, found: Finding | None, warn: Any) -> None:
+    """A child that failed fails (or warns) the check; a warned one cannot be judged further."""
+    judged(need, found, warn)
+    if found is not None:
+        not_applicable(f"{found.summary} (warned above)")
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_torch_caching_allocator_reserves_what_nvml_sees(
+    torch_need: FrameworkNeed, torch_live: LiveChildren, torch_gpu: GpuFacts, host_warn: Any, measured: Any
+) -> None:
+    """NVML sees PyTorch's memory_reserved for the process, and no more than a CUDA context beyond it."""
+    run = _torch_run(torch_live, torch_gpu, "caching")
+    source = f"{MEASURED_OUTSIDE}; memory_reserved inside ({torch_live.source(MODULE)})"
+    _judge_children(torch_need, torch_memory.child_problems(run, "PyTorch's caching allocator", source), host_warn)
+    held = _measured_mib(run, measured)
+    found = torch_memory.caching_finding(run, held, run.footprint.detail, source)
+    judged(torch_need, found, host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_torch_per_process_memory_fraction_is_honoured(
+    torch_need: FrameworkNeed, torch_live: LiveChildren, torch_gpu: GpuFacts, host_warn: Any, measured: Any
+) -> None:
+    """Past torch.cuda.set_per_process_memory_fraction an allocation raises torch.OutOfMemoryError."""
+    run = _torch_run(torch_live, torch_gpu, "fraction")
+    source = f"{MEASURED_OUTSIDE}; the allocations inside ({torch_live.source(MODULE)})"
+    _judge_children(torch_need, torch_memory.child_problems(run, "a PyTorch memory fraction", source), host_warn)
+    held = _measured_mib(run, measured)
+    judged(torch_need, torch_memory.fraction_finding(run, held, run.footprint.detail, source), host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_torch_expandable_segments_are_accepted(
+    torch_need: FrameworkNeed, torch_live: LiveChildren, torch_gpu: GpuFacts, host_warn: Any, measured: Any
+) -> None:
+    """PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True is taken without an error or a warning."""
+    run = _torch_run(torch_live, torch_gpu, "expandable_segments")
+    source = torch_live.source(MODULE)
+    what = f"PyTorch with PYTORCH_CUDA_ALLOC_CONF={torch_memory.EXPANDABLE}"
+    _judge_children(torch_need, torch_memory.child_problems(run, what, source), host_warn)
+    _measured_mib(run, measured)
+    judged(torch_need, torch_memory.expandable_finding(run, source), host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_two_torch_processes_share_a_gpu(
+    torch_need: FrameworkNeed, torch_live: LiveChildren, torch_gpu: GpuFacts, host_warn: Any, measured: Any
+) -> None:
+    """Two PyTorch processes each allocate 256 MiB on one GPU at once."""
+    run = _torch_run(torch_live, torch_gpu, "caching", copies=2)
+    found = torch_memory.child_problems(run, "two PyTorch processes", torch_live.source(MODULE))
+    judged(torch_need, found, host_warn)
+    if run.footprint.mib is not None:
+        measured("shared_footprint_mib", run.footprint.mib)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+@pytest.mark.parametrize("mode", ["default", "mem_fraction"])
+def test_jax_preallocates_the_configured_share(
+    mode: str, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, other_tables: FrameworkTables,
+    host_warn: Any, measured: Any,
+) -> None:
+    """JAX preallocates 75% of the GPU by default, and the share XLA_PYTHON_CLIENT_MEM_FRACTION names."""
+    runtime = other_tables.jax.runtime
+    if runtime is None:
+        not_applicable("matrices/jax.toml has no [runtime] table: the documented preallocation is not known")
+    run = _jax_run(jax_live, jax_gpu, mode)
+    source = f"{MEASURED_OUTSIDE}; memory_stats() inside ({jax_live.source(MODULE)})"
+    what = f"JAX with {jax_memory.setting(mode)}"
+    _judge_children(jax_need, jax_memory.child_problems(run, what, source), host_warn)
+    held = _measured_mib(run, measured)
+    if run.total_mib is None:
+        not_applicable(f"NVML reports no total memory for {run.label}")
+    judged(jax_need, jax_memory.preallocation_finding(run, held, run.footprint.detail, runtime, source), host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+@pytest.mark.parametrize("mode", ["preallocate_false", "platform"])
+def test_jax_allocates_on_demand_when_told(
+    mode: str, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, host_warn: Any, measured: Any
+) -> None:
+    """With XLA_PYTHON_CLIENT_PREALLOCATE=false, or XLA_PYTHON_CLIENT_ALLOCATOR=platform, JAX takes what it needs."""
+    run = _jax_run(jax_live, jax_gpu, mode)
+    source = f"{MEASURED_OUTSIDE}; memory_stats() inside ({jax_live.source(MODULE)})"
+    what = f"JAX with {jax_memory.setting(mode)}"
+    _judge_children(jax_need, jax_memory.child_problems(run, what, source), host_warn)
+    held = _measured_mib(run, measured)
+    judged(jax_need, jax_memory.on_demand_finding(run, held, run.footprint.detail, source), host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+def test_two_jax_processes_share_a_gpu(
+    jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, host_warn: Any, measured: Any
+) -> None:
+    """Two JAX processes with XLA_PYTHON_CLIENT_PREALLOCATE=false each compute on one GPU at once."""
+    run = _jax_run(jax_live, jax_gpu, "preallocate_false", copies=2)
+    judged(jax_need, jax_memory.child_problems(run, "two JAX processes", jax_live.source(MODULE)), host_warn)
+    if run.footprint.mib is not None:
+        measured("shared_footprint_mib", run.footprint.mib)

@@ -9,16 +9,28 @@ CPU parts run for real (explicit /CPU:0 placement, device strings, a
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from packaging.version import Version
 
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.framework_tables import FrameworkTables
 from gpuconform.facts.model import Facts
+from gpuconform.frameworks import placement_findings
+from gpuconform.frameworks.agreement import OpAgreements
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import ORDER
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import subsets
 from gpuconform.frameworks.devices import visibility
+from gpuconform.frameworks.jax import placement as jax_placement_checks
+from gpuconform.frameworks.jax.observations import JaxPrecision
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import answer
+from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.tensorflow import FRAMEWORK
 from gpuconform.frameworks.tensorflow import DeviceList
 from gpuconform.frameworks.tensorflow import LiveTf
@@ -32,6 +44,8 @@ from gpuconform.frameworks.tensorflow import op_problem
 from gpuconform.frameworks.tensorflow import parse_device
 from gpuconform.frameworks.tensorflow import parse_log
 from gpuconform.frameworks.tensorflow import subset_problem
+from gpuconform.frameworks.torch import placement as torch_placement_checks
+from gpuconform.frameworks.torch.observations import TorchTf32
 from gpuconform.verdict.check import fail
 from gpuconform.verdict.check import not_applicable
 
@@ -221,3 +235,119 @@ def _subset_devices(batch: Batch, value: str) -> DeviceList:
             fix=f"read the child's log: {VISIBLE}={value!r} TF_CPP_MIN_LOG_LEVEL=0 python -c 'import tensorflow'",
         )
     return observed(DeviceList, result, "devices")
+
+
+# ---- PyTorch and JAX: the same ops, in their own children ------------------------------------
+#
+# One child per framework runs its placement experiments (`gpuconform.frameworks.torch.experiments.placement`,
+# `gpuconform.frameworks.jax.experiments.placement`): the CPU ops run on every host; the GPU ops and the
+# TF32 defaults apply where the profile expects GPUs. Failures of a framework the profile only finds
+# installed are warnings (`gpuconform.frameworks.needs.judged`).
+
+TORCH_PLACEMENT = Planned(MODULE, ("tf32", "cpu_ops", "gpu_ops"), framework="torch")
+JAX_PLACEMENT = Planned(MODULE, ("precision", "cpu_ops", "gpu_ops"), framework="jax")
+TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
+TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
+TORCH_SEES = "framework::torch_sees_the_expected_gpus"
+TORCH_KERNELS = "framework::torch_build_has_kernels_for_each_gpu"
+JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
+JAX_BUILD = "framework::jax_build_can_use_the_gpu"
+JAX_SEES = "framework::jax_sees_the_expected_gpus"
+
+
+@pytest.fixture
+def torch_placement(torch_live: LiveChildren) -> Batch:
+    return torch_live.batch(*TORCH_PLACEMENT.args())
+
+
+@pytest.fixture
+def jax_placement(jax_live: LiveChildren) -> Batch:
+    return jax_live.batch(*JAX_PLACEMENT.args())
+
+
+def _reinstall_of(need: FrameworkNeed) -> str:
+    assert need.installed is not None  # the imports check blocks the rest without
+    return f"pip install --force-reinstall '{need.installed.name}=={need.installed.version}'"
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS)
+def test_torch_ops_placed_on_the_cpu_run_there(
+    torch_need: FrameworkNeed, torch_live: LiveChildren, torch_placement: Batch, host_warn: Any
+) -> None:
+    """PyTorch's matmul and conv2d on device "cpu" return there and match NumPy float64."""
+    runs: OpAgreements = answer(torch_live, torch_need, torch_placement, "cpu_ops", OpAgreements)
+    found = placement_findings.cpu_runs("PyTorch", runs, torch_live.source(MODULE), _reinstall_of(torch_need))
+    judged(torch_need, found, host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_torch_ops_on_each_gpu_agree_with_the_cpu(
+    gpu_profile: Expectations, torch_need: FrameworkNeed, torch_live: LiveChildren, torch_placement: Batch,
+    host_warn: Any, measured: Any,
+) -> None:
+    """PyTorch's matmul (float32, float16) and conv2d on every GPU agree with its CPU result (TF32 where allowed)."""
+    runs: OpAgreements = answer(torch_live, torch_need, torch_placement, "gpu_ops", OpAgreements)
+    for run in runs.runs:
+        if run.device in runs.devices and run.dtype == "float32":
+            measured(f"{run.op}_{run.device}_tf32_allowed", run.tf32)
+    found = placement_findings.gpu_runs("PyTorch", runs, torch_live.source(MODULE), TORCH_KERNELS)
+    judged(torch_need, found, host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD)
+def test_torch_tf32_is_as_documented(
+    gpu_profile: Expectations, torch_need: FrameworkNeed, torch_live: LiveChildren, torch_placement: Batch,
+    other_tables: FrameworkTables, host_warn: Any, measured: Any,
+) -> None:
+    """A fresh PyTorch process has TF32 off for cuBLAS matmuls and on for cuDNN convolutions, as documented."""
+    state: TorchTf32 = answer(torch_live, torch_need, torch_placement, "tf32", TorchTf32)
+    measured("matmul_allow_tf32", state.matmul_allow_tf32)
+    measured("cudnn_allow_tf32", state.cudnn_allow_tf32)
+    assert torch_need.installed is not None
+    runtime = other_tables.torch.runtime
+    version = torch_need.installed.version
+    if runtime is None or not runtime.torch.contains(Version(version).public, prereleases=True):
+        not_applicable(f"matrices/torch.toml documents no TF32 defaults for torch {version}")
+    found = torch_placement_checks.tf32_finding(version, state, runtime, torch_live.source(MODULE))
+    judged(torch_need, found, host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS)
+def test_jax_ops_placed_on_the_cpu_run_there(
+    jax_need: FrameworkNeed, jax_live: LiveChildren, jax_placement: Batch, host_warn: Any
+) -> None:
+    """JAX's matmul and conv on its CPU device compute there and match NumPy float64."""
+    runs: OpAgreements = answer(jax_live, jax_need, jax_placement, "cpu_ops", OpAgreements)
+    found = placement_findings.cpu_runs("JAX", runs, jax_live.source(MODULE), _reinstall_of(jax_need))
+    judged(jax_need, found, host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+def test_jax_ops_on_each_gpu_agree_with_the_cpu(
+    gpu_profile: Expectations, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_placement: Batch,
+    host_warn: Any, measured: Any,
+) -> None:
+    """JAX's matmul (float32, float16) and conv on every GPU agree with its CPU result (TF32 where DEFAULT allows)."""
+    runs: OpAgreements = answer(jax_live, jax_need, jax_placement, "gpu_ops", OpAgreements)
+    for run in runs.runs:
+        if run.device in runs.devices and run.dtype == "float32":
+            measured(f"{run.op}_{run.device}_tf32_allowed", run.tf32)
+    found = placement_findings.gpu_runs("JAX", runs, jax_live.source(MODULE), JAX_BUILD)
+    judged(jax_need, found, host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD)
+def test_jax_default_matmul_precision_is_as_documented(
+    gpu_profile: Expectations, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_placement: Batch,
+    other_tables: FrameworkTables, host_warn: Any, measured: Any,
+) -> None:
+    """A fresh JAX process keeps float32 matmuls at TensorFloat-32 or better (DEFAULT precision), as documented."""
+    state: JaxPrecision = answer(jax_live, jax_need, jax_placement, "precision", JaxPrecision)
+    measured("default_matmul_precision", jax_placement_checks.precision_label(state))
+    assert jax_need.installed is not None
+    runtime = other_tables.jax.runtime
+    version = jax_need.installed.version
+    if runtime is None or not runtime.jax.contains(Version(version).public, prereleases=True):
+        not_applicable(f"matrices/jax.toml documents no default precision for jax {version}")
+    found = jax_placement_checks.precision_finding(version, state, runtime, jax_live.source(MODULE))
+    judged(jax_need, found, host_warn)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import selectors
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.child_main import emit
 from gpuconform.frameworks.children import BASE_ENV
 from gpuconform.frameworks.children import MARK
 from gpuconform.frameworks.children import Batch
@@ -121,6 +123,19 @@ def hold(
                 timeout,
             )
             held.batch = Batch(module, tuple(sorted(added.items())), parse_results(child, [READY, name]), child)
+
+
+def hold_until_released() -> bool:
+    """Child side: block until the parent writes "release", stdin closes, or the hold time runs out."""
+    seconds = float(os.environ.get(HOLD_ENV) or 0)
+    readable, _, _ = select.select([sys.stdin], [], [], seconds)
+    return bool(readable) and sys.stdin.readline().strip() == "release"
+
+
+def ready_then_hold(value: object) -> dict[str, bool]:
+    """Child side: print the ready line with `value` (the child's own view), then hold until released."""
+    emit(READY, {"ok": True, "value": value})
+    return {"released": hold_until_released()}
 
 
 def _is_result(line: str, name: str) -> bool:

@@ -18,12 +18,18 @@ from pathlib import Path
 from typing import TypeVar
 
 from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.facts.serde import load
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import NotRecorded
 from gpuconform.frameworks.children import Runner
+from gpuconform.frameworks.devices import ORDER
+from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import pinned_env
+from gpuconform.frameworks.measure import measure_holds
+from gpuconform.probes.child import DEFAULT_TIMEOUT
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import live_only
 
@@ -55,6 +61,7 @@ class LiveChildren:
     installed: PackageInfo  # the framework's distribution
     pin: int | None = None  # the NVML index this worker is pinned to
     lock_dir: Path | None = None  # shared by the xdist workers of this run
+    probe_timeout: float = DEFAULT_TIMEOUT  # --host-probe-timeout: one NVML child
 
     @property
     def name(self) -> str:
@@ -77,6 +84,48 @@ class LiveChildren:
     def start(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> None:
         """Start the batch `batch` would run, now, without waiting for it (live runs only)."""
         self.runner.start(module, names, self.env(extra))
+
+    def memory_run(
+        self,
+        module: str,
+        mode: str,
+        name: str,
+        gpu: GpuFacts,
+        extra: Mapping[str, str | None],
+        *,
+        copies: int = 1,
+        limit_mb: int | None = None,
+    ) -> ObservedMemoryRun:
+        """`copies` children of experiment `name` holding `gpu` at once, measured with NVML (or the recorded run).
+
+        Each child is shown only that GPU (by UUID when known, so the CUDA order does not matter);
+        `extra` adds variables, a None value removes one from the child's environment.
+        """
+        env: dict[str, str | None] = {**self.env(), VISIBLE: gpu.uuid or str(gpu.index), ORDER: "PCI_BUS_ID"}
+        env.update(extra)
+        if not self.runner.live:
+            added = {k: v for k, v in env.items() if v is not None}
+            try:
+                if self.runner.replay is None:
+                    raise NotRecorded("no memory runs are recorded")
+                return self.runner.replay.memory_run(module, mode, gpu.index, added, copies, limit_mb)
+            except NotRecorded as exc:
+                live_only(f"{self.name} runs in child processes of the live host; {exc}")
+        run = measure_holds(
+            self.runner.framework,
+            module,
+            mode,
+            name,
+            gpu.index,
+            env,
+            copies=copies,
+            limit_mb=limit_mb,
+            timeout=self.runner.timeout,
+            probe_timeout=self.probe_timeout,
+            lock=gpu_lock(self.lock_dir, self.pin),
+        )
+        self.runner.memory_runs.append(run)
+        return run
 
     def source(self, module: str) -> str:
         """'a PyTorch child process (gpuconform.frameworks.torch.experiments.framework)', for messages."""

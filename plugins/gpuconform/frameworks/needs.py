@@ -10,6 +10,7 @@ with the pip command; neither required nor installed, the checks do not apply.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from gpuconform.expect.framework_needs import ANY
 from gpuconform.expect.framework_needs import AUTO
@@ -17,6 +18,8 @@ from gpuconform.expect.framework_needs import FrameworkNeed
 from gpuconform.expect.profiles import Profile
 from gpuconform.facts.model import PackagesFacts
 from gpuconform.frameworks import framework
+from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.live import LiveChildren
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
@@ -72,3 +75,11 @@ def installed_finding(need: FrameworkNeed) -> Finding | None:
             fix=f"pip install {pip_requirement(need)}",
         )
     return None
+
+
+def answer(live: LiveChildren, need: FrameworkNeed, batch: Batch, name: str, cls: type[Any]) -> Any:
+    """An experiment's answer; an optional framework that does not import makes its other checks not apply."""
+    if batch.import_error and not need.required:
+        check = f"framework::{need.name}_imports_as_the_installed_distribution"
+        not_applicable(f"{live.name} does not import ({check} warns why)")
+    return live.observe(batch, name, cls)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from gpuconform.expect.framework_needs import FrameworkNeed
 from gpuconform.expect.framework_tables import FrameworkTables
 from gpuconform.expect.framework_tables import load_framework_tables
 from gpuconform.facts.model import PackageInfo
@@ -42,7 +43,16 @@ def live_framework(config: pytest.Config, framework_id: str, installed: PackageI
         installed=installed,
         pin=worker_gpu(config),
         lock_dir=worker_lock_dir(config),
+        probe_timeout=config.stash[session_key].settings.probe_timeout,
     )
+
+
+def live_for(config: pytest.Config, need: FrameworkNeed) -> LiveChildren:
+    """The children of the framework `need` names; not applicable when it is not installed (its import check
+    fails instead, naming the pip command, where it is required)."""
+    if need.installed is None:
+        not_applicable(f"{need.name} is not installed (framework::{need.name}_imports_as_the_installed_distribution)")
+    return live_framework(config, need.name, need.installed)
 
 
 def framework_tables(config: pytest.Config) -> FrameworkTables:

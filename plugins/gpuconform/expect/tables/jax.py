@@ -74,6 +74,7 @@ class JaxTable:
     meta: TableMeta
     releases: tuple[JaxRelease, ...]  # in file order
     plugins: tuple[JaxPlugin, ...]  # in file order
+    runtime: JaxRuntime | None = None
 
     def release(self, version: str | Version) -> JaxRelease | None:
         v = Version(str(version))
@@ -100,7 +101,7 @@ class JaxTable:
         return f"jax {row.version} requires jaxlib{row.jaxlib}, not {jaxlib}"
 
 
-_FILE: Schema = {"meta": "table", "jax": "tables", "plugin": "tables"}
+_FILE: Schema = {"meta": "table", "runtime?": "table", "jax": "tables", "plugin": "tables"}
 _JAX_ROW: Schema = {
     "version": "string",
     "jaxlib": "string",
@@ -163,4 +164,49 @@ def load_jax(path: Path) -> JaxTable:
     r.nonempty(releases, "jax", "one [[jax]] per jax release")
     r.unique(((f"jax[{i}].version", j.version) for i, j in enumerate(releases)), "version")
     r.unique(((f"plugin[{i}].version", (p.package, str(p.version))) for i, p in enumerate(plugins)), "plugin release")
-    return JaxTable(meta, tuple(releases), tuple(plugins))
+    return JaxTable(meta, tuple(releases), tuple(plugins), load_jax_runtime(r))
+
+
+@dataclass(frozen=True)
+class JaxRuntime:
+    """jax.toml's [runtime]: what a fresh JAX process does with GPU memory and float32 matmuls."""
+
+    jax: SpecifierSet  # the releases it is documented for
+    preallocate: bool
+    mem_fraction: float  # the share of the GPU's total memory preallocated by default
+    mem_fraction_variables: tuple[str, ...]  # the current name first
+    allocators: tuple[str, ...]  # what XLA_PYTHON_CLIENT_ALLOCATOR accepts
+    full_float32_precisions: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+_RUNTIME: Schema = {
+    "jax": "string",
+    "preallocate": "boolean",
+    "mem_fraction": "number",
+    "mem_fraction_variables": "strings",
+    "allocators": "strings",
+    "full_float32_precisions": "strings",
+    "sources": "strings",
+    "notes?": "strings",
+}
+
+
+def load_jax_runtime(r: Reader) -> JaxRuntime | None:
+    """The [runtime] table of a jax.toml already checked by `load_jax` (None where the file has none)."""
+    if "runtime" not in r.data:
+        return None
+    row = r.table(r.data["runtime"], "runtime", _RUNTIME)
+    if not 0 < row["mem_fraction"] <= 1:
+        raise r.fail("runtime.mem_fraction", f"{row['mem_fraction']} is not a share of the memory", "0 < x <= 1")
+    for name in ("mem_fraction_variables", "allocators", "sources"):
+        r.nonempty(row[name], f"runtime.{name}", "at least one")
+    return JaxRuntime(
+        r.specifier(row["jax"], "runtime.jax"),
+        row["preallocate"],
+        float(row["mem_fraction"]),
+        tuple(row["mem_fraction_variables"]),
+        tuple(row["allocators"]),
+        tuple(row["full_float32_precisions"]),
+        tuple(row["sources"]),
+    )

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from gpuconform.expect.tables.reader import CC
@@ -54,6 +55,7 @@ class TorchBuild:
 class TorchTable:
     meta: TableMeta
     builds: tuple[TorchBuild, ...]  # in file order
+    runtime: TorchRuntime | None = None
 
     def builds_of(self, version: str | Version) -> tuple[TorchBuild, ...]:
         """Every CUDA build of a release ("2.9.0", or "2.9.0+cu128": the local label is ignored)."""
@@ -74,7 +76,7 @@ def _cc(arch: str) -> CC:
     return (number // 10, number % 10)
 
 
-_FILE: Schema = {"meta": "table", "build": "tables"}
+_FILE: Schema = {"meta": "table", "runtime?": "table", "build": "tables"}
 _ROW: Schema = {
     "torch": "string",
     "variant": "string",
@@ -131,4 +133,44 @@ def load_torch(path: Path) -> TorchTable:
     r.unique(((f"build[{i}].variant", (str(b.torch), b.variant)) for i, b in enumerate(builds)), "release and variant")
     defaults = ((f"build[{i}].pypi_default", str(b.torch)) for i, b in enumerate(builds) if b.pypi_default)
     r.unique(defaults, "PyPI default build of release")
-    return TorchTable(meta, tuple(builds))
+    return TorchTable(meta, tuple(builds), load_torch_runtime(r))
+
+
+@dataclass(frozen=True)
+class TorchRuntime:
+    """torch.toml's [runtime]: what a fresh torch process starts with (TF32 switches, allocator variables)."""
+
+    torch: SpecifierSet  # the releases it is documented for
+    matmul_allow_tf32: bool  # torch.backends.cuda.matmul.allow_tf32
+    cudnn_allow_tf32: bool  # torch.backends.cudnn.allow_tf32
+    alloc_conf_variables: tuple[str, ...]  # preferred first
+    tf32_override_variable: str
+    sources: tuple[str, ...]
+
+
+_RUNTIME: Schema = {
+    "torch": "string",
+    "matmul_allow_tf32": "boolean",
+    "cudnn_allow_tf32": "boolean",
+    "alloc_conf_variables": "strings",
+    "tf32_override_variable": "string",
+    "sources": "strings",
+    "notes?": "strings",
+}
+
+
+def load_torch_runtime(r: Reader) -> TorchRuntime | None:
+    """The [runtime] table of a torch.toml already checked by `load_torch` (None where the file has none)."""
+    if "runtime" not in r.data:
+        return None
+    row = r.table(r.data["runtime"], "runtime", _RUNTIME)
+    r.nonempty(row["alloc_conf_variables"], "runtime.alloc_conf_variables", "'PYTORCH_ALLOC_CONF'")
+    r.nonempty(row["sources"], "runtime.sources", "the pages and wheels read")
+    return TorchRuntime(
+        r.specifier(row["torch"], "runtime.torch"),
+        row["matmul_allow_tf32"],
+        row["cudnn_allow_tf32"],
+        tuple(row["alloc_conf_variables"]),
+        row["tf32_override_variable"],
+        tuple(row["sources"]),
+    )

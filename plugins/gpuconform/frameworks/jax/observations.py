@@ -66,3 +66,28 @@ class JaxDevices:
     def gpus(self) -> tuple[JaxDevice, ...]:
         gpu = self.backend("gpu")
         return () if gpu is None else gpu.devices
+
+
+@dataclass(frozen=True)
+class JaxPrecision:
+    """The default matmul and convolution precision of a fresh JAX process (placement experiments: ``precision``)."""
+
+    default_matmul_precision: str | None  # jax.config.jax_default_matmul_precision (None: DEFAULT)
+    environment: tuple[tuple[str, str], ...] = ()  # JAX_DEFAULT_MATMUL_PRECISION, where set
+
+
+@dataclass(frozen=True)
+class JaxHoldReport:
+    """What a JAX memory child saw of its own allocation while it held it (memory experiments)."""
+
+    pid: int
+    mode: str  # "default", "preallocate_false", "mem_fraction", "platform"
+    gpus: int = 0  # len(jax.devices('gpu'))
+    settings: tuple[tuple[str, str], ...] = ()  # the XLA_PYTHON_CLIENT_* / XLA_CLIENT_* variables as set
+    options: tuple[tuple[str, str], ...] = ()  # what jaxlib passes the CUDA plugin for them (xla_client)
+    bytes_in_use: int | None = None  # device.memory_stats()
+    pool_bytes: int | None = None
+    bytes_limit: int | None = None
+    peak_bytes_in_use: int | None = None
+    warnings: tuple[str, ...] = ()  # what JAX logged or warned starting the backend
+    error: str | None = None  # why it could not allocate (no GPU): reported, then held

@@ -14,24 +14,16 @@ on the free amount and the compute capability.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gpuconform.facts import serde
 from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.observed import NvmlMemory
-from gpuconform.facts.observed import ObservedHold
 from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.facts.serde import load
-from gpuconform.facts.text import clean
-from gpuconform.facts.text import clean_tree
-from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.devices import ORDER
 from gpuconform.frameworks.devices import VISIBLE
-from gpuconform.frameworks.hold import hold
-from gpuconform.frameworks.replay import portable
-from gpuconform.frameworks.replay import report_log
+from gpuconform.frameworks.measure import measure_holds
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.frameworks.tensorflow.live import LiveTf
 from gpuconform.frameworks.tensorflow.log import TfLog
@@ -40,7 +32,6 @@ from gpuconform.frameworks.tensorflow.observations import HoldReport
 from gpuconform.probes.gpumem import MIB
 from gpuconform.probes.gpumem import Footprint
 from gpuconform.probes.gpumem import footprint
-from gpuconform.probes.gpumem import measure
 
 MODULE = "memory"
 #: The experiment and the environment of each mode. Variables that would change TF's
@@ -137,24 +128,19 @@ def run_mode(live: LiveTf, gpu: GpuFacts, mode: str, *, copies: int = 1, limit_m
 def _measure(
     live: LiveTf, gpu: GpuFacts, mode: str, name: str, env: Mapping[str, str | None], copies: int, limit_mb: int | None
 ) -> ObservedMemoryRun:
-    with live.gpu_lock():
-        before = measure(timeout=live.probe_timeout)
-        with contextlib.ExitStack() as stack:
-            held = [
-                stack.enter_context(hold(FRAMEWORK, MODULE, name, env=env, timeout=live.timeout)) for _ in range(copies)
-            ]
-            during = measure(timeout=live.probe_timeout) if any(h.ready for h in held) else before
-    children = []
-    for h in held:
-        assert h.batch is not None
-        report = clean_tree(h.ready_value) if h.ready else None
-        problem = _why(h.batch, name)
-        log = report_log(h.batch.log, FRAMEWORK.id)
-        children.append(ObservedHold(h.pid, h.ready, report, None if problem is None else clean(problem), log))
-    added = portable((k, v) for k, v in env.items() if v is not None)
-    # Text from the children is cleaned once, here, so the checks judge exactly what facts.json records.
-    run = ObservedMemoryRun(FRAMEWORK.id, MODULE, mode, gpu.index, added, limit_mb, tuple(children), before, during)
-    return serde.map_strings(run, clean)
+    return measure_holds(
+        FRAMEWORK,
+        MODULE,
+        mode,
+        name,
+        gpu.index,
+        env,
+        copies=copies,
+        limit_mb=limit_mb,
+        timeout=live.timeout,
+        probe_timeout=live.probe_timeout,
+        lock=live.gpu_lock(),
+    )
 
 
 def memory_run(observed: ObservedMemoryRun, gpu: GpuFacts) -> MemoryRun:
@@ -164,18 +150,6 @@ def memory_run(observed: ObservedMemoryRun, gpu: GpuFacts) -> MemoryRun:
         for c in observed.children
     )
     return MemoryRun(observed.mode, gpu, children, observed.before, observed.during, observed.limit_mb)
-
-
-def _why(batch: Batch, name: str) -> str | None:
-    """Why a child did not answer cleanly: import, crash or timeout, or an exception."""
-    if batch.import_error:
-        return f"import tensorflow failed: {batch.import_error}"
-    result = batch[name]
-    if result.crash is not None:
-        return f"{result.crash.kind}: {result.crash.message}"
-    if not result.ok:
-        return f"{result.error_type}: {result.error}"
-    return None
 
 
 #: With memory growth, a small model's process holds its CUDA context, the cuBLAS/cuDNN

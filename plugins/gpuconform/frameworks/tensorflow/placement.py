@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from gpuconform.frameworks.agreement import relative_tolerance
 from gpuconform.frameworks.devices import VISIBLE
 from gpuconform.frameworks.devices import Visibility
 from gpuconform.frameworks.tensorflow.log import CreatedGpu
@@ -17,11 +18,6 @@ from gpuconform.frameworks.tensorflow.observations import OpRun
 
 _DEVICE = re.compile(r"(?:/job:[^/]+/replica:\d+/task:\d+)?/(?:device:)?(?P<type>[A-Z_]+):(?P<index>\d+)$")
 
-#: Largest error tolerated relative to the reference's largest magnitude, by dtype. float32
-#: allows different summation orders (CPU vs GPU, oneDNN); TensorFloat-32 rounds float32
-#: inputs to 10 mantissa bits; float16 outputs carry ~1e-3 rounding of their own.
-RELATIVE_TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 5e-2, "float64": 1e-10}
-TF32_RELATIVE_TOLERANCE = 5e-3
 
 
 def parse_device(name: str | None) -> tuple[str, int] | None:
@@ -39,9 +35,8 @@ def is_fully_qualified(name: str | None) -> bool:
 
 def tolerance(run: OpRun) -> float:
     """The relative tolerance for an op's result (TF32 widens float32 matmul and conv on the GPU)."""
-    if run.dtype == "float32" and run.tf32 and parse_device(run.requested) not in (None, ("CPU", 0)):
-        return TF32_RELATIVE_TOLERANCE
-    return RELATIVE_TOLERANCE.get(run.dtype, 1e-2)
+    on_gpu = parse_device(run.requested) not in (None, ("CPU", 0))
+    return relative_tolerance(run.dtype, bool(run.tf32) and on_gpu)
 
 
 def op_problem(run: OpRun) -> str | None:

@@ -19,14 +19,12 @@ tf-behaviors §1.1-1.2):
 from __future__ import annotations
 
 import os
-import select
-import sys
 from typing import Any
 
 from gpuconform.facts.serde import dump
 from gpuconform.frameworks.child_main import emit
-from gpuconform.frameworks.hold import HOLD_ENV
 from gpuconform.frameworks.hold import READY
+from gpuconform.frameworks.hold import hold_until_released
 from gpuconform.frameworks.tensorflow.experiments.framework import enable_growth
 from gpuconform.frameworks.tensorflow.observations import AfterInit
 from gpuconform.frameworks.tensorflow.observations import HoldReport
@@ -99,13 +97,6 @@ def _small_model(tf: Any) -> None:
                 var.assign_sub(0.01 * grad)
         image = tf.reshape(x[:, :64], (64, 8, 8, 1))
         tf.nn.conv2d(image, tf.ones((3, 3, 1, 8)), 1, "SAME").numpy()
-
-
-def hold_until_released() -> bool:
-    """Block until the parent writes "release", stdin closes, or the hold time runs out."""
-    seconds = float(os.environ.get(HOLD_ENV) or 0)
-    readable, _, _ = select.select([sys.stdin], [], [], seconds)
-    return bool(readable) and sys.stdin.readline().strip() == "release"
 
 
 def _hold(tf: Any, mode: str, limit_mb: int | None = None) -> Any:

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from gpuconform.facts.serde import dump
+from gpuconform.frameworks.op_inputs import inputs
+from gpuconform.frameworks.op_inputs import numpy_conv
 from gpuconform.frameworks.tensorflow.experiments.framework import enable_growth
 from gpuconform.frameworks.tensorflow.experiments.framework import tf32_enabled
 from gpuconform.frameworks.tensorflow.observations import OpRun
@@ -29,25 +31,8 @@ CPU_ONLY_OP = "StringLength"
 MATMUL_DTYPES = ("float32", "float16")
 
 
-def _inputs(dtype: str) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(20240611)
-    return {
-        "a": rng.standard_normal((128, 96)).astype(dtype),
-        "b": rng.standard_normal((96, 64)).astype(dtype),
-        "image": rng.standard_normal((2, 16, 16, 3)).astype(dtype),
-        "kernel": rng.standard_normal((3, 3, 3, 8)).astype(dtype),
-    }
-
-
-def _numpy_conv(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """A VALID, stride-1 NHWC convolution in float64: the textbook definition, no library."""
-    windows = np.lib.stride_tricks.sliding_window_view(image.astype(np.float64), kernel.shape[:2], axis=(1, 2))
-    result: np.ndarray = np.einsum("nhwcij,ijco->nhwo", windows, kernel.astype(np.float64))
-    return result
-
-
 def _run(tf: Any, op: str, dtype: str, device: str) -> tuple[Any, str]:
-    x = _inputs(dtype)
+    x = inputs(dtype)
     with tf.device(device):
         if op == "matmul":
             result = tf.linalg.matmul(tf.constant(x["a"]), tf.constant(x["b"]))
@@ -77,11 +62,11 @@ def cpu_ops(tf: Any) -> Any:
     """Matmul (float32, float16) and conv2d (float32) on /CPU:0 against NumPy float64."""
     runs = []
     for dtype in MATMUL_DTYPES:
-        x = _inputs(dtype)
+        x = inputs(dtype)
         want = x["a"].astype(np.float64) @ x["b"].astype(np.float64)
         runs.append(_compare("matmul", dtype, "/CPU:0", "numpy float64", want, tf))
-    x = _inputs("float32")
-    runs.append(_compare("conv2d", "float32", "/CPU:0", "numpy float64", _numpy_conv(x["image"], x["kernel"]), tf))
+    x = inputs("float32")
+    runs.append(_compare("conv2d", "float32", "/CPU:0", "numpy float64", numpy_conv(x["image"], x["kernel"]), tf))
     return dump(OpRuns(tuple(runs)))
 
 
