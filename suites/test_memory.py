@@ -496,7 +496,7 @@ def test_jax_preallocates_the_configured_share(
 
 
 @pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
-@pytest.mark.parametrize("mode", ["preallocate_false", "platform"])
+@pytest.mark.parametrize("mode", ["preallocate_false", "platform_allocator"])
 def test_jax_allocates_on_demand_when_told(
     mode: str, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, host_warn: Any, measured: Any
 ) -> None:

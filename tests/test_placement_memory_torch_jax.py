@@ -20,6 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gpuconform.expect.framework_tables import load_framework_tables
@@ -30,6 +31,7 @@ from gpuconform.frameworks.jax.experiments import placement as jax_placement_exp
 from gpuconform.frameworks.jax.experiments.memory import MODE_ENV
 from gpuconform.frameworks.jax.experiments.memory import SETTINGS
 from gpuconform.frameworks.jax.framework import FRAMEWORK as JAX
+from gpuconform.frameworks.op_inputs import difference
 from gpuconform.frameworks.torch import memory as torch_memory
 from gpuconform.frameworks.torch.framework import FRAMEWORK as TORCH
 from tests.test_framework_torch_jax import CPU_PROFILE
@@ -65,7 +67,7 @@ MEMORY = {
     "jax_default": "memory::jax_preallocates_the_configured_share[default]",
     "jax_fraction": "memory::jax_preallocates_the_configured_share[mem_fraction]",
     "jax_no_prealloc": "memory::jax_allocates_on_demand_when_told[preallocate_false]",
-    "jax_platform": "memory::jax_allocates_on_demand_when_told[platform]",
+    "jax_platform": "memory::jax_allocates_on_demand_when_told[platform_allocator]",
     "jax_shared": "memory::two_jax_processes_share_a_gpu",
 }
 MIB = 1 << 20
@@ -312,9 +314,9 @@ def memory_runs(bad: bool) -> list[dict[str, Any]]:
         ),
         _memory_run(
             "jax",
-            "platform",
-            _jax_env("platform"),
-            [(jax("platform", prealloc if bad else 64), prealloc + 500 if bad else 600)],
+            "platform_allocator",
+            _jax_env("platform_allocator"),
+            [(jax("platform_allocator", prealloc if bad else 64), prealloc + 500 if bad else 600)],
         ),
         _memory_run(
             "jax",
@@ -341,7 +343,7 @@ def described_h100(where: Path, recorded: dict[str, Any], placement_recorded: di
     def jax_edit(answers: dict[str, Any]) -> None:
         if bad:
             answers["cpu_ops"]["runs"][0]["result_device"] = "gpu:0"
-            answers["gpu_ops"]["runs"][2]["max_abs_error"] = float("nan")  # conv2d
+            answers["gpu_ops"]["runs"][2].update(non_finite=12)  # conv2d: 12 NaN in its result
             answers["precision"].update(
                 default_matmul_precision="bfloat16", environment=[["JAX_DEFAULT_MATMUL_PRECISION", "bfloat16"]]
             )
@@ -430,8 +432,11 @@ def test_placement_failures_say_what_disagreed_by_how_much_and_the_tolerance(
     jax_cpu = failed(got, "jax_cpu")
     assert jax_cpu["reason"] == "JAX: matmul (float32) on cpu:0 returned its result on gpu:0"
     jax_gpu = failed(got, "jax_gpu")
-    assert jax_gpu["reason"].startswith("JAX: conv2d (float32) on gpu:0 differs from the cpu result by nan")
-    assert jax_gpu["reason"].endswith(", TF32)")
+    assert (
+        jax_gpu["reason"]
+        == "JAX: conv2d (float32) on gpu:0 returned 12 NaN or infinite value(s); the cpu result has none"
+    )
+    assert "12 NaN or infinite value(s), TF32 allowed True" in jax_gpu["message"]
 
 
 def test_tf32_and_precision_failures_name_the_variable_that_changed_the_default(
@@ -516,10 +521,17 @@ def test_a_memory_run_the_facts_do_not_record_needs_the_live_host(
 ) -> None:
     facts = described_h100(tmp_path, recorded, placement_recorded, bad=False)
     data = json.loads(facts.read_text())
-    data["memory_runs"] = [r for r in data["memory_runs"] if r["mode"] != "platform"]
+    data["memory_runs"] = [r for r in data["memory_runs"] if r["mode"] != "platform_allocator"]
     facts.write_text(json.dumps(data))
     _, got = replay(tmp_path)
     platform = got[MEMORY["jax_platform"]]
     assert platform["outcome"] == "not-applicable"
     assert platform["reason"].startswith("not applicable: needs the live host (JAX runs in child processes")
-    assert "in mode 'platform' on GPU 0" in platform["reason"]
+    assert "in mode 'platform_allocator' on GPU 0" in platform["reason"]
+
+
+def test_a_result_with_nan_is_counted_since_json_carries_none() -> None:
+    want = np.ones((2, 3))
+    got = np.array([[1.0, np.nan, 1.0], [np.inf, 1.0, 1.5]])
+    assert difference(got, want) == (0.5, 1.0, 2)
+    assert difference(np.full((2, 3), np.nan), want) == (None, 1.0, 6)

@@ -49,6 +49,7 @@ class OpAgreement:
     reference_scale: float | None = None  # the reference's largest magnitude
     tf32: bool = False  # the op was allowed TensorFloat-32 there (the framework's setting and the GPU)
     error: str | None = None  # what running it raised
+    non_finite: int = 0  # NaN or inf values in the result (JSON carries none: counted instead)
 
     @property
     def tolerance(self) -> float:
@@ -74,6 +75,8 @@ def agreement_problem(run: OpAgreement) -> str | None:
         return f"{run.label} raised {run.error.splitlines()[0][:300]}"
     if run.result_device != run.device:
         return f"{run.label} returned its result on {run.result_device or 'an unknown device'}"
+    if run.non_finite:
+        return f"{run.label} returned {run.non_finite} NaN or infinite value(s); {run.reference} has none"
     if run.max_abs_error is None or run.reference_scale is None:
         return f"{run.label} returned no result to compare"
     allowed = run.tolerance * max(run.reference_scale, 1.0)

@@ -36,7 +36,13 @@ def numpy_conv(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return result
 
 
-def difference(got: np.ndarray, want: np.ndarray) -> tuple[float, float]:
-    """(largest absolute error, largest magnitude of the reference)."""
+def difference(got: np.ndarray, want: np.ndarray) -> tuple[float | None, float, int]:
+    """(largest absolute error over the finite values, largest magnitude of the reference, non-finite values).
+
+    JSON (and so the facts) carries no NaN: a result with NaN or inf says how many instead.
+    """
     got64 = np.asarray(got, dtype=np.float64)
-    return float(np.max(np.abs(got64 - want))), float(np.max(np.abs(want)))
+    finite = np.isfinite(got64)
+    bad = int(got64.size - np.count_nonzero(finite))
+    error = float(np.max(np.abs(got64 - want)[finite])) if bad < got64.size else None
+    return error, float(np.max(np.abs(want))), bad

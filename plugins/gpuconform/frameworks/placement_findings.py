@@ -28,9 +28,10 @@ def _expected(run: OpAgreement) -> str:
 def _found(run: OpAgreement) -> str:
     if run.error:
         return run.error
+    nan = f", {run.non_finite} NaN or infinite value(s)" if run.non_finite else ""
     return (
-        f"result on {run.result_device}, max abs error {run.max_abs_error} (max |reference| {run.reference_scale}), "
-        f"TF32 allowed {run.tf32}"
+        f"result on {run.result_device}, max abs error {run.max_abs_error} (max |reference| {run.reference_scale})"
+        f"{nan}, TF32 allowed {run.tf32}"
     )
 
 

@@ -30,7 +30,7 @@ MODES: dict[str, dict[str, str]] = {
     "default": {},
     "preallocate_false": {PREALLOCATE: "false"},
     "mem_fraction": {MEM_FRACTION: f"{FRACTION:.2f}"},
-    "platform": {ALLOCATOR: "platform"},
+    "platform_allocator": {ALLOCATOR: "platform"},
 }
 #: What a JAX process holds outside its pool: the CUDA context, cuBLAS/cuDNN handles, compiled kernels.
 CONTEXT_MIB = 1024

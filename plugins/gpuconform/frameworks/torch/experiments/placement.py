@@ -67,8 +67,8 @@ def _compare(torch: Any, op: str, dtype: str, device: str, reference: str, want:
         got, where = _run(torch, op, dtype, device)
     except Exception as exc:  # noqa: BLE001 - the failure is the observation
         return OpAgreement(op, dtype, device, reference, error=f"{type(exc).__name__}: {exc}"[:2000], tf32=tf32)
-    error, scale = difference(got, want)
-    return OpAgreement(op, dtype, device, reference, where, error, scale, tf32)
+    error, scale, bad = difference(got, want)
+    return OpAgreement(op, dtype, device, reference, where, error, scale, tf32, non_finite=bad)
 
 
 def _reference(op: str, dtype: str) -> np.ndarray:
