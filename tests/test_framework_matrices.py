@@ -123,3 +123,30 @@ def test_a_cuda_the_driver_table_does_not_list_is_refused_naming_the_row(tmp_pat
     error = refused(directory)
     assert error.source.endswith("torch.toml") and error.key.startswith("build[") and error.key.endswith("].cuda")
     assert "CUDA 12.7 has no row in cuda_drivers.toml" in str(error) and "12.8.0" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "key", "words"),
+    [
+        ("torch.toml", "matmul_allow_tf32 = false", 'matmul_allow_tf32 = "no"', ".matmul_allow_tf32", ("boolean",)),
+        ("torch.toml", 'torch = ">=1.12"', 'torch = "1.12"', "runtime.torch", ("is not a version specifier",)),
+        ("torch.toml", "cudnn_allow_tf32 = true\n", "cudnn_alow_tf32 = true\n", ".cudnn_alow_tf32", ("unknown key",)),
+        ("jax.toml", "mem_fraction = 0.75", "mem_fraction = 75.0", "runtime.mem_fraction", ("not a share",)),
+        ("jax.toml", "preallocate = true\n", "", "runtime.preallocate", ("required key is missing",)),
+    ],
+)
+def test_a_malformed_runtime_table_is_a_data_error_naming_its_key(
+    tmp_path: Path, name: str, old: str, new: str, key: str, words: tuple[str, ...]
+) -> None:
+    error = refused(edited(tmp_path, name, old, new))
+    assert error.source.endswith(name) and key in error.key, str(error)
+    assert all(w in str(error) for w in words), str(error)
+
+
+def test_the_runtime_tables_hold_the_documented_defaults() -> None:
+    torch, jax = TABLES.torch.runtime, TABLES.jax.runtime
+    assert torch is not None and jax is not None
+    assert (torch.matmul_allow_tf32, torch.cudnn_allow_tf32) == (False, True)
+    assert torch.alloc_conf_variables == ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF")
+    assert (jax.preallocate, jax.mem_fraction) == (True, 0.75)
+    assert "platform" in jax.allocators
