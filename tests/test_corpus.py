@@ -8,14 +8,21 @@ An entry is two files with the same name:
 - ``tests/corpus/hosts/<entry>.toml``: the host as the thread describes it, in the compact host
   description (`gpuconform.probes.described`), which expands to the Facts a probe would have recorded.
 
+A thread file may also carry a ``[correction]`` table: a root check measured after the thread
+(``root_check``), the measurement in a sentence or two with its evidence quoted (``why``), the date
+it was made (``measured``) and where it can be re-read (``sources``). It replaces the thread's root
+check only, never the verdict, layer or fix patterns, and [expect] stays as the thread wrote it;
+docs/corpus.md shows both, with the why.
+
 Each entry runs the real suite over its expanded facts (`--host-facts`) in a subprocess. It passes
-when the verdict, the layer, the root check (where the thread names an existing check) and every
-fix pattern match. docs/corpus.md (``python -m tests.test_corpus > docs/corpus.md``) lists the
+when the verdict, the layer, the root check (where the thread, or its correction, names an existing
+check) and every fix pattern match. docs/corpus.md (``python -m tests.test_corpus > docs/corpus.md``) lists the
 entries, their cause classes and the score, and a test keeps it in sync.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import os
@@ -36,6 +43,7 @@ from gpuconform.plugin.keys import suites_dir
 from gpuconform.probes.described import expand
 from gpuconform.probes.described import load_description
 from gpuconform.probes.host import facts_json
+from tests.fleetgen import CHECK_IDS
 
 CORPUS = Path(__file__).parent / "corpus"
 THREADS = CORPUS / "threads"
@@ -55,6 +63,17 @@ class Entry:
     @property
     def expect(self) -> dict[str, Any]:
         return dict(self.thread["expect"])
+
+    @property
+    def correction(self) -> dict[str, Any] | None:
+        """The thread's [correction] table: a root check measured after the thread, or None."""
+        row = self.thread.get("correction")
+        return dict(row) if row is not None else None
+
+    @property
+    def root_check(self) -> str:
+        """The root check the replay is judged against: the correction's where there is one."""
+        return str((self.correction or self.expect).get("root_check", ""))
 
     @property
     def cause_class(self) -> str:
@@ -100,9 +119,10 @@ def judge(entry: Entry, result: dict[str, Any]) -> Outcome:
     if expect["verdict"] == "FAIL":
         if verdict.get("layer") != expect["layer"]:
             problems.append(f"layer {verdict.get('layer')}, the thread says {expect['layer']}")
-        root = str(expect.get("root_check", ""))
+        root = entry.root_check
+        says = "the correction (measured after the thread) says" if entry.correction else "the thread says"
         if root and not root.startswith("new:") and verdict.get("check_id") != root:
-            problems.append(f"root check {verdict.get('check_id')}, the thread says {root}")
+            problems.append(f"root check {verdict.get('check_id')}, {says} {root}")
         for pattern in expect.get("fix_patterns", ()):
             if not re.search(pattern, fix, re.IGNORECASE):
                 problems.append(f"the fix does not match {pattern!r}: {fix!r}")
@@ -153,6 +173,69 @@ def test_every_known_miss_names_an_entry_and_says_why() -> None:
     assert [name for name, why in KNOWN_MISSES.items() if len(why.split()) < 10] == []
 
 
+CORRECTION_KEYS = ("root_check", "why", "measured", "sources")
+#: A quoted piece of evidence in a correction's why: what a measurement printed, in quotes.
+QUOTED = re.compile(r"'[^']{12,}'|\"[^\"]{12,}\"")
+
+
+def correction_problems(entry: Entry) -> list[str]:
+    """What keeps an entry's [correction] from being auditable; empty when it is (or there is none)."""
+    correction = entry.correction
+    if correction is None:
+        return []
+    problems = []
+    if sorted(correction) != sorted(CORRECTION_KEYS):
+        problems.append(f"keys {sorted(correction)}, a correction has exactly {list(CORRECTION_KEYS)}")
+    root, original = str(correction.get("root_check", "")), str(entry.expect.get("root_check", ""))
+    if root == original:
+        problems.append(f"root_check {root!r} is the thread's own: a correction must differ from it")
+    if root not in CHECK_IDS.read_text().splitlines():
+        problems.append(f"root_check {root!r} is not a check id of tests/data/check_ids.txt")
+    why = str(correction.get("why", ""))
+    if len(why.split()) < 15 or not QUOTED.search(why):
+        problems.append("why must say the measurement in a sentence or two and quote its evidence ('...')")
+    measured = correction.get("measured")
+    if not isinstance(measured, datetime.date) or measured > datetime.date.today():
+        problems.append(f"measured {measured!r} is not a past date (a TOML date such as 2026-12-01)")
+    sources = correction.get("sources")
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s.strip() for s in sources):
+        problems.append("sources must be a non-empty list of where the measurement can be re-read")
+    return problems
+
+
+def test_every_correction_differs_from_its_thread_and_says_why_with_its_evidence() -> None:
+    assert {e.name: correction_problems(e) for e in ENTRIES if correction_problems(e)} == {}
+
+
+def test_a_correction_without_evidence_or_equal_to_the_thread_is_refused() -> None:
+    thread = {"expect": {"verdict": "FAIL", "layer": "libraries", "root_check": "libraries::library_is_found[cudart]"}}
+    bare = Entry("bare", {**thread, "correction": {"root_check": "libraries::library_is_found[cudart]", "why": "so"}})
+    assert correction_problems(bare) == [
+        "keys ['root_check', 'why'], a correction has exactly ['root_check', 'why', 'measured', 'sources']",
+        "root_check 'libraries::library_is_found[cudart]' is the thread's own: a correction must differ from it",
+        "why must say the measurement in a sentence or two and quote its evidence ('...')",
+        "measured None is not a past date (a TOML date such as 2026-12-01)",
+        "sources must be a non-empty list of where the measurement can be re-read",
+    ]
+    unknown = {"root_check": "libraries::no_such_check", "why": bare.thread["correction"]["why"]}
+    assert "root_check 'libraries::no_such_check' is not a check id of tests/data/check_ids.txt" in (
+        correction_problems(Entry("unknown", {**thread, "correction": unknown}))
+    )
+
+
+def test_a_correction_replaces_only_the_root_check_it_is_judged_against() -> None:
+    expect = {"verdict": "FAIL", "layer": "libraries", "root_check": "libraries::library_is_found[cudart]"}
+    correction = {"root_check": "libraries::library_is_found[cublas]"}
+    corrected = Entry("corrected", {"expect": expect, "correction": correction})
+    result = {"verdict": {"status": "FAIL", "layer": "libraries", "check_id": "libraries::library_is_found[cublas]"}}
+    assert judge(corrected, result).passed
+    assert judge(Entry("plain", {"expect": expect}), result).problems == (
+        "root check libraries::library_is_found[cublas], the thread says libraries::library_is_found[cudart]",
+    )
+    elsewhere = {"verdict": {**result["verdict"], "layer": "driver"}}
+    assert judge(corrected, elsewhere).problems == ("layer driver, the thread says libraries",)
+
+
 def test_every_thread_has_its_host_description() -> None:
     assert [e.name for e in ENTRIES if not e.host_file.is_file()] == []
     assert sorted(p.stem for p in HOSTS.glob("*.toml")) == sorted(e.name for e in ENTRIES)
@@ -196,6 +279,21 @@ def catalogue() -> str:
             f"| {_cell(host.get('environment', ''))} | {outcome.layer or '-'} | `{outcome.check_id or '-'}` "
             f"| {'yes' if outcome.passed else 'no'} |"
         )
+    corrected = [e for e in ENTRIES if e.correction]
+    if corrected:
+        lines += ["", "## Corrections", ""]
+        lines += [
+            "A correction is a root check measured after the thread; it replaces the thread's root check",
+            "only (the thread's [expect] stays as written, and its verdict, layer and fix patterns still judge).",
+            "",
+        ]
+        for e in corrected:
+            c = e.correction or {}
+            lines += [
+                f"- **{e.name}**: the thread expects `{e.expect.get('root_check', '-')}`; corrected to "
+                f"`{c['root_check']}` (measured {c['measured']}). {_cell(c['why'])}",
+                *(f"  - {_cell(source)}" for source in c["sources"]),
+            ]
     misses = [e.name for e in ENTRIES if not results.get(e.name, _MISSING).passed]
     if misses:
         lines += ["", "## Not passing yet", ""]
