@@ -72,7 +72,38 @@ def test_every_release_from_2_12_to_2_21_has_an_env_in_the_default_list() -> Non
         check=False,
     )
     listed = re.findall(r"^\[testenv:(\S+)\]", proc.stdout, re.MULTILINE)
-    assert listed == ["selftest", *(f"tf{r}" for r in RELEASES)]
+    assert listed == ["selftest", *(f"tf{r}" for r in RELEASES), "torch213", "jax09", "jax010"]
+
+
+def test_the_torch_and_jax_envs_install_their_release_alone_and_run_on_a_profile_requiring_it() -> None:
+    config = tox_config("torch213", "torch214", "jax09", "jax010")
+    assert "torch==2.13.0" in config["torch213"]["deps"].split()  # pip takes the 2.13.0+cpu wheel for it
+    assert "torch==2.14.*" in config["torch214"]["deps"].split()
+    assert config["jax09"]["deps"].split() == ["jax[cpu]==0.9.*"]
+    assert config["jax010"]["deps"].split() == ["jax[cpu]==0.10.*"]
+    for env, profile in (
+        ("torch213", "cpu-torch"),
+        ("torch214", "cpu-torch"),
+        ("jax09", "cpu-jax"),
+        ("jax010", "cpu-jax"),
+    ):
+        assert "tensorflow" not in config[env]["deps"]
+        assert f"--host-profile {ROOT}/tools/profiles/{profile}.toml" in config[env]["commands"]
+        assert f"--host-reports {ROOT}/reports/{env}" in config[env]["commands"]
+
+
+@pytest.mark.parametrize(("name", "framework"), [("cpu-torch", "torch"), ("cpu-jax", "jax")])
+def test_the_framework_envs_profiles_require_their_framework_and_no_gpu(name: str, framework: str) -> None:
+    from gpuconform.expect.loading import load_matrices
+    from gpuconform.expect.profiles import load_profile
+
+    profile = load_profile(ROOT / "tools" / "profiles" / f"{name}.toml", load_matrices())
+    assert profile.gpus.count == 0
+    assert dict(profile.frameworks)[framework] == "*"
+    assert {n: s for n, s in profile.frameworks if n != framework} == {
+        n: "auto" for n in ("tensorflow", "torch", "jax") if n != framework
+    }
+    assert not profile.tensorflow.required
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -129,19 +160,29 @@ def test_the_profile_comes_from_gpuconform_profile(monkeypatch: pytest.MonkeyPat
 # --- the summary -------------------------------------------------------------------------------
 
 
-def write_env(reports: Path, env: str, tf: str, layers: dict[str, str], checks: dict[str, str]) -> None:
-    """A reports/<env>/ directory holding what the summary reads."""
+def write_env(
+    reports: Path,
+    env: str,
+    tf: str,
+    layers: dict[str, str],
+    checks: dict[str, str],
+    others: dict[str, str] | None = None,
+) -> None:
+    """A reports/<env>/ directory holding what the summary reads (`tf` "": TensorFlow not installed;
+    `others`: the other distributions facts.json lists, name -> version)."""
     directory = reports / env
     directory.mkdir(parents=True)
     counts = {"passed": 3, "xfailed": 1, "not-applicable": 2}
     result: dict[str, Any] = {
-        "summary": [{"label": "tensorflow", "value": f"tensorflow-cpu {tf}"}],
+        "summary": [{"label": "tensorflow", "value": f"tensorflow-cpu {tf}" if tf else "not installed"}],
         "verdict": {"line": "host verdict: PASS (profile cpu)", "status": "PASS"},
         "layers": [{"layer": layer, "status": status, "counts": counts} for layer, status in layers.items()],
         "checks": [{"id": i, "outcome": o} for i, o in checks.items()],
     }
     (directory / "result.json").write_text(json.dumps(result))
-    (directory / "facts.json").write_text(json.dumps({"packages": {"keras": {"version": "3.15.1"}}}))
+    listed = [{"name": n, "version": v, "location": "/site-packages"} for n, v in (others or {}).items()]
+    packages: dict[str, Any] = {"keras": {"version": "3.15.1"}} if tf else {}
+    (directory / "facts.json").write_text(json.dumps({"packages": {**packages, "others": listed}}))
 
 
 def test_envs_are_ordered_by_tensorflow_version_not_by_name(tmp_path: Path) -> None:
@@ -155,12 +196,31 @@ def test_the_release_table_has_a_cell_per_layer_with_its_counts(tmp_path: Path) 
     write_env(tmp_path, "tf215", "2.15.1", {"platform": "pass", "determinism": "fail"}, {})
     table = tool.release_table(tool.collect(tmp_path, "*"))
     header, rule, row = table.splitlines()
-    assert header == "| env | TensorFlow | Keras packages | verdict | platform | determinism |"
-    assert rule.count("---") == 6
+    assert header == "| env | TensorFlow | PyTorch | JAX | Keras packages | verdict | platform | determinism |"
+    assert rule.count("---") == 8
     assert row == (
-        "| tf215 | tensorflow-cpu 2.15.1 | keras 3.15.1 | host verdict: PASS (profile cpu) "
+        "| tf215 | tensorflow-cpu 2.15.1 | - | - | keras 3.15.1 | host verdict: PASS (profile cpu) "
         "| pass (3 ok, 1 xfail, 2 n/a) | fail (3 ok, 1 xfail, 2 n/a) |"
     )
+
+
+def test_torch_and_jax_envs_get_rows_after_the_tensorflow_envs_each_ordered_by_its_version(tmp_path: Path) -> None:
+    layers = {"framework": "pass"}
+    write_env(tmp_path, "jax010", "", layers, {}, {"jax": "0.10.2", "numpy": "2.4.6"})
+    write_env(tmp_path, "torch214", "", layers, {}, {"torch": "2.14.1"})
+    write_env(tmp_path, "jax09", "", layers, {}, {"jax": "0.9.2"})
+    write_env(tmp_path, "torch213", "", layers, {}, {"torch": "2.13.0+cpu"})
+    write_env(tmp_path, "tf212", "2.12.1", layers, {}, {"jax": "0.4.30"})  # TF 2.12 depends on jax
+    envs = tool.collect(tmp_path, "*")
+    assert [e.env for e in envs] == ["tf212", "torch213", "torch214", "jax09", "jax010"]
+    rows = tool.release_table(envs).splitlines()[2:]
+    assert [row.split(" | ")[:5] for row in rows] == [
+        ["| tf212", "tensorflow-cpu 2.12.1", "-", "jax 0.4.30", "keras 3.15.1"],
+        ["| torch213", "not installed", "torch 2.13.0+cpu", "-", "?"],
+        ["| torch214", "not installed", "torch 2.14.1", "-", "?"],
+        ["| jax09", "not installed", "-", "jax 0.9.2", "?"],
+        ["| jax010", "not installed", "-", "jax 0.10.2", "?"],
+    ]
 
 
 def test_only_checks_whose_outcome_differs_are_listed_with_every_env(tmp_path: Path) -> None:
@@ -186,7 +246,7 @@ def test_the_summary_reads_the_reports_a_real_run_writes(tmp_path: Path, capsys:
     run.reports.rename(tmp_path / "by-env" / "tf221")  # where `tox -e tf221` would have written it
     assert tool.main([str(tmp_path / "by-env")]) == 0
     out = capsys.readouterr().out
-    assert "## TensorFlow release x layer" in out
+    assert "## Framework release x layer" in out
     row = next(line for line in out.splitlines() if line.startswith("| tf221 |"))
     assert "host verdict: PASS (profile cpu)" in row
     assert re.search(r"\| pass \(\d+ ok", row), row

@@ -1,11 +1,13 @@
-"""Print the tox sweep as tables: TensorFlow release x layer outcome, then the checks that differ.
+"""Print the tox sweep as tables: framework release x layer outcome, then the checks that differ.
 
     python tools/tox_summary.py                # reads reports/<env>/result.json for every env
     python tools/tox_summary.py path/to/reports --only 'tf2*'
 
 Each tox env writes its reports to reports/<envname>/ (tox.ini). The first table has
-one row per env, ordered by TensorFlow version: the verdict, then each layer's status
-with its counts. The second lists every check whose outcome is not the same in all
+one row per env: the TensorFlow, PyTorch and JAX it had, the verdict, then each layer's
+status with its counts. Rows are grouped by the env's framework (the first of TensorFlow,
+PyTorch, JAX it has: the TensorFlow envs, then the torch envs, then the jax envs) and
+ordered by that framework's version. The second lists every check whose outcome is not the same in all
 envs, so a release where a behaviour differs stands out with the check that says why.
 Both are Markdown. Exit status 1 when no env has a result.json.
 """
@@ -43,17 +45,33 @@ class EnvResult:
 
     env: str
     tensorflow: str = "?"
+    torch: str = "-"  # "torch 2.13.0+cpu", from facts.json's packages; "-": not installed
+    jax: str = "-"  # "jax 0.10.2, jaxlib 0.10.2"
     keras: str = "?"
     verdict: str = "no result.json"
     layers: dict[str, str] = field(default_factory=dict)  # layer -> cell text
     checks: dict[str, str] = field(default_factory=dict)  # check id -> outcome class
 
     @property
-    def sort_key(self) -> tuple[Version, str]:
-        try:
-            return Version(self.tensorflow.split()[-1]), self.env
-        except (InvalidVersion, IndexError):
-            return Version("0"), self.env
+    def sort_key(self) -> tuple[int, Version, str]:
+        """The env's framework (TensorFlow, then PyTorch, then JAX: the first it has), then its version."""
+        for rank, text in enumerate((self.tensorflow, self.torch, self.jax)):
+            found = _version(text)
+            if found is not None:
+                return rank, found, self.env
+        return len(FRAMEWORK_PACKAGES) + 1, Version("0"), self.env
+
+
+#: The columns of the frameworks besides TensorFlow, and the distributions each shows (facts.json's packages).
+FRAMEWORK_PACKAGES = {"torch": ("torch",), "jax": ("jax", "jaxlib")}
+
+
+def _version(text: str) -> Version | None:
+    """The version in 'tensorflow-cpu 2.21.0' or 'jax 0.10.2, jaxlib 0.10.2' (its first one); None without."""
+    try:
+        return Version(text.split(",")[0].split()[-1])
+    except (InvalidVersion, IndexError):
+        return None
 
 
 def read_env(directory: Path) -> EnvResult:
@@ -70,13 +88,21 @@ def read_env(directory: Path) -> EnvResult:
         result.layers[str(layer["layer"])] = cell(str(layer["status"]), layer.get("counts", {}))
     result.checks = {str(c["id"]): str(c["outcome"]) for c in document.get("checks", [])}
     packages = (_json(directory / "facts.json") or {}).get("packages", {})
-    keras = [
-        f"{name} {info['version']}"
-        for name, info in ((n, packages.get(n)) for n in ("keras", "tf_keras", "keras_preprocessing"))
-        if isinstance(info, dict) and "version" in info
-    ]
-    result.keras = ", ".join(keras) or "?"
+    if not isinstance(packages, dict):
+        packages = {}
+    result.keras = _versions(packages, ("keras", "tf_keras", "keras_preprocessing")) or "?"
+    others = {str(info.get("name")): info for info in packages.get("others", []) if isinstance(info, dict)}
+    result.torch = _versions(others, FRAMEWORK_PACKAGES["torch"]) or "-"
+    result.jax = _versions(others, FRAMEWORK_PACKAGES["jax"]) or "-"
     return result
+
+
+def _versions(packages: dict[str, Any], names: Sequence[str]) -> str:
+    """'keras 3.15.1, keras_preprocessing 1.1.2': each of `names` that has a version in `packages`."""
+    found = [(name, packages.get(name)) for name in names]
+    return ", ".join(
+        f"{name} {info['version']}" for name, info in found if isinstance(info, dict) and "version" in info
+    )
 
 
 def _json(path: Path) -> Any:
@@ -93,10 +119,13 @@ def cell(status: str, counts: dict[str, int]) -> str:
 
 
 def release_table(envs: Sequence[EnvResult]) -> str:
-    """One row per env: TensorFlow, Keras, the verdict, and each layer's cell."""
+    """One row per env: TensorFlow, PyTorch, JAX, Keras, the verdict, and each layer's cell."""
     layers = list(dict.fromkeys(layer for e in envs for layer in e.layers))
-    header = ["env", "TensorFlow", "Keras packages", "verdict", *layers]
-    rows = [[e.env, e.tensorflow, e.keras, e.verdict, *(e.layers.get(layer, "-") for layer in layers)] for e in envs]
+    header = ["env", "TensorFlow", "PyTorch", "JAX", "Keras packages", "verdict", *layers]
+    rows = [
+        [e.env, e.tensorflow, e.torch, e.jax, e.keras, e.verdict, *(e.layers.get(layer, "-") for layer in layers)]
+        for e in envs
+    ]
     return markdown(header, rows)
 
 
@@ -121,7 +150,7 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def collect(reports: Path, only: str) -> list[EnvResult]:
-    """The envs below `reports` whose names match `only`, ordered by TensorFlow version."""
+    """The envs below `reports` whose names match `only`, by framework and its version (`EnvResult.sort_key`)."""
     dirs = (
         [d for d in sorted(reports.iterdir()) if d.is_dir() and fnmatch.fnmatch(d.name, only)]
         if reports.is_dir()
@@ -139,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not envs:
         print(f"no tox env reports (result.json) below {args.reports}", file=sys.stderr)
         return 1
-    print("## TensorFlow release x layer\n")
+    print("## Framework release x layer\n")
     print(release_table(envs))
     print("\n## Checks whose outcome differs between envs\n")
     print(differences_table(envs))
