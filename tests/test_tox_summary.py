@@ -221,6 +221,7 @@ def test_torch_and_jax_envs_get_rows_after_the_tensorflow_envs_each_ordered_by_i
         ["| jax09", "not installed", "-", "jax 0.9.2", "?"],
         ["| jax010", "not installed", "-", "jax 0.10.2", "?"],
     ]
+    assert [e.env for e in tool.collect(tmp_path, "torch*, jax*")] == ["torch213", "torch214", "jax09", "jax010"]
 
 
 def test_only_checks_whose_outcome_differs_are_listed_with_every_env(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ if [ -d "$wheels" ]; then
 else
     echo "gpu_truth: no carried wheels at $wheels; using the gpuconform installed for $python" | tee "$out/install.log"
 fi
-step gpuconform-version 30 "$python" -m gpuconform --version
+step gpuconform-version 30 "$python" -c 'import gpuconform; print("gpuconform", gpuconform.__version__, "from", gpuconform.__file__)'
 
 # --- the suite: the lower layers alone first (quick, so facts exist whatever follows), then all --
 # From OUT, so no conftest.py or pytest.ini of the checkout joins in.

@@ -2,6 +2,7 @@
 
     python tools/tox_summary.py                # reads reports/<env>/result.json for every env
     python tools/tox_summary.py path/to/reports --only 'tf2*'
+    python tools/tox_summary.py --only 'torch*,jax*'   # several globs, comma-separated
 
 Each tox env writes its reports to reports/<envname>/ (tox.ini). The first table has
 one row per env: the TensorFlow, PyTorch and JAX it had, the verdict, then each layer's
@@ -150,9 +151,11 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def collect(reports: Path, only: str) -> list[EnvResult]:
-    """The envs below `reports` whose names match `only`, by framework and its version (`EnvResult.sort_key`)."""
+    """The envs below `reports` whose names match `only` (globs, comma-separated), by framework and its
+    version (`EnvResult.sort_key`)."""
+    globs = [g.strip() for g in only.split(",") if g.strip()]
     dirs = (
-        [d for d in sorted(reports.iterdir()) if d.is_dir() and fnmatch.fnmatch(d.name, only)]
+        [d for d in sorted(reports.iterdir()) if d.is_dir() and any(fnmatch.fnmatch(d.name, g) for g in globs)]
         if reports.is_dir()
         else []
     )
@@ -162,7 +165,7 @@ def collect(reports: Path, only: str) -> list[EnvResult]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reports", nargs="?", type=Path, default=Path("reports"), help="the reports directory")
-    parser.add_argument("--only", default="*", help="a glob of env names to include (default: all)")
+    parser.add_argument("--only", default="*", help="globs of env names to include, comma-separated (default: all)")
     args = parser.parse_args(argv)
     envs = [e for e in collect(args.reports, args.only) if e.checks or e.layers]
     if not envs:
