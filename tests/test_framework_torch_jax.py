@@ -520,3 +520,31 @@ def test_a_torch_child_killed_while_importing_fails_the_import_check_and_blocks_
     assert "Fatal Python error: Segmentation fault" in imports["message"]
     for check in ("build", "driver", "kernels", "sees"):
         assert got[TORCH[check]]["blocked_by"] == TORCH["imports"]
+
+
+@pytest.mark.parametrize(
+    ("imported", "installed", "same"),
+    [
+        ("2.14.1+cu130", "2.14.1", True),  # PyPI's wheel: the CUDA label is in torch.__version__ only
+        ("2.13.0+cpu", "2.13.0+cpu", True),  # download.pytorch.org's wheel: in both
+        ("2.14.0+cu130", "2.14.1", False),
+        ("2.14.1+cu128", "2.14.1+cu130", False),
+        ("2.13.0", "2.13.0+cpu", False),
+    ],
+)
+def test_the_import_check_takes_a_cuda_label_only_the_imported_torch_reports_as_the_same_release(
+    imported: str, installed: str, same: bool
+) -> None:
+    from gpuconform.facts.model import PackageInfo
+    from gpuconform.frameworks.identity import Identity
+    from gpuconform.frameworks.torch.checks import imports_as_installed
+
+    site = "/venv/lib/python3.11/site-packages"
+    identity = Identity(imported, f"{site}/torch/__init__.py", "torch", installed, site)
+    finding = imports_as_installed(PackageInfo("torch", installed, site), identity, "frameworks.torch in cpu.toml")
+    if same:
+        assert finding is None
+    else:
+        assert finding is not None
+        loads = f"import torch loads {site}/torch/__init__.py (torch {imported})"
+        assert finding.summary == f"{loads}, not torch {installed}"

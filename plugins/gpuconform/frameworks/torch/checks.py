@@ -220,7 +220,17 @@ def _runs_on(tables: FrameworkTables, build: TorchBuild, driver: Version | None)
 
 
 def _same(imported: str, installed: str) -> bool:
+    """The imported torch.__version__ is the installed distribution's version.
+
+    PyPI's torch wheels name their CUDA in torch.__version__ but not in their metadata
+    (torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl: METADATA `Version: 2.14.1`,
+    torch/version.py `__version__ = '2.14.1+cu130'`), while download.pytorch.org's wheels carry
+    the label in both (`2.13.0+cpu`): a local label only the import has is the same release.
+    """
     try:
-        return Version(imported) == Version(installed)
+        imported_version, installed_version = Version(imported), Version(installed)
     except InvalidVersion:
         return imported == installed
+    if installed_version.local is None:
+        return Version(imported_version.public) == installed_version
+    return imported_version == installed_version
