@@ -19,17 +19,22 @@ for the package and version that produced it (`gpuconform.expect.tables.keras_pr
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from typing import NoReturn
 
 import pytest
+from packaging.version import InvalidVersion
+from packaging.version import Version
 
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
 from gpuconform.expect.tables.keras_preprocessing import BEHAVIOURS
 from gpuconform.expect.tables.keras_preprocessing import DATASET_CORRUPTIONS
 from gpuconform.expect.tables.keras_preprocessing import EXPERIMENTS
 from gpuconform.expect.tables.keras_preprocessing import IMAGE_FORMATS
 from gpuconform.expect.tables.keras_preprocessing import INTERPOLATIONS
+from gpuconform.expect.tables.keras_preprocessing import LAYERS
 from gpuconform.expect.tables.keras_preprocessing import LOAD_INPUTS
 from gpuconform.expect.tables.keras_preprocessing import SKEWS
 from gpuconform.expect.tables.keras_preprocessing import KerasMatrix
@@ -38,17 +43,29 @@ from gpuconform.expect.tables.keras_preprocessing import Lacking
 from gpuconform.expect.tables.keras_preprocessing import Observation
 from gpuconform.expect.tables.keras_preprocessing import application_requires
 from gpuconform.expect.tables.keras_preprocessing import differences
+from gpuconform.expect.tables.keras_preprocessing import first_line
 from gpuconform.expect.tables.keras_preprocessing import load_keras_matrix
 from gpuconform.expect.tables.keras_preprocessing import observations
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
+from gpuconform.facts.model import PackageInfo
+from gpuconform.frameworks import framework
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
+from gpuconform.frameworks.keras import BACKENDS
+from gpuconform.frameworks.keras import KerasBackend
+from gpuconform.frameworks.keras.framework import BACKEND_VARIABLE
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import judged
+from gpuconform.frameworks.needs import need_of
 from gpuconform.frameworks.tensorflow import LiveTf
 from gpuconform.frameworks.tensorflow import answer_fixture
+from gpuconform.plugin.frameworks import live_framework
+from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
+from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
 
 pytestmark = pytest.mark.preprocessing
@@ -58,7 +75,7 @@ PREPROCESSING_CHILD = Planned(MODULE, EXPERIMENTS)  # started when collection en
 TF_KERAS = "tf.keras"  # the Keras that tf.keras resolves to: keras 2, keras 3 or tf-keras
 STANDALONE = "keras_preprocessing"
 Observed = dict[tuple[str, str], Observation] | Lacking
-Judge = Callable[[Observed, str, str], None]
+Judge = Callable[..., None]  # (observed, loader, behaviour, *, where=..., need=..., backend=...)
 
 
 # ---- fixtures: one child for the whole layer ------------------------------------------------
@@ -148,7 +165,16 @@ def judge(
     profile = host_expect.profile
     table = f"matrices/keras_preprocessing.toml ({keras_matrix.meta.source}, as of {keras_matrix.meta.as_of})"
 
-    def compare(observed: Observed, loader: str, behaviour: str) -> None:
+    def compare(
+        observed: Observed,
+        loader: str,
+        behaviour: str,
+        *,
+        where: str = "a TensorFlow child",
+        need: FrameworkNeed | None = None,
+        backend: str | None = None,
+    ) -> None:
+        """`need`: the framework a Keras backend is (its failures warn where the profile does not require it)."""
         if isinstance(observed, Lacking):
             _lacks_the_api(observed, BEHAVIOURS[behaviour], table)
         obs = observed.get((loader, behaviour))
@@ -157,7 +183,9 @@ def judge(
         if obs.outcome == "not-run":
             not_applicable(obs.reason)
         what, who = BEHAVIOURS[behaviour], f"{obs.package} {obs.version}"
-        source = f"{obs.call} in a TensorFlow child"
+        if backend is not None:
+            who += f" on the {backend} backend"
+        source = f"{obs.call} in {where}"
         row = keras_matrix.lookup(behaviour, obs.package, obs.version)
         if row is None:
             host_warn(
@@ -171,7 +199,7 @@ def judge(
             return
         found = differences(row, obs)
         if found:
-            fail(
+            changed = Finding(
                 f"{what} changed with {who}: it no longer behaves as {row.key} of the matrix says",
                 expected=f"{row.describe()} ({row.key}: {row.package} {row.versions}, seen on "
                 f"{', '.join(map(str, row.observed))})",
@@ -182,10 +210,12 @@ def judge(
                 fix=f"update the matrix or pin: if {who} is meant to behave like this, edit {row.key} in "
                 f"{keras_matrix.meta.source} (or add a row for {obs.version}); otherwise pip install '{row.pin}'",
             )
+            fail_with(changed) if need is None else judged(need, changed, host_warn)
+            return
         if row.regression is None:
             return
         if application_requires(profile.application, row):
-            fail(
+            relied = Finding(
                 f"{what} fails with {who}, and profile {profile.name!r} says the application relies on it",
                 expected=f"{what} works ([application] {row.requirement} = true in {profile.source or profile.name})",
                 found=obs.describe(),
@@ -193,6 +223,8 @@ def judge(
                 why=f"a known regression ({row.key}): {row.regression}",
                 fix=row.workaround or "",
             )
+            fail_with(relied) if need is None else judged(need, relied, host_warn)
+            return
         reason = f"known regression with {who} ({row.key}): {row.regression}; workaround: {row.workaround}"
         request.applymarker(pytest.mark.xfail(reason=reason, strict=True, raises=KnownRegression))
         raise KnownRegression(f"{what}: {obs.describe()}\n{reason}")
@@ -331,3 +363,195 @@ def test_flow_from_directory_reads_the_tree(image_data_generator: Observed, judg
         TF_KERAS,
         with_scipy[1] if with_scipy in image_data_generator else with_scipy[1] + "_without_scipy",
     )
+
+
+# ---- Keras 3 under each backend -------------------------------------------------------------
+# Keras 3 runs on TensorFlow, PyTorch or JAX, chosen by KERAS_BACKEND (else keras.json's
+# "backend") once, while keras imports. One Keras child per backend, KERAS_BACKEND set in its
+# environment at spawn (a zygote per backend: `gpuconform.frameworks.keras`), runs what Keras
+# promises alike on every backend: its image utilities (Pillow and NumPy under any backend,
+# judged by the Keras 3 rows the TensorFlow child's tf.keras is judged by) and its preprocessing
+# layers (against NumPy). A backend's checks apply where Keras 3 and that backend are installed,
+# and count as its framework counts (`gpuconform.frameworks.needs.judged`: warnings unless required).
+
+KERAS_MODULE = "preprocessing"
+KERAS_EXPERIMENTS = ("load_img_inputs", "interpolations", "truncated_images", "layers")
+BACKEND_CHECK = "preprocessing::keras_runs_on_the_requested_backend"
+KERAS_LAYERS = [name for name in LAYERS if name.startswith(("rescaling", "normalization", "center", "resizing"))]
+
+
+@dataclass(frozen=True)
+class KerasRun:
+    """Keras 3's children under one backend, and how that backend's framework counts on this profile."""
+
+    backend: str
+    live: LiveChildren
+    need: FrameworkNeed
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {BACKEND_VARIABLE: self.backend}
+
+    @property
+    def where(self) -> str:
+        return f"a Keras child with KERAS_BACKEND={self.backend}"
+
+
+def _keras3(host_facts: Facts) -> PackageInfo:
+    keras = host_facts.packages.keras
+    if keras is None:
+        not_applicable("Keras 3 is not installed (no keras distribution), and the backends are Keras 3's")
+    try:
+        major = Version(keras.version).major
+    except InvalidVersion:
+        major = 0
+    if major < 3:
+        not_applicable(f"keras {keras.version} is Keras 2, which runs on TensorFlow alone; the backends are Keras 3's")
+    return keras
+
+
+@pytest.fixture
+def keras_run(backend: str, request: pytest.FixtureRequest, host_facts: Facts, host_expect: Expectations) -> KerasRun:
+    keras = _keras3(host_facts)
+    need = need_of(backend, host_expect.profile, host_facts.packages)
+    if need.installed is None:  # required: its framework's import check fails with the pip command
+        not_applicable(f"{framework(backend).name} is not installed, so Keras cannot run on it here")
+    return KerasRun(backend, live_framework(request.config, "keras", keras), need)
+
+
+@pytest.fixture
+def keras_judge(judge: Judge, host_facts: Facts, host_expect: Expectations) -> Callable[[KerasRun, str, str], None]:
+    """Judge one behaviour of a Keras child by its matrix row, as the TensorFlow child's are."""
+
+    def compare(run: KerasRun, experiment: str, behaviour: str) -> None:
+        _require_pillow(host_facts, host_expect)  # every Keras experiment module loads images with it
+        batch = run.live.batch(KERAS_MODULE, KERAS_EXPERIMENTS, run.env)
+        if batch.import_error:
+            blocked(f"{BACKEND_CHECK}[{run.backend}]", f"import keras fails with KERAS_BACKEND={run.backend}")
+        result, what = batch[experiment], f"Keras on {run.backend} ({experiment})"
+        if result.crash is not None:
+            could_not_check(what, f"{result.crash.kind}: {result.crash.message}", source=run.where)
+        if not result.ok:
+            could_not_check(what, f"the experiment raised {result.error_type}: {result.error}", source=run.where)
+        try:
+            observed = observations(result.value)
+        except (TypeError, KeyError, ValueError) as exc:
+            could_not_check(what, f"the experiment answered in an unexpected shape: {exc!r}", source=run.where)
+        judge(observed, "keras", behaviour, where=run.where, need=run.need, backend=run.backend)
+
+    return compare
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_runs_on_the_requested_backend(keras_run: KerasRun, host_warn: Any) -> None:
+    run, installed = keras_run, keras_run.live.installed
+    batch = run.live.batch("backend", ("backend",), run.env)
+    source = run.live.source("backend")
+    if batch.import_error:
+        failed = Finding(
+            f"import keras fails with KERAS_BACKEND={run.backend}: {first_line(batch.import_error)}",
+            expected=f"keras {installed.version} imports and runs on {run.backend}",
+            found=batch.import_error,
+            source=source,
+            why=f"every Keras program on this host that asks for the {run.backend} backend fails the same way",
+            fix=f"see why {framework(run.backend).name} itself does not import (the framework layer's import check); "
+            f"then pip install --force-reinstall '{installed.name}=={installed.version}'",
+        )
+        judged(run.need, failed, host_warn)
+        return
+    found = run.live.observe(batch, "backend", KerasBackend)
+    if found.backend == run.backend:
+        return
+    wrong = Finding(
+        f"Keras runs on {found.backend!r}, not on the {run.backend!r} that KERAS_BACKEND asked for before it imported",
+        expected=f"keras.backend.backend() == {run.backend!r}",
+        found=f"keras.backend.backend() = {found.backend!r}; KERAS_BACKEND = {found.requested!r} in the child; "
+        f"keras.json's backend = {found.config_backend!r}",
+        source=source,
+        why='Keras picks its backend once, while keras first imports: keras.json\'s "backend", then KERAS_BACKEND '
+        "over it when set and not empty (keras/src/backend/config.py); another backend means keras was imported "
+        "before the variable was read (a sitecustomize or .pth file importing it): programs get a backend they did "
+        "not ask for",
+        fix="find what imports keras at start-up (python -X importtime -c pass 2>&1 | grep keras); in a program or "
+        "notebook, set KERAS_BACKEND before the first import keras (restart the kernel after changing it)",
+    )
+    judged(run.need, wrong, host_warn)
+
+
+def test_keras_imports_with_this_hosts_backend_settings(request: pytest.FixtureRequest, host_facts: Facts) -> None:
+    """Keras imports with the backend this environment's own KERAS_BACKEND or keras.json chooses."""
+    live = live_framework(request.config, "keras", _keras3(host_facts))
+    batch = live.batch("backend", ("backend",))
+    if not batch.import_error:
+        return
+    fail(
+        f"import keras fails with this host's backend settings: {first_line(batch.import_error)}",
+        expected='KERAS_BACKEND (where set) or else keras.json\'s "backend" (in KERAS_HOME, else ~/.keras) names an '
+        f"installed backend: {', '.join(BACKENDS)} (Keras also knows numpy and openvino)",
+        found=batch.import_error,
+        source=f"{live.source('backend')}, with this run's environment and keras.json",
+        why="Keras picks its backend while keras first imports (keras/src/backend/config.py); a name it does not know "
+        "raises 'Unable to import backend', one not installed fails to import: every program importing keras "
+        "(and tf.keras from TensorFlow 2.16) fails the same way",
+        fix='correct KERAS_BACKEND (echo $KERAS_BACKEND) or keras.json\'s "backend" to an installed backend, '
+        "e.g. export KERAS_BACKEND=tensorflow",
+    )
+
+
+@pytest.mark.parametrize("source", list(LOAD_INPUTS))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_img_reads_an_image_from(source: str, keras_run: KerasRun, keras_judge: Any) -> None:
+    keras_judge(keras_run, "load_img_inputs", f"load_img.{source}")
+
+
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_img_resizes_like_pil_with(interpolation: str, keras_run: KerasRun, keras_judge: Any) -> None:
+    keras_judge(keras_run, "interpolations", f"load_img.interpolation.{interpolation}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_img_uses_its_documented_default_interpolation(keras_run: KerasRun, keras_judge: Any) -> None:
+    keras_judge(keras_run, "interpolations", "load_img.default_interpolation")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_img_refuses_an_unknown_interpolation(keras_run: KerasRun, keras_judge: Any) -> None:
+    keras_judge(keras_run, "interpolations", "load_img.unknown_interpolation")
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_img_on_a_truncated_image_fails_where_the_matrix_says(
+    fmt: str, keras_run: KerasRun, keras_judge: Any
+) -> None:
+    keras_judge(keras_run, "truncated_images", f"truncated_{fmt}.load_img")
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_img_with_target_size_on_a_truncated_image_fails_where_the_matrix_says(
+    fmt: str, keras_run: KerasRun, keras_judge: Any
+) -> None:
+    keras_judge(keras_run, "truncated_images", f"truncated_{fmt}.load_img_target_size")
+
+
+@pytest.mark.parametrize("fmt", IMAGE_FORMATS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_load_truncated_images_lets_pil_read_a_truncated_image(
+    fmt: str, keras_run: KerasRun, keras_judge: Any
+) -> None:
+    keras_judge(keras_run, "truncated_images", f"truncated_{fmt}.load_truncated_images")
+
+
+@pytest.mark.parametrize("layer", KERAS_LAYERS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_preprocessing_layer_agrees_with_numpy(layer: str, keras_run: KerasRun, keras_judge: Any) -> None:
+    keras_judge(keras_run, "layers", f"layers.{layer}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_keras_text_vectorization_maps_words_to_ids(keras_run: KerasRun, keras_judge: Any, host_facts: Facts) -> None:
+    # One behaviour or the other, by whether TensorFlow is installed (TextVectorization runs on it, any backend).
+    with_tf = host_facts.packages.tensorflow is not None
+    keras_judge(keras_run, "layers", "layers.text_vectorization" + ("" if with_tf else "_without_tensorflow"))

@@ -17,6 +17,7 @@ FRAMEWORKS = {
     "tensorflow": "gpuconform.frameworks.tensorflow.framework",
     "torch": "gpuconform.frameworks.torch.framework",
     "jax": "gpuconform.frameworks.jax.framework",
+    "keras": "gpuconform.frameworks.keras.framework",  # Keras 3 under each backend (the preprocessing layer)
 }
 
 

@@ -73,6 +73,17 @@ SKEWS = {
     "tf_antialias_vs_pil_bilinear": "tf.image.resize(bilinear, antialias=True) against PIL BILINEAR",
     "load_img_default_vs_tf_bilinear": "load_img(target_size=...) with its default against tf.image.resize(bilinear)",
 }
+#: Keras 3's preprocessing layers, run under each backend against the same arithmetic in NumPy
+#: (`gpuconform.frameworks.keras.experiments.preprocessing.layers`).
+LAYERS = {
+    "rescaling": "keras.layers.Rescaling(1/255) against NumPy",
+    "normalization": "keras.layers.Normalization adapted to an image, against NumPy's mean and variance",
+    "center_crop": "keras.layers.CenterCrop against NumPy slicing",
+    "resizing_bilinear": "keras.layers.Resizing(interpolation='bilinear') halving an image, against 2x2 block means",
+    "resizing_nearest": "keras.layers.Resizing(interpolation='nearest') halving an image, against every other pixel",
+    "text_vectorization": "keras.layers.TextVectorization adapted to a small corpus (TensorFlow installed)",
+    "text_vectorization_without_tensorflow": "keras.layers.TextVectorization without TensorFlow installed",
+}
 DATASET_CORRUPTIONS = {
     "not_an_image": "a .jpg file that is not an image",
     "truncated_jpeg": "a truncated JPEG",
@@ -103,6 +114,7 @@ def _behaviours() -> dict[str, str]:
     out["image_data_generator.flow_from_directory_without_scipy"] = (
         "ImageDataGenerator.flow_from_directory without SciPy"
     )
+    out.update({f"layers.{k}": v for k, v in LAYERS.items()})
     return out
 
 

@@ -14,188 +14,70 @@ Runs on TensorFlow 2.12 to 2.21: `tf.keras` is Keras 2 up to 2.15, Keras 3 from
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import importlib.metadata
 import importlib.util
 import inspect
-import io
 import os
 import pathlib
 from collections.abc import Callable
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 from PIL import Image
 from PIL import ImageFile
 
-from gpuconform.frameworks.tensorflow.experiments.images import INTERPOLATIONS
-from gpuconform.frameworks.tensorflow.experiments.images import SKEW_TARGET
-from gpuconform.frameworks.tensorflow.experiments.images import TARGET
-from gpuconform.frameworks.tensorflow.experiments.images import TREE_SIZE
-from gpuconform.frameworks.tensorflow.experiments.images import Json
-from gpuconform.frameworks.tensorflow.experiments.images import Loader
-from gpuconform.frameworks.tensorflow.experiments.images import Probe
-from gpuconform.frameworks.tensorflow.experiments.images import fixed_image
-from gpuconform.frameworks.tensorflow.experiments.images import keras_preprocessing_loader
-from gpuconform.frameworks.tensorflow.experiments.images import make_tree
-from gpuconform.frameworks.tensorflow.experiments.images import not_run
-from gpuconform.frameworks.tensorflow.experiments.images import observe
-from gpuconform.frameworks.tensorflow.experiments.images import pil_resized
-from gpuconform.frameworks.tensorflow.experiments.images import resample
-from gpuconform.frameworks.tensorflow.experiments.images import save
-from gpuconform.frameworks.tensorflow.experiments.images import skew_image
-from gpuconform.frameworks.tensorflow.experiments.images import tf_keras_loader
-from gpuconform.frameworks.tensorflow.experiments.images import truncate
-from gpuconform.frameworks.tensorflow.experiments.images import workspace
+from gpuconform.frameworks.images import SKEW_TARGET
+from gpuconform.frameworks.images import TREE_SIZE
+from gpuconform.frameworks.images import Json
+from gpuconform.frameworks.images import Loader
+from gpuconform.frameworks.images import Probe
+from gpuconform.frameworks.images import fixed_image
+from gpuconform.frameworks.images import keras_preprocessing_loader
+from gpuconform.frameworks.images import load_img_from_inputs
+from gpuconform.frameworks.images import load_img_interpolations
+from gpuconform.frameworks.images import make_tree
+from gpuconform.frameworks.images import not_run
+from gpuconform.frameworks.images import observe
+from gpuconform.frameworks.images import resample
+from gpuconform.frameworks.images import save
+from gpuconform.frameworks.images import skew_image
+from gpuconform.frameworks.images import truncate
+from gpuconform.frameworks.images import truncated_loads
+from gpuconform.frameworks.images import workspace
+from gpuconform.frameworks.tensorflow.experiments.dists import installed_version
+
+KERAS_DISTRIBUTIONS = {"keras": "keras", "tf_keras": "tf-keras"}
 
 # ---- experiments ----------------------------------------------------------------------------
 
 
+def tf_keras_loader(tf: Any) -> Loader:
+    """The image API `tf.keras.utils` resolves to (Keras 2, Keras 3 or tf-keras), named by its distribution."""
+    utils = tf.keras.utils
+    top = utils.load_img.__module__.split(".")[0]  # keras.src.utils.image_utils -> keras
+    package = KERAS_DISTRIBUTIONS.get(top, top)
+    return Loader(
+        "tf.keras", package, installed_version(package, top), utils, f"{top}.preprocessing.image", f"{top}.utils."
+    )
+
+
 def load_img_inputs(tf: Any) -> list[Json]:
     """load_img from a str, a Path, a BytesIO, an open file and an upload, with target_size."""
-    loaders: list[Loader | str] = [tf_keras_loader(tf), keras_preprocessing_loader()]
-    out = []
-    with workspace() as d:
-        path = save(fixed_image(), d / "photo.jpg")
-        data = path.read_bytes()
-        expected = pil_resized(path, TARGET, "nearest")
-        for loader in loaders:
-            if isinstance(loader, str):
-                out += [
-                    not_run(f"load_img.{kind}", "keras_preprocessing", loader) for kind in _input_makers(path, data)
-                ]
-                continue
-            for kind, (call, make) in _input_makers(path, data).items():
-                if make is None:
-                    out.append(
-                        not_run(f"load_img.{kind}", loader.name, "werkzeug is not installed; the upload case needs it")
-                    )
-                    continue
-                out.append(loader.observe(f"load_img.{kind}", call, _loads(loader, make, expected)))
-    return out
-
-
-def _input_makers(path: pathlib.Path, data: bytes) -> dict[str, tuple[str, Callable[[], Any] | None]]:
-    target = f"target_size={TARGET}"
-    makers: dict[str, tuple[str, Callable[[], Any] | None]] = {
-        "str_path": (f"load_img('photo.jpg', {target})", lambda: str(path)),
-        "pathlib_path": (f"load_img(pathlib.Path('photo.jpg'), {target})", lambda: path),
-        "bytesio": (f"load_img(io.BytesIO(data), {target})", lambda: io.BytesIO(data)),
-        # The file is closed by _loads once load_img is done with it.
-        "binary_file": (f"load_img(open('photo.jpg', 'rb'), {target})", lambda: open(path, "rb")),  # noqa: SIM115
-    }
-    try:
-        from werkzeug.datastructures import FileStorage
-    except ImportError:
-        makers["filestorage"] = ("", None)
-    else:
-        upload = (
-            f"load_img(FileStorage(stream, 'photo.jpg', content_type='image/jpeg'), {target})",
-            lambda: FileStorage(stream=io.BytesIO(data), filename="photo.jpg", content_type="image/jpeg"),
-        )
-        makers["filestorage"] = upload
-    return makers
-
-
-def _loads(loader: Loader, make: Callable[[], Any], expected: np.ndarray) -> Probe:
-    def probe(values: Json, measures: Json) -> None:
-        source = make()
-        try:
-            img = loader.load_img(source, target_size=TARGET)
-        finally:
-            if hasattr(source, "close"):
-                source.close()
-        values["size"] = list(img.size)
-        values["mode"] = img.mode
-        values["same_pixels"] = bool(np.array_equal(np.asarray(img), expected))
-
-    return probe
+    return load_img_from_inputs([tf_keras_loader(tf), keras_preprocessing_loader()])
 
 
 def interpolations(tf: Any) -> list[Json]:
     """load_img with each interpolation against PIL's resize, its default, and an unknown name."""
-    loader = tf_keras_loader(tf)
-    out = []
-    with workspace() as d:
-        path = save(fixed_image(), d / "photo.png")
-        for name in INTERPOLATIONS:
-
-            def same(values: Json, measures: Json, name: str = name) -> None:
-                img = loader.load_img(str(path), target_size=TARGET, interpolation=name)
-                values["matches_pil"] = bool(np.array_equal(np.asarray(img), pil_resized(path, TARGET, name)))
-
-            out.append(
-                loader.observe(
-                    f"load_img.interpolation.{name}",
-                    f"load_img(path, target_size={TARGET}, interpolation={name!r})",
-                    same,
-                )
-            )
-
-        def default(values: Json, measures: Json) -> None:
-            values["default"] = inspect.signature(loader.load_img).parameters["interpolation"].default
-            img = loader.load_img(str(path), target_size=TARGET)
-            values["matches_pil_nearest"] = bool(np.array_equal(np.asarray(img), pil_resized(path, TARGET, "nearest")))
-
-        out.append(loader.observe("load_img.default_interpolation", f"load_img(path, target_size={TARGET})", default))
-
-        def unknown(values: Json, measures: Json) -> None:
-            loader.load_img(str(path), target_size=TARGET, interpolation="nonexistent")
-
-        out.append(
-            loader.observe(
-                "load_img.unknown_interpolation",
-                "load_img(path, target_size=..., interpolation='nonexistent')",
-                unknown,
-            )
-        )
-    return out
-
-
-@contextlib.contextmanager
-def load_truncated_images(value: bool) -> Iterator[None]:
-    """Set PIL's process-wide LOAD_TRUNCATED_IMAGES, and put back what was there."""
-    before = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = value
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = before
+    return load_img_interpolations(tf_keras_loader(tf))
 
 
 def truncated_images(tf: Any) -> list[Json]:
-    """Where a truncated JPEG/PNG fails (load or array conversion), with what, and with LOAD_TRUNCATED_IMAGES."""
-    loader = tf_keras_loader(tf)
-    out = []
+    """Where a truncated JPEG/PNG fails (load or array conversion), with what, with LOAD_TRUNCATED_IMAGES,
+    and what tf.io.decode_image makes of it."""
+    out = truncated_loads(tf_keras_loader(tf))
     with workspace() as d:
         for fmt, suffix in (("jpeg", ".jpg"), ("png", ".png")):
             cut = truncate(save(fixed_image(), d / f"full{suffix}"), d / f"cut{suffix}")
-            out.append(
-                loader.observe(
-                    f"truncated_{fmt}.load_img", f"img_to_array(load_img('cut{suffix}'))", _staged(loader, cut, None)
-                )
-            )
-            out.append(
-                loader.observe(
-                    f"truncated_{fmt}.load_img_target_size",
-                    f"img_to_array(load_img('cut{suffix}', target_size={TARGET}))",
-                    _staged(loader, cut, TARGET),
-                )
-            )
-
-            def tolerant(values: Json, measures: Json, cut: pathlib.Path = cut) -> None:
-                with load_truncated_images(True):
-                    values["shape"] = list(loader.img_to_array(loader.load_img(str(cut))).shape)
-
-            out.append(
-                loader.observe(
-                    f"truncated_{fmt}.load_truncated_images",
-                    f"img_to_array(load_img('cut{suffix}')) with PIL.ImageFile.LOAD_TRUNCATED_IMAGES = True",
-                    tolerant,
-                )
-            )
 
             def decode(values: Json, measures: Json, cut: pathlib.Path = cut) -> None:
                 values["shape"] = [
@@ -204,22 +86,8 @@ def truncated_images(tf: Any) -> list[Json]:
 
             call = f"tf.io.decode_image(open('cut{suffix}', 'rb').read(), channels=3)"
             out.append(observe(f"truncated_{fmt}.tf_decode", "tensorflow", tf.__version__, call, decode))
-        out.append(_flag_left_alone())
+    out.append(_flag_left_alone())
     return out
-
-
-def _staged(loader: Loader, path: pathlib.Path, target: tuple[int, int] | None) -> Probe:
-    # `stage` says where it failed: PIL opens lazily, so a truncated file may load and only
-    # fail when its pixels are read (array conversion), or at load when a resize reads them.
-    def probe(values: Json, measures: Json) -> None:
-        with load_truncated_images(False):  # PIL's default, whatever this process had set
-            values["stage"] = "load"
-            img = loader.load_img(str(path), target_size=target)
-            values["stage"] = "array"
-            loader.img_to_array(img)
-            values["stage"] = "none"
-
-    return probe
 
 
 def _flag_left_alone() -> Json:

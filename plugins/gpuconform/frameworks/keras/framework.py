@@ -1,0 +1,37 @@
+"""Keras 3, as the framework seam knows it: one zygote per backend, `KERAS_BACKEND` pinned at import."""
+
+from __future__ import annotations
+
+from gpuconform.frameworks.base import Framework
+
+#: The backends whose Keras behaviours the preprocessing layer runs: the frameworks gpuconform checks
+#: (keras/src/backend/__init__.py also has "numpy" and "openvino", which run no training).
+BACKENDS = ("tensorflow", "torch", "jax")
+#: Keras reads it once, in keras/src/backend/config.py while keras imports (after ~/.keras/keras.json,
+#: which it overrides): a forked child cannot change it, so each value has a zygote of its own.
+BACKEND_VARIABLE = "KERAS_BACKEND"
+#: Read when the backend's first device initialises, never while keras imports.
+AFTER_IMPORT = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "TF_FORCE_GPU_ALLOW_GROWTH"})
+
+
+def after_import(name: str) -> bool:
+    """Whether a child forked after `import keras` may still set variable `name` (KERAS_BACKEND it may not)."""
+    return name in AFTER_IMPORT or name.startswith("GPUCONFORM_")
+
+
+def landmark(line: str) -> bool:
+    """Whether a line of a Keras child's log is one its checks read (none: they read the answers)."""
+    return "KERAS_BACKEND" in line or "keras.json" in line
+
+
+FRAMEWORK = Framework(
+    id="keras",
+    name="Keras",
+    distributions=("keras", "keras-nightly"),
+    experiments="gpuconform.frameworks.keras.experiments",
+    landmark=landmark,
+    after_import=after_import,
+    # The zygote without a pin says which backend the host's own settings chose
+    # (experiments.child.import_switches): a batch pinning that one is forked from it.
+    reported_at_import=frozenset({BACKEND_VARIABLE}),
+)
