@@ -26,7 +26,7 @@ FLOORS = ("facts", "expect", "probes", "verdict", "diagnose", "frameworks", "rep
 #: Modules of the package's top level and the floor each stands on.
 TOP_LEVEL = {"gpuconform": "facts", "gpuconform.data": "facts", "gpuconform.schemas": "facts"}
 #: The framework-neutral machinery a framework's folder builds on; it never imports a framework.
-FRAMEWORK_FOLDERS = ("tensorflow", "torch", "jax")
+FRAMEWORK_FOLDERS = ("tensorflow", "torch", "jax", "keras")
 #: Outside a framework's own folder, only the pytest face wires a framework in.
 WIRES_FRAMEWORKS = ("gpuconform.plugin",)
 #: The layers, each one file of suites/.

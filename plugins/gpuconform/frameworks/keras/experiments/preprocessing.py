@@ -27,6 +27,7 @@ from gpuconform.frameworks.images import Probe
 from gpuconform.frameworks.images import fixed_image
 from gpuconform.frameworks.images import load_img_from_inputs
 from gpuconform.frameworks.images import load_img_interpolations
+from gpuconform.frameworks.images import observe
 from gpuconform.frameworks.images import truncated_loads
 
 #: TextVectorization's corpus and the sentence it maps (ties in frequency are Keras's to order).
@@ -103,10 +104,15 @@ def layers(keras: Any) -> list[Json]:
         "resizing_bilinear": (f"layers.Resizing{half}(interpolation='bilinear')(image)", resizing_bilinear),
         "resizing_nearest": (f"layers.Resizing{half}(interpolation='nearest')(image)", resizing_nearest),
     }
-    out = [loader.observe(f"layers.{name}", call, probe) for name, (call, probe) in probes.items()]
+    version = loader.version
+
+    def run_layer(behaviour: str, call: str, probe: Probe) -> Json:
+        return observe(behaviour, "keras", version, f"keras.{call}", probe, loader.name)
+
+    out = [run_layer(f"layers.{name}", call, probe) for name, (call, probe) in probes.items()]
     # TextVectorization runs on TensorFlow under every backend: two behaviours, by whether it is installed.
     with_tf = importlib.util.find_spec("tensorflow") is not None
     behaviour = "layers.text_vectorization" + ("" if with_tf else "_without_tensorflow")
     call = f"layers.TextVectorization(output_mode='int'), adapt({list(CORPUS)}), then ([{SENTENCE!r}])"
-    out.append(loader.observe(behaviour, call, text_vectorization))
+    out.append(run_layer(behaviour, call, text_vectorization))
     return out
