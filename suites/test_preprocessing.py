@@ -24,8 +24,6 @@ from typing import Any
 from typing import NoReturn
 
 import pytest
-from packaging.version import InvalidVersion
-from packaging.version import Version
 
 from gpuconform.expect.expectations import Expectations
 from gpuconform.expect.framework_needs import FrameworkNeed
@@ -54,6 +52,7 @@ from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.keras import BACKENDS
 from gpuconform.frameworks.keras import KerasBackend
+from gpuconform.frameworks.keras import keras_3
 from gpuconform.frameworks.keras.framework import BACKEND_VARIABLE
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.needs import judged
@@ -397,15 +396,18 @@ class KerasRun:
         return f"a Keras child with KERAS_BACKEND={self.backend}"
 
 
+#: Started when collection ends, beside the TensorFlow child, where Keras 3 is installed on a profile
+#: without GPUs (`gpuconform.plugin.early`); a backend that is not installed fails its import at once.
+KERAS_TENSORFLOW_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "tensorflow"}, framework="keras")
+KERAS_TORCH_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "torch"}, framework="keras")
+KERAS_JAX_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "jax"}, framework="keras")
+
+
 def _keras3(host_facts: Facts) -> PackageInfo:
     keras = host_facts.packages.keras
     if keras is None:
         not_applicable("Keras 3 is not installed (no keras distribution), and the backends are Keras 3's")
-    try:
-        major = Version(keras.version).major
-    except InvalidVersion:
-        major = 0
-    if major < 3:
+    if not keras_3(keras):
         not_applicable(f"keras {keras.version} is Keras 2, which runs on TensorFlow alone; the backends are Keras 3's")
     return keras
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from gpuconform.frameworks.children import Planned
+from gpuconform.frameworks.keras import keras_3
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.plugin.frameworks import live_framework
 from gpuconform.plugin.frameworks import live_tf
@@ -83,6 +84,11 @@ def _other_frameworks(host: HostSession) -> dict[str, LiveChildren]:
         if need.name != "tensorflow" and need.installed is not None and need.name in host.runners:
             host.runners[need.name].concurrency = MOST_AT_ONCE
             found[need.name] = live_framework(host.config, need.name, need.installed)
+    keras = host.facts.packages.keras
+    if keras_3(keras) and "keras" in host.runners:  # Keras 3 under each backend (the preprocessing layer)
+        assert keras is not None
+        host.runners["keras"].concurrency = MOST_AT_ONCE
+        found["keras"] = live_framework(host.config, "keras", keras)
     return found
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from packaging.version import InvalidVersion
+from packaging.version import Version
+
+from gpuconform.facts.model import PackageInfo
 from gpuconform.frameworks.base import Framework
 
 #: The backends whose Keras behaviours the preprocessing layer runs: the frameworks gpuconform checks
@@ -35,3 +39,13 @@ FRAMEWORK = Framework(
     # (experiments.child.import_switches): a batch pinning that one is forked from it.
     reported_at_import=frozenset({BACKEND_VARIABLE}),
 )
+
+
+def keras_3(installed: PackageInfo | None) -> bool:
+    """Whether this keras distribution is Keras 3 (the one with backends; Keras 2 runs on TensorFlow alone)."""
+    if installed is None:
+        return False
+    try:
+        return Version(installed.version).major >= 3
+    except InvalidVersion:
+        return False
