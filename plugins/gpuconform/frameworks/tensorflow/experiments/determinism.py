@@ -13,22 +13,23 @@ golden outputs, so numpy is never needed in the pytest process.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import pathlib
 import tempfile
 from typing import Any
 
 import numpy as np
 
+from gpuconform.frameworks.reference_arrays import DATA_NAME as DATA_NAME
+from gpuconform.frameworks.reference_arrays import digest
+from gpuconform.frameworks.reference_arrays import read_arrays
+from gpuconform.frameworks.reference_arrays import rows
+from gpuconform.frameworks.reference_arrays import scaled_inputs
 from gpuconform.frameworks.tensorflow.experiments.child import onednn_enabled
 from gpuconform.frameworks.tensorflow.experiments.dists import installed_version
 from gpuconform.frameworks.tensorflow.reference_model import NAN_ROW
 from gpuconform.frameworks.tensorflow.reference_model import WRONG_SHAPES
 from gpuconform.frameworks.tensorflow.reference_model import reference_dir
 
-DATA_NAME = "reference_model"
 INPUT_SHAPE = (12, 12, 3)
 
 Json = dict[str, Any]
@@ -50,26 +51,13 @@ def build_model(keras: Any) -> Any:
     return keras.Model(inputs, outputs, name="gpuconform_reference")
 
 
-def read_arrays(directory: pathlib.Path) -> tuple[Json, dict[str, np.ndarray], str]:
-    """The manifest, the arrays it lays out in the .bin file, and the file's SHA-256."""
-    manifest = json.loads((directory / f"{DATA_NAME}.json").read_text())
-    blob = (directory / f"{DATA_NAME}.bin").read_bytes()
-    arrays = {}
-    for spec in manifest["arrays"]:
-        stored = np.dtype(spec["dtype"])  # little-endian as written ("<f4"); astype gives native order
-        count = int(np.prod(spec["shape"]))
-        array = np.frombuffer(blob, stored, count, spec["offset"]).reshape(spec["shape"])
-        arrays[spec["name"]] = array.astype(stored.newbyteorder("="))
-    return manifest, arrays, hashlib.sha256(blob).hexdigest()
-
-
 def reference(tf: Any) -> tuple[Any, np.ndarray]:
     """The reference model with its weights, and its input batch as float32 in [0, 1] (cached)."""
     if "model" not in _cache:
         manifest, arrays, digest = read_arrays(reference_dir())
         model = build_model(tf.keras)
         model.set_weights([arrays[name] for name in manifest["weights"]])
-        _cache.update(model=model, inputs=arrays["inputs"].astype(np.float32) / 255.0, sha256=digest)
+        _cache.update(model=model, inputs=scaled_inputs(arrays), sha256=digest)
     return _cache["model"], _cache["inputs"]
 
 
@@ -80,14 +68,6 @@ def predict(model: Any, x: np.ndarray) -> np.ndarray:
 
 def enable_determinism(tf: Any) -> None:
     tf.config.experimental.enable_op_determinism()
-
-
-def digest(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float32).tobytes()).hexdigest()
-
-
-def rows(array: np.ndarray) -> list[list[float]]:
-    return [[float(v) for v in row] for row in np.asarray(array, dtype=np.float32)]
 
 
 def _error(exc: BaseException) -> Json:
