@@ -18,15 +18,40 @@ Calling the model on a wrong input shape raises ValueError. Tolerances are in
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
+from gpuconform.expect.framework_tables import load_framework_tables as load_jax_tables
+from gpuconform.expect.tables.jax import JaxTable
 from gpuconform.facts.errors import DataError
+from gpuconform.facts.model import Facts
+from gpuconform.frameworks import framework
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
+from gpuconform.frameworks.determinism import Words
+from gpuconform.frameworks.determinism import golden_on_cpu
+from gpuconform.frameworks.determinism import golden_on_gpus
+from gpuconform.frameworks.determinism import repeats_across
+from gpuconform.frameworks.determinism import repeats_within
+from gpuconform.frameworks.jax import determinism as jax_det
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import answer as answer_of  # PyTorch's and JAX's (TensorFlow's is `answer`)
+from gpuconform.frameworks.needs import judged
+from gpuconform.frameworks.reference import GpuOutputs
+from gpuconform.frameworks.reference import Outputs
+from gpuconform.frameworks.reference import ReferenceRun
+from gpuconform.frameworks.reference import Refusals
+from gpuconform.frameworks.reference import Repeats
+from gpuconform.frameworks.reference_agreement import AGREE
+from gpuconform.frameworks.reference_agreement import AGREE_WHY
+from gpuconform.frameworks.reference_agreement import FRAMEWORK_CPU
+from gpuconform.frameworks.reference_agreement import outliers
+from gpuconform.frameworks.reference_agreement import pairs
 from gpuconform.frameworks.tensorflow import BATCH
 from gpuconform.frameworks.tensorflow import CPU
 from gpuconform.frameworks.tensorflow import ENV_VAR
@@ -43,6 +68,9 @@ from gpuconform.frameworks.tensorflow import load_reference
 from gpuconform.frameworks.tensorflow import max_abs_diff
 from gpuconform.frameworks.tensorflow import mismatch
 from gpuconform.frameworks.tensorflow import reference_dir
+from gpuconform.frameworks.torch import determinism as torch_det
+from gpuconform.plugin.frameworks import framework_tables
+from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
 from gpuconform.verdict.check import not_applicable
@@ -408,3 +436,335 @@ def test_an_op_without_a_deterministic_gpu_kernel_raises_on_each_gpu(
             fix="make sure nothing disables determinism (TF_DETERMINISTIC_OPS=0 in the environment); pin a release "
             "that enforces it: pip install 'tensorflow[and-cuda]==2.21.*'",
         )
+
+
+# ---- PyTorch and JAX: the same reference model, from the same weights -------------------------------
+#
+# Which of them are checked follows the profile's [frameworks] table, as in the framework layer
+# (`gpuconform.frameworks.needs`): a required framework fails these checks, one only installed warns,
+# and a profile without the table checks TensorFlow alone. Each framework builds the model from
+# reference_model.bin in its own layouts (`gpuconform.frameworks.torch.experiments.determinism`,
+# `gpuconform.frameworks.jax.experiments.determinism`); the judgements are `gpuconform.frameworks.determinism`'s.
+
+TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
+TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
+TORCH_SEES = "framework::torch_sees_the_expected_gpus"
+JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
+JAX_BUILD = "framework::jax_build_can_use_the_gpu"
+JAX_SEES = "framework::jax_sees_the_expected_gpus"
+
+
+def _torch_env(**extra: str) -> dict[str, str]:
+    return {ENV_VAR: str(reference_dir()), torch_det.WORKSPACE: torch_det.DETERMINISTIC_WORKSPACE, **extra}
+
+
+def _jax_env(table: JaxTable, version: str | None, **extra: str) -> dict[str, str]:
+    return {ENV_VAR: str(reference_dir()), **jax_det.deterministic_env(table, version), **extra}
+
+
+def _installed_jax() -> str | None:
+    """jax's version from its metadata, for the children started before the checks ask (never an import)."""
+    try:
+        return importlib.metadata.version("jax")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+TORCH_FIRST = Planned(MODULE, torch_det.FIRST_CHILD, _torch_env, framework="torch")
+TORCH_SECOND = Planned(
+    MODULE, torch_det.SECOND_CHILD, lambda: _torch_env(GPUCONFORM_DETERMINISM_RUN="second"), framework="torch"
+)
+# Without the workspace setting (the experiment also removes one the child inherits).
+TORCH_REFUSAL = Planned(
+    MODULE,
+    torch_det.REFUSAL_CHILD,
+    lambda: {ENV_VAR: str(reference_dir()), "GPUCONFORM_DETERMINISM_RUN": "no-workspace"},
+    framework="torch",
+)
+JAX_FIRST = Planned(MODULE, jax_det.FIRST_CHILD, lambda: _jax_env(load_jax_tables().jax, _installed_jax()), "jax")
+JAX_SECOND = Planned(
+    MODULE,
+    jax_det.SECOND_CHILD,
+    lambda: _jax_env(load_jax_tables().jax, _installed_jax(), GPUCONFORM_DETERMINISM_RUN="second"),
+    "jax",
+)
+
+TORCH_WORDS = Words(
+    "PyTorch",
+    torch_det.SWITCH,
+    f"PyTorch children ({framework('torch').describe(MODULE)})",
+    torch_det.PIN,
+    torch_det.FULL_FP32,
+)
+
+
+def _jax_words(request: pytest.FixtureRequest, jax_need: FrameworkNeed) -> Words:
+    row = jax_det.flags_for(framework_tables(request.config).jax, _version(jax_need))
+    source = f"JAX children ({framework('jax').describe(MODULE)}; {jax_det.MATRIX})"
+    return Words("JAX", jax_det.switch(row), source, jax_det.PIN, jax_det.FULL_FP32)
+
+
+def _version(need: FrameworkNeed) -> str | None:
+    return None if need.installed is None else need.installed.version
+
+
+@pytest.fixture
+def torch_first(torch_live: LiveChildren, reference: ReferenceModel) -> Batch:
+    return torch_live.batch(*TORCH_FIRST.args())
+
+
+@pytest.fixture
+def torch_second(torch_live: LiveChildren, reference: ReferenceModel) -> Batch:
+    return torch_live.batch(*TORCH_SECOND.args())
+
+
+@pytest.fixture
+def jax_first(request: pytest.FixtureRequest, jax_live: LiveChildren, jax_need: FrameworkNeed) -> Batch:
+    table = framework_tables(request.config).jax
+    return jax_live.batch(MODULE, jax_det.FIRST_CHILD, _jax_env(table, _version(jax_need)))
+
+
+@pytest.fixture
+def jax_second(request: pytest.FixtureRequest, jax_live: LiveChildren, jax_need: FrameworkNeed) -> Batch:
+    table = framework_tables(request.config).jax
+    return jax_live.batch(
+        MODULE, jax_det.SECOND_CHILD, _jax_env(table, _version(jax_need), GPUCONFORM_DETERMINISM_RUN="second")
+    )
+
+
+def _run(live: LiveChildren, need: FrameworkNeed, batch: Batch, reference: ReferenceModel) -> ReferenceRun:
+    run: ReferenceRun = answer_of(live, need, batch, "environment", ReferenceRun)
+    if run.bin_sha256 != reference.bin_sha256:
+        could_not_check(
+            "the reference model",
+            f"{reference_dir()}/reference_model.bin does not match the bin_sha256 of its manifest",
+            source=live.source(MODULE),
+        )
+    return run
+
+
+def _gpus(live: LiveChildren, need: FrameworkNeed, batch: Batch) -> tuple[GpuOutputs, ...]:
+    found: tuple[GpuOutputs, ...] = answer_of(live, need, batch, "gpu_golden", tuple[GpuOutputs, ...])
+    return found
+
+
+@pytest.fixture
+def torch_run(
+    torch_live: LiveChildren, torch_need: FrameworkNeed, torch_first: Batch, reference: ReferenceModel
+) -> ReferenceRun:
+    return _run(torch_live, torch_need, torch_first, reference)
+
+
+@pytest.fixture
+def jax_run(
+    jax_live: LiveChildren, jax_need: FrameworkNeed, jax_first: Batch, reference: ReferenceModel
+) -> ReferenceRun:
+    return _run(jax_live, jax_need, jax_first, reference)
+
+
+@pytest.fixture
+def torch_golden_cpu(
+    torch_live: LiveChildren, torch_need: FrameworkNeed, torch_first: Batch, torch_run: ReferenceRun
+) -> Outputs:
+    found: Outputs = answer_of(torch_live, torch_need, torch_first, "golden_cpu", Outputs)
+    return found
+
+
+@pytest.fixture
+def jax_golden_cpu(
+    jax_live: LiveChildren, jax_need: FrameworkNeed, jax_first: Batch, jax_run: ReferenceRun
+) -> Outputs:
+    found: Outputs = answer_of(jax_live, jax_need, jax_first, "golden_cpu", Outputs)
+    return found
+
+
+def test_torch_repeats_bit_for_bit_within_a_process(
+    torch_live: LiveChildren, torch_need: FrameworkNeed, torch_first: Batch, torch_run: ReferenceRun, host_warn: Any
+) -> None:
+    """Five inferences of the batch in one PyTorch process, on the CPU and each GPU, give one digest."""
+    repeats: Repeats = answer_of(torch_live, torch_need, torch_first, "repeat", Repeats)
+    judged(torch_need, repeats_within(TORCH_WORDS, repeats, torch_run), host_warn)
+
+
+def test_torch_repeats_bit_for_bit_across_two_processes(
+    torch_live: LiveChildren, torch_need: FrameworkNeed, torch_first: Batch, torch_second: Batch,
+    torch_run: ReferenceRun, torch_golden_cpu: Outputs, host_warn: Any,
+) -> None:
+    """Two PyTorch processes give bit-for-bit the same outputs, on the CPU and each GPU."""
+    second: Outputs = answer_of(torch_live, torch_need, torch_second, "golden_cpu", Outputs)
+    gpus, second_gpus = _gpus(torch_live, torch_need, torch_first), _gpus(torch_live, torch_need, torch_second)
+    judged(torch_need, repeats_across(TORCH_WORDS, torch_golden_cpu, second, gpus, second_gpus, torch_run), host_warn)
+
+
+def test_torch_golden_outputs_match_on_the_cpu(
+    torch_need: FrameworkNeed, torch_golden_cpu: Outputs, torch_run: ReferenceRun, reference: ReferenceModel,
+    measured: Any, host_warn: Any,
+) -> None:
+    """PyTorch's CPU outputs of the reference model, built from the neutral weights, match the goldens."""
+    measured("tolerance", f"{FRAMEWORK_CPU} ({FRAMEWORK_CPU.why})")
+    measured("max_abs_diff", max_abs_diff(torch_golden_cpu.outputs, reference.golden))
+    judged(torch_need, golden_on_cpu(TORCH_WORDS, torch_golden_cpu, reference, torch_run), host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_torch_golden_outputs_match_on_each_gpu(
+    gpu_profile: Expectations, torch_live: LiveChildren, torch_need: FrameworkNeed, torch_first: Batch,
+    torch_run: ReferenceRun, reference: ReferenceModel, host_warn: Any,
+) -> None:
+    """PyTorch's outputs on each GPU match the goldens within the GPU's (TF32-aware) tolerance."""
+    gpus = _gpus(torch_live, torch_need, torch_first)
+    judged(torch_need, _no_gpu(TORCH_WORDS, gpu_profile, TORCH_SEES) if not gpus else None, host_warn)
+    judged(torch_need, golden_on_gpus(TORCH_WORDS, gpus, reference), host_warn)
+
+
+@pytest.mark.depends_on(TORCH_IMPORTS, TORCH_BUILD, TORCH_SEES)
+def test_torch_refuses_cublas_without_its_workspace_setting(
+    gpu_profile: Expectations, torch_live: LiveChildren, torch_need: FrameworkNeed, host_warn: Any
+) -> None:
+    """Under determinism, a cuBLAS call without CUBLAS_WORKSPACE_CONFIG raises PyTorch's documented error."""
+    batch = torch_live.batch(*TORCH_REFUSAL.args())
+    refusals: Refusals = answer_of(torch_live, torch_need, batch, "cublas_without_workspace", Refusals)
+    if not refusals.gpus:
+        not_applicable("PyTorch sees no GPU (determinism::torch_golden_outputs_match_on_each_gpu fails for that)")
+    wrong = [r for r in refusals.gpus if not (r.raised and r.error_type == "RuntimeError" and _refused(r.error))]
+    if not wrong:
+        return
+    r = wrong[0]
+    found = f"{r.error_type}: {r.error}" if r.raised else "torch.mm returned a result"
+    judged(
+        torch_need,
+        Finding(
+            f"a cuBLAS matrix multiply ran on {r.device} under torch.use_deterministic_algorithms(True) without "
+            f"{torch_det.WORKSPACE}, instead of raising",
+            expected=f"RuntimeError: {torch_det.REFUSAL} ...",
+            found=found,
+            source=f"torch.mm on {r.device} after torch.use_deterministic_algorithms(True), {torch_det.WORKSPACE} "
+            f"unset (inherited: {refusals.inherited}); {torch_live.source(MODULE)}",
+            why="cuBLAS picks its workspace per stream and its results can vary run to run without a fixed "
+            "workspace: PyTorch must refuse, or determinism silently does not hold",
+            fix=f"set {torch_det.WORKSPACE}={torch_det.DETERMINISTIC_WORKSPACE} in every job that uses "
+            "torch.use_deterministic_algorithms(True), and make sure nothing passes warn_only=True; pin a release "
+            f"that refuses: {torch_det.PIN}",
+        ),
+        host_warn,
+    )
+
+
+def _refused(error: str | None) -> bool:
+    return error is not None and " ".join(error.split()).startswith(torch_det.REFUSAL)
+
+
+def test_jax_repeats_bit_for_bit_within_a_process(
+    request: pytest.FixtureRequest, jax_live: LiveChildren, jax_need: FrameworkNeed, jax_first: Batch,
+    jax_run: ReferenceRun, host_warn: Any,
+) -> None:
+    """Five inferences of the batch in one JAX process, on the CPU and each GPU, give one digest."""
+    repeats: Repeats = answer_of(jax_live, jax_need, jax_first, "repeat", Repeats)
+    judged(jax_need, repeats_within(_jax_words(request, jax_need), repeats, jax_run), host_warn)
+
+
+def test_jax_repeats_bit_for_bit_across_two_processes(
+    request: pytest.FixtureRequest, jax_live: LiveChildren, jax_need: FrameworkNeed, jax_first: Batch,
+    jax_second: Batch, jax_run: ReferenceRun, jax_golden_cpu: Outputs, host_warn: Any,
+) -> None:
+    """Two JAX processes give bit-for-bit the same outputs, on the CPU and each GPU."""
+    second: Outputs = answer_of(jax_live, jax_need, jax_second, "golden_cpu", Outputs)
+    gpus, second_gpus = _gpus(jax_live, jax_need, jax_first), _gpus(jax_live, jax_need, jax_second)
+    words = _jax_words(request, jax_need)
+    judged(jax_need, repeats_across(words, jax_golden_cpu, second, gpus, second_gpus, jax_run), host_warn)
+
+
+def test_jax_golden_outputs_match_on_the_cpu(
+    request: pytest.FixtureRequest, jax_need: FrameworkNeed, jax_golden_cpu: Outputs, jax_run: ReferenceRun,
+    reference: ReferenceModel, measured: Any, host_warn: Any,
+) -> None:
+    """JAX's CPU outputs of the reference model, built from the neutral weights, match the goldens."""
+    measured("tolerance", f"{FRAMEWORK_CPU} ({FRAMEWORK_CPU.why})")
+    measured("max_abs_diff", max_abs_diff(jax_golden_cpu.outputs, reference.golden))
+    judged(jax_need, golden_on_cpu(_jax_words(request, jax_need), jax_golden_cpu, reference, jax_run), host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+def test_jax_golden_outputs_match_on_each_gpu(
+    request: pytest.FixtureRequest, gpu_profile: Expectations, jax_live: LiveChildren, jax_need: FrameworkNeed,
+    jax_first: Batch, jax_run: ReferenceRun, reference: ReferenceModel, host_warn: Any,
+) -> None:
+    """JAX's outputs on each GPU match the goldens within the GPU's (TF32-aware) tolerance."""
+    words = _jax_words(request, jax_need)
+    gpus = _gpus(jax_live, jax_need, jax_first)
+    judged(jax_need, _no_gpu(words, gpu_profile, JAX_SEES) if not gpus else None, host_warn)
+    judged(jax_need, golden_on_gpus(words, gpus, reference), host_warn)
+
+
+def _no_gpu(words: Words, gpu_profile: Expectations, sees: str) -> Finding:
+    return Finding(
+        f"{words.name} sees no GPU, so the reference model could not run on one",
+        expected=f"{gpu_profile.profile.gpus.count} GPU(s)",
+        found="no GPU",
+        source=words.source,
+        why=f"GPU inference can only be checked on a GPU, and {words.name} in this layer's child listed none",
+        fix=f"run the framework layer alone to see why: pytest --pyargs gpuconform.suites -m framework "
+        f"--host-profile {gpu_profile.profile.name}; {sees} names the cause",
+    )
+
+
+# ---- every framework on this host, one model -------------------------------------------------------
+
+#: Each framework's CPU outputs of the reference model, as its own checks fetch them.
+CPU_OUTPUTS = {"tensorflow": "golden_cpu", "torch": "torch_golden_cpu", "jax": "jax_golden_cpu"}
+PINS = {"tensorflow": PIN, "torch": torch_det.PIN, "jax": jax_det.PIN}
+
+
+def test_frameworks_agree_on_the_reference_model(
+    request: pytest.FixtureRequest, host_expect: Expectations, host_facts: Facts, reference: ReferenceModel,
+    measured: Any, host_warn: Any,
+) -> None:
+    """Every framework the profile checks runs the same weights on the same batch; their outputs agree."""
+    profile = host_expect.profile
+    needs = [n for n in profile.framework_needs(host_facts.packages) if n.installed is not None]
+    if len(needs) < 2:
+        named = ", ".join(framework(n.name).name for n in needs) or "none"
+        checked = f"installed, and checked by profile {profile.name!r}: {named}"
+        not_applicable(f"fewer than two frameworks to compare ({checked})")
+    outputs: dict[str, Any] = {}
+    for need in needs:
+        found = request.getfixturevalue(CPU_OUTPUTS[need.name])
+        outputs[framework(need.name).name] = found["outputs"] if isinstance(found, dict) else found.outputs
+    compared = pairs(outputs)
+    for pair in compared:
+        measured(f"max_abs_diff {pair.first} vs {pair.second}", pair.max_abs)
+    if all(p.agree for p in compared):
+        return
+    names = list(outputs)
+    odd = outliers(compared, names)
+    by_name = {framework(n.name).name: n for n in needs}
+    rest = [n for n in names if n not in odd]
+    summary = (
+        f"{' and '.join(odd)} computes other outputs than {' and '.join(rest)} for the same reference model"
+        if rest
+        else f"{' and '.join(odd)} compute different outputs for the same reference model"
+    )
+    goldens = ", ".join(f"{n} {max_abs_diff(o, reference.golden):.3g}" for n, o in outputs.items())
+    versions = ", ".join(f"{n} {by_name[n].installed.version}" for n in names if by_name[n].installed)
+    finding = Finding(
+        summary,
+        expected=f"every framework's outputs within {AGREE:g} of every other's, with the same predicted class for "
+        f"every sample: {AGREE_WHY}",
+        found="; ".join(str(p) for p in compared if not p.agree) + f"; max |diff| from the goldens: {goldens}",
+        source=f"the reference model (reference_model.bin, one set of weights) on the CPU in a child of each "
+        f"framework: {versions}",
+        why="weights moved between frameworks (an export, a port, a hand conversion) must give the same predictions; "
+        "when the frameworks on one host disagree on identical weights and inputs, one of them computes wrong "
+        "numbers or reads the weights in the wrong layout",
+        fix="the golden checks name the framework that is off ("
+        + ", ".join(_golden_id(by_name[n].name) for n in odd)
+        + "); pin its release that agrees: "
+        + "; ".join(PINS[by_name[n].name] for n in odd),
+    )
+    required = [by_name[n] for n in odd if by_name[n].required]
+    judged(required[0] if required else by_name[odd[0]], finding, host_warn)
+
+
+def _golden_id(framework_id: str) -> str:
+    prefix = "" if framework_id == "tensorflow" else f"{framework_id}_"
+    return f"determinism::{prefix}golden_outputs_match_on_the_cpu"

@@ -101,6 +101,14 @@ def test_jaxlib_and_the_plugins_must_be_the_same_version() -> None:
         ("jax.toml", 'cudnn = "<10.0,>=9.8"', 'cudnn = "<10.0"', ".cudnn", ("has no lower bound",)),
         ("jax.toml", 'jaxlib = "<=0.7.2,>=0.7.2"', 'jaxlib = "<=0.7.3,>=0.7.2"', ".jaxlib", ("newer than jax 0.7.2",)),
         ("jax.toml", 'jaxlib = "<=0.7.2,>=0.7.2"', 'jaxlib = "0.7.2"', ".jaxlib", ("is not a version specifier",)),
+        (
+            "jax.toml",
+            'xla_flags = "--xla_gpu_deterministic_ops=true"',
+            'xla_flags = "xla_gpu_deterministic_ops=true"',
+            "deterministic_ops[0].xla_flags",
+            ("is not a list of XLA flags",),
+        ),
+        ("jax.toml", 'jax = ">=0.4.13,<=0.12.0.1"', 'jax = "0.4.13+"', "deterministic_ops[0].jax", ("not a version",)),
     ],
 )
 def test_a_malformed_row_is_a_data_error_naming_the_file_and_key(
@@ -109,6 +117,19 @@ def test_a_malformed_row_is_a_data_error_naming_the_file_and_key(
     error = refused(edited(tmp_path, name, old, new))
     assert error.source.endswith(name) and key in error.key, str(error)
     assert all(w in str(error) for w in words), str(error)
+
+
+@pytest.mark.parametrize(
+    ("jax", "flags"),
+    [
+        ("0.4.13", "--xla_gpu_deterministic_ops=true"),
+        ("0.12.0.1", "--xla_gpu_deterministic_ops=true"),
+        ("0.4.12", None),
+    ],
+)
+def test_the_deterministic_ops_flag_is_the_one_read_from_that_releases_jaxlib(jax: str, flags: str | None) -> None:
+    row = TABLES.jax.determinism(jax)
+    assert (row.xla_flags if row else None) == flags
 
 
 def test_a_duplicate_build_or_a_second_pypi_default_is_refused(tmp_path: Path) -> None:

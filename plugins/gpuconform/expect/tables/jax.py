@@ -6,6 +6,8 @@ jax-cuda13-plugin wheel requires: the jax-cudaNN-pjrt of its own version, and th
 `with-cuda` extra the CUDA runtime and cuDNN wheels (their floors are the minimum CUDA and
 cuDNN). jaxlib, the plugin and the PJRT wheel must be the same version (MUST_MATCH). The
 minimum driver is the CUDA -> driver table's (cuda_drivers.toml) for the plugin's minimum CUDA.
+`[[deterministic_ops]]` rows name, for a range of jax releases, the XLA_FLAGS that make XLA's GPU
+kernels deterministic (the flag's name changed across XLA releases; jax has no option of its own).
 """
 
 from __future__ import annotations
@@ -65,6 +67,16 @@ class JaxPlugin:
         return _floor(self.cudnn)
 
 
+@dataclass(frozen=True)
+class JaxDeterminism:
+    """The XLA flags that turn on deterministic GPU ops for a range of jax releases (their jaxlib's XLA)."""
+
+    jax: SpecifierSet  # ">=0.5.0,<=0.12.0.1"
+    xla_flags: str  # "--xla_gpu_deterministic_ops=true"
+    source: str
+    notes: tuple[str, ...] = ()
+
+
 def _floor(spec: SpecifierSet) -> Version:
     return next(Version(s.version) for s in spec if s.operator in (">=", "=="))
 
@@ -75,6 +87,7 @@ class JaxTable:
     releases: tuple[JaxRelease, ...]  # in file order
     plugins: tuple[JaxPlugin, ...]  # in file order
     runtime: JaxRuntime | None = None
+    deterministic_ops: tuple[JaxDeterminism, ...] = ()  # in file order
 
     def release(self, version: str | Version) -> JaxRelease | None:
         v = Version(str(version))
@@ -83,6 +96,11 @@ class JaxTable:
     def plugin(self, package: str, version: str | Version) -> JaxPlugin | None:
         v = Version(str(version))
         return next((p for p in self.plugins if p.package == package and p.version == v), None)
+
+    def determinism(self, jax: str | Version) -> JaxDeterminism | None:
+        """The deterministic-ops row whose range holds this jax release, or None."""
+        v = Version(str(jax))
+        return next((d for d in self.deterministic_ops if d.jax.contains(v, prereleases=True)), None)
 
     def mismatches(self, installed: Mapping[str, str]) -> tuple[str, ...]:
         """What breaks the exact-match rule among installed distributions (name -> version):
@@ -101,7 +119,14 @@ class JaxTable:
         return f"jax {row.version} requires jaxlib{row.jaxlib}, not {jaxlib}"
 
 
-_FILE: Schema = {"meta": "table", "runtime?": "table", "jax": "tables", "plugin": "tables"}
+_FILE: Schema = {
+    "meta": "table",
+    "runtime?": "table",
+    "jax": "tables",
+    "plugin": "tables",
+    "deterministic_ops?": "tables",
+}
+_DETERMINISM_ROW: Schema = {"jax": "string", "xla_flags": "string", "source": "string", "notes?": "strings"}
 _JAX_ROW: Schema = {
     "version": "string",
     "jaxlib": "string",
@@ -161,10 +186,17 @@ def load_jax(path: Path) -> JaxTable:
             problem = f"{plugin.cuda_runtime} is not CUDA {plugin.cuda_major}"
             raise r.fail(f"{key}.cuda_runtime", problem, f">={plugin.cuda_major}.x")
         plugins.append(plugin)
+    determinism = []
+    for key, row in r.rows("deterministic_ops", _DETERMINISM_ROW) if "deterministic_ops" in r.data else ():
+        flags = row["xla_flags"].split()
+        if not flags or not all(f.startswith("--xla_") for f in flags):
+            raise r.fail(f"{key}.xla_flags", f"{row['xla_flags']!r} is not a list of XLA flags", "'--xla_gpu_...=true'")
+        spec = r.specifier(row["jax"], f"{key}.jax")
+        determinism.append(JaxDeterminism(spec, row["xla_flags"], row["source"], row_notes(row)))
     r.nonempty(releases, "jax", "one [[jax]] per jax release")
     r.unique(((f"jax[{i}].version", j.version) for i, j in enumerate(releases)), "version")
     r.unique(((f"plugin[{i}].version", (p.package, str(p.version))) for i, p in enumerate(plugins)), "plugin release")
-    return JaxTable(meta, tuple(releases), tuple(plugins), load_jax_runtime(r))
+    return JaxTable(meta, tuple(releases), tuple(plugins), load_jax_runtime(r), tuple(determinism))
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from gpuconform.frameworks.base import Framework
 
 #: Read when a backend initialises (the first jax.devices()), never while jax imports; the
-#: GPUCONFORM_* variables are the experiments' own.
-AFTER_IMPORT = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"})
+#: GPUCONFORM_* variables are the experiments' own. XLA parses XLA_FLAGS once, when the first
+#: backend starts (jax 0.10.2: an unknown flag set after `import jax` still aborts the first
+#: jax.devices() with "Unknown flag in XLA_FLAGS", parse_flags_from_env.cc).
+AFTER_IMPORT = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "XLA_FLAGS"})
 
 
 def after_import(name: str) -> bool:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from gpuconform.frameworks.base import Framework
 
 #: Read when CUDA initialises (the first torch.cuda call), never while torch imports; the
-#: GPUCONFORM_* variables are the experiments' own.
-AFTER_IMPORT = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF"})
+#: GPUCONFORM_* variables are the experiments' own. CUBLAS_WORKSPACE_CONFIG is read when cuBLAS
+#: first runs (PyTorch's own check, Context::checkCuBLASConfigDeterministic in aten/src/ATen/Context.cpp,
+#: reads it once, at the first cuBLAS call under determinism).
+AFTER_IMPORT = frozenset(
+    {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "PYTORCH_CUDA_ALLOC_CONF", "CUBLAS_WORKSPACE_CONFIG"}
+)
 
 
 def after_import(name: str) -> bool:
