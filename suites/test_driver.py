@@ -33,6 +33,7 @@ from gpuconform.facts.model import Facts
 from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import NvmlFacts
 from gpuconform.facts.model import PciDevice
+from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.versions import decode_cuda_int
 from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
@@ -367,6 +368,15 @@ def _driver_version(host_facts: Facts) -> str | None:
     return host_facts.driver.nvml.driver_version or host_facts.driver.kernel_module_version
 
 
+def _needs_the_driver_version(host_facts: Facts, judged: str, unknown: str) -> str:
+    """The driver version, or not applicable: the facts do not state it (so `judged` is not judged), or `unknown`."""
+    text = _driver_version(host_facts)
+    if text is not None:
+        return text
+    unstated = driver_version_not_stated(host_facts)
+    not_applicable(f"{unstated}, so {judged} is not judged" if unstated else unknown)
+
+
 @pytest.mark.depends_on("driver::the_nvidia_kernel_module_is_loaded")
 def test_driver_is_new_enough_for_the_tensorflow_cuda(
     host_facts: Facts, gpu_profile: Expectations, host_matrices: Matrices, host_warn: object
@@ -384,9 +394,11 @@ def test_driver_is_new_enough_for_the_tensorflow_cuda(
             what = f"{tf} with the CUDA {runtime} runtime on its library path (the matrix has no row for it)"
     if requirement is None or cuda is None or not gpu_profile.tf_is_gpu_build:
         not_applicable("no CUDA-enabled TensorFlow in the matrix is installed, so no CUDA requirement applies")
-    text = _driver_version(host_facts)
-    if text is None:
-        not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
+    text = _needs_the_driver_version(
+        host_facts,
+        f"whether it is new enough for {what}, which needs >= {floor(requirement.full, requirement.minor_compat)},",
+        "the driver version is unknown (see the NVML and kernel-module checks)",
+    )
     driver = parse_driver_version(text)
     lowest = floor(requirement.full, requirement.minor_compat)
     source = f"{NVML} driver version; matrices/cuda_drivers.toml ({requirement.toolkit_label})"
@@ -423,9 +435,11 @@ def test_driver_is_new_enough_for_the_container_cuda(
     required = container_cuda(host_facts, host_matrices)
     if required is None:
         not_applicable("no container image states the CUDA it needs (no CUDA_VERSION, no refusal naming one)")
-    text = _driver_version(host_facts)
-    if text is None:
-        not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
+    text = _needs_the_driver_version(
+        host_facts,
+        f"whether it runs the CUDA {required[0]} the container image needs",
+        "the driver version is unknown (see the NVML and kernel-module checks)",
+    )
     cause = container_cuda_too_new(host_facts, host_matrices, required, parse_driver_version(text))
     if cause is not None:
         _fail_with(cause, expected=f"a driver that runs the image's CUDA {required[0]}")
@@ -456,15 +470,17 @@ def test_driver_version_satisfies_the_profile(host_facts: Facts, gpu_profile: Ex
     wanted = gpu_profile.profile.driver
     if wanted.min_version is None and wanted.max_version is None:
         not_applicable(f"profile {gpu_profile.profile.name!r} puts no constraint on the driver version")
-    text = _driver_version(host_facts)
-    if text is None:
-        not_applicable("the driver version is unknown (see the NVML and kernel-module checks)")
-    driver = parse_driver_version(text)
     low = parse_driver_version(wanted.min_version) if wanted.min_version else None
     high = parse_driver_version(wanted.max_version) if wanted.max_version else None
+    bounds = " and ".join(x for x in (f">= {low}" if low else "", f"< {high}" if high else "") if x)
+    text = _needs_the_driver_version(
+        host_facts,
+        f"the profile's range (driver {bounds})",
+        "the driver version is unknown (see the NVML and kernel-module checks)",
+    )
+    driver = parse_driver_version(text)
     if (low is None or driver >= low) and (high is None or driver < high):
         return
-    bounds = " and ".join(x for x in (f">= {low}" if low else "", f"< {high}" if high else "") if x)
     fail(
         f"driver {driver} is outside the profile's range ({bounds})",
         expected=f"driver {bounds} (profile {gpu_profile.profile.name!r}, {gpu_profile.profile.source})",
@@ -644,9 +660,11 @@ def test_pcie_links_run_at_full_width(
 def test_driver_branch_supports_each_gpu(
     host_facts: Facts, nvml_gpus: tuple[GpuFacts, ...], host_matrices: Matrices
 ) -> None:
-    text = _driver_version(host_facts)
-    if text is None:
-        not_applicable("the driver version is unknown (see the NVML check)")
+    text = _needs_the_driver_version(
+        host_facts,
+        "whether its branch supports each GPU (" + ", ".join(g.name for g in nvml_gpus) + ")",
+        "the driver version is unknown (see the NVML check)",
+    )
     driver = parse_driver_version(text)
     for g in nvml_gpus:
         model = host_matrices.gpu_by_name(g.name)

@@ -36,6 +36,7 @@ from gpuconform.expect.tables.tensorflow import TfRelease
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import LibraryLoad
 from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
 from gpuconform.facts.versions import parse_cc
@@ -963,7 +964,8 @@ def _gpu_profile_build(host_expect: Expectations, need: FrameworkNeed) -> Packag
 def _driver(host_facts: Facts) -> str:
     driver = host_facts.driver.nvml.driver_version
     if driver is None:
-        not_applicable("NVML reports no driver version (the driver layer says why)")
+        unstated = driver_version_not_stated(host_facts)
+        not_applicable(unstated or "NVML reports no driver version (the driver layer says why)")
     return driver
 
 

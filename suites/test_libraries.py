@@ -35,6 +35,9 @@ from gpuconform.facts.model import Facts
 from gpuconform.facts.model import LibrariesFacts
 from gpuconform.facts.model import LibraryFacts
 from gpuconform.facts.model import LibraryLoad
+from gpuconform.facts.unstated import driver_version_not_stated
+from gpuconform.facts.unstated import is_not_stated
+from gpuconform.facts.unstated import library_version_not_stated
 from gpuconform.facts.versions import driver_branch
 from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
@@ -311,8 +314,8 @@ def test_library_loads_and_reports_its_version(
         error = load.error
         if load.loaded and error is None:
             continue
-        if error is not None and error.kind == "no-version-symbol":
-            continue  # it loads; its version is simply not queryable
+        if error is not None and (error.kind == "no-version-symbol" or is_not_stated(error)):
+            continue  # it loads; its version is simply not queryable, or not stated by the replayed facts
         what = {"signal": "crashes on load", "timeout": "hangs on load", "exit": "kills its process on load"}.get(
             error.kind if error else "", "cannot be loaded"
         )
@@ -335,7 +338,12 @@ def test_the_cuda_driver_library_matches_the_kernel_module(
 ) -> None:
     lib = _library(libraries, "cuda")
     if _kernel(host_facts) is None:
-        not_applicable("no nvidia kernel module version to compare with (the driver layer says why)")
+        unstated = driver_version_not_stated(host_facts)
+        not_applicable(
+            f"{unstated}, so the libcuda copy is not compared with the kernel module"
+            if unstated
+            else "no nvidia kernel module version to compare with (the driver layer says why)"
+        )
     judged = _judge_libcuda(lib, host_facts, lib_host)
     if judged is None:
         not_applicable("no libcuda copy the loader takes names its driver build (libcuda.so.<build>)")
@@ -352,7 +360,10 @@ def test_only_one_version_of_each_library_is_reachable(
     loads = reached_loads(lib, lib_host)
     versions = {ld.version for ld in loads if ld.version}
     if not versions:
-        not_applicable(f"no copy of {lib.soname} with a readable version is where TensorFlow looks")
+        not_applicable(
+            library_version_not_stated(loads)
+            or f"no copy of {lib.soname} with a readable version is where TensorFlow looks"
+        )
     if len(versions) == 1:
         return
     if name == "cuda":
@@ -378,9 +389,12 @@ def test_library_version_matches_the_tensorflow_build(
     lib = _library(libraries, name)
     release = tf_needs_cuda.tf_release
     assert release is not None
-    loaded = [ld for ld in reached_loads(lib, lib_host) if ld.version]
+    reached = reached_loads(lib, lib_host)
+    loaded = [ld for ld in reached if ld.version]
     if not loaded:
-        not_applicable(f"no version of {lib.soname} could be read where TensorFlow looks")
+        not_applicable(
+            library_version_not_stated(reached) or f"no version of {lib.soname} could be read where TensorFlow looks"
+        )
     tf = tf_needs_cuda.tensorflow
     for ld in loaded:
         version = Version(ld.version)  # type: ignore[arg-type]
@@ -419,7 +433,10 @@ def test_cudnn_and_cudart_are_built_for_the_same_cuda_major(
     dnn_loads = reached_loads(cudnn, lib_host) + reached_loads(cudnn, lib_host, other=True) if cudnn else ()
     dnn = [ld for ld in dnn_loads if ld.cuda_major is not None]
     if not runtime or not dnn:
-        not_applicable("needs both a CUDA runtime and a cuDNN whose versions could be read")
+        unstated = library_version_not_stated(reached_loads(cudart, lib_host) if cudart else ()) or (
+            library_version_not_stated(dnn_loads) if not dnn else None
+        )
+        not_applicable(unstated or "needs both a CUDA runtime and a cuDNN whose versions could be read")
     majors = {Version(ld.version).major for ld in runtime}  # type: ignore[arg-type]
     wrong = [ld for ld in dnn if ld.cuda_major not in majors]
     if wrong:
@@ -453,7 +470,14 @@ def test_the_driver_api_is_new_enough_for_the_runtime(
     api = [ld for ld in (reached_loads(driver, lib_host) if driver else ()) if ld.version]
     runtime = [ld for ld in (reached_loads(cudart, lib_host) if cudart else ()) if ld.version]
     if not api or not runtime:
-        not_applicable("needs both libcuda.so.1 and a CUDA runtime whose versions could be read")
+        unstated = library_version_not_stated(reached_loads(driver, lib_host) if driver else ()) or (
+            library_version_not_stated(reached_loads(cudart, lib_host) if cudart else ())
+        )
+        not_applicable(
+            f"{unstated}, so the CUDA version libcuda supports is not compared with the runtime's"
+            if unstated
+            else "needs both libcuda.so.1 and a CUDA runtime whose versions could be read"
+        )
     supported = max(Version(ld.version) for ld in api)  # type: ignore[arg-type]
     for ld in runtime:
         version = Version(ld.version)  # type: ignore[arg-type]

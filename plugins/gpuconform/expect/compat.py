@@ -26,6 +26,7 @@ from gpuconform.expect.profiles import Profile
 from gpuconform.expect.tables.gpus import GpuModel
 from gpuconform.expect.tables.reader import CC
 from gpuconform.facts.model import Facts
+from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
 from gpuconform.facts.versions import parse_driver_version
@@ -92,7 +93,12 @@ def predict(facts: Facts, profile: Profile, matrices: Matrices) -> CompatTable:
             where = "NVML" if nvml.driver_version else "/proc/driver/nvidia/version"
             basis.insert(0, f"driver {driver} ({where})")
         else:
-            notes.append("the NVIDIA driver is not loaded: the driver criterion was not judged (see 'needs driver')")
+            unstated = driver_version_not_stated(facts)
+            notes.append(
+                f"{unstated}: the driver criterion was not judged"
+                if unstated
+                else "the NVIDIA driver is not loaded: the driver criterion was not judged (see 'needs driver')"
+            )
         gpus = _gpus(facts, matrices)
         for cc, model in gpus.items():
             basis.insert(-1, f"{model.name if model else 'GPU'}: compute capability {format_cc(cc)}")

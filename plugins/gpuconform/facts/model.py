@@ -10,6 +10,12 @@ never judge; suites compare them with expectations.
 
 A probe that could not observe something records why in a `ProbeError`
 instead of guessing: "could not check" must never look like "absent".
+A file whose source does not state a value (a host description of a public
+report that gives no driver version, a file written by hand) records that as a
+`ProbeError` of kind "not_stated" (`base.NOT_STATED`) where the probe would
+have recorded its failure to read it: the value is None and the error says so.
+A check that needs the value is then not applicable and names the missing fact;
+a live probe never records "not stated" for a value it read.
 
 The JSON form is documented by `schemas/facts.schema.json`, generated from
 these classes by `gpuconform.facts.schema` and guarded by a test.
@@ -36,8 +42,9 @@ from gpuconform.facts.versions import parse_release
 #: refusal, and the framework children's observations (their batches and the memory layer's
 #: measured runs), Secure Boot and what loading the module said, a device node's open error, the WSL
 #: version, the profile and options of the run that wrote the file, a container engine's configured
-#: default runtime and the kubelet's config, and the CUDA TensorFlow's own build files name; version-1
-#: files load unchanged (each addition has a default that means "not recorded").
+#: default runtime and the kubelet's config, the CUDA TensorFlow's own build files name, and values
+#: recorded as not stated (a ProbeError of kind "not_stated" beside a None value); version-1 files load
+#: unchanged (each addition has a default that means "not recorded").
 FACTS_SCHEMA_VERSION = 2
 #: The versions this gpuconform reads.
 FACTS_SCHEMA_VERSIONS = (1, 2)
@@ -216,8 +223,8 @@ class NvmlFacts:
     nvml_version: str | None = None
     device_count: int | None = None
     gpus: tuple[GpuFacts, ...] = ()
-    # System-level query failures after a good init (driver version, device count, ...);
-    # per-GPU failures live in GpuFacts.errors.
+    # System-level query failures after a good init (driver version, device count, ...), probe
+    # "nvml.<function>"; a value not stated has kind "not_stated". Per-GPU failures live in GpuFacts.errors.
     errors: tuple[ProbeError, ...] = ()
 
 
@@ -256,8 +263,9 @@ class DriverFacts:
     modules_error: ProbeError | None = None
     device_nodes: tuple[DeviceNode, ...] = ()
     nvml: NvmlFacts = field(default_factory=NvmlFacts)
-    # Set when /proc/driver/nvidia/version exists but cannot be read: a None
-    # proc_version_text alone then means "the nvidia module is not loaded".
+    # Set when /proc/driver/nvidia/version exists but cannot be read (or names no version, or a description
+    # does not state it: kind "not_stated"): a None proc_version_text alone then means "the nvidia module is not
+    # loaded".
     proc_version_error: ProbeError | None = None
     kernel_log: KernelLog = field(default_factory=KernelLog)
     # UEFI Secure Boot (efivars SecureBoot-8be4df61-...): True on, False off, None unknown or not UEFI.
@@ -292,7 +300,7 @@ class LibraryLoad:
     loaded: bool
     version: str | None = checked(parse_release, None)  # decoded, e.g. "12.5", "9.3.0"
     raw_version: int | None = None  # as returned by the library
-    error: ProbeError | None = None  # dlerror text, signal, timeout
+    error: ProbeError | None = None  # dlerror text, signal, timeout; loaded, version not stated: "not_stated"
     # The CUDA major the library says it was built for (cuDNN: cudnnGetCudartVersion() // 1000),
     # so the suite can catch a cuDNN for CUDA 11 beside a cudart 12.
     cuda_major: int | None = None

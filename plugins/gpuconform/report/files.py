@@ -21,6 +21,7 @@ from gpuconform.expect.asof import tables_used
 from gpuconform.facts import serde
 from gpuconform.facts.model import Facts
 from gpuconform.facts.text import clean
+from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.versions import format_cc
 from gpuconform.frameworks.replay import recorded_facts
 from gpuconform.probes.host import facts_json
@@ -94,7 +95,7 @@ def host_summary(session: Run) -> list[tuple[str, str]]:
         ("python", f.platform.python_version),
         ("container", f.platform.container or "none detected"),
         ("gpus", gpus),
-        ("driver", nvml.driver_version or f.driver.kernel_module_version or "not loaded"),
+        ("driver", nvml.driver_version or f.driver.kernel_module_version or _no_driver(f)),
         ("cuda (driver API)", cuda_driver or "unknown"),
         ("cuda runtime", ", ".join(library_versions(f, "cudart")) or "not found"),
         ("cudnn", ", ".join(library_versions(f, "cudnn")) or "not found"),
@@ -220,6 +221,10 @@ def host_identity(session: Run) -> dict[str, Any]:
 
 def _finding(finding: Finding | None) -> dict[str, str] | None:
     return serde.dump(finding) if finding is not None else None
+
+
+def _no_driver(facts: Facts) -> str:
+    return "not stated in the replayed facts" if driver_version_not_stated(facts) else "not loaded"
 
 
 def _cuda_int(value: int | None) -> str | None:

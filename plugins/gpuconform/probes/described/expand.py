@@ -16,6 +16,7 @@ from gpuconform.expect.tables.sonames import WINDOWS
 from gpuconform.expect.tables.sonames import SonameTable
 from gpuconform.expect.tables.sonames import load_sonames
 from gpuconform.facts.base import ProbeError
+from gpuconform.facts.base import not_stated
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.errors import did_you_mean
 from gpuconform.facts.model import DeviceNode
@@ -46,6 +47,7 @@ from gpuconform.facts.versions import parse_cc
 from gpuconform.probes.described.spec import DENIED
 from gpuconform.probes.described.spec import FRAMEWORK_ENV
 from gpuconform.probes.described.spec import FRAMEWORK_MODULE
+from gpuconform.probes.described.spec import NOT_STATED_VALUE
 from gpuconform.probes.described.spec import ORIGINS
 from gpuconform.probes.described.spec import DriverPart
 from gpuconform.probes.described.spec import HostDescription
@@ -208,12 +210,15 @@ def _driver_facts(d: HostDescription, matrices: Matrices, gpus: list[_Gpu]) -> D
         )
         for n in dict.fromkeys((*wanted, *nodes))
     )
+    stated = drv.version != NOT_STATED_VALUE
+    # A version not stated: the module's version file is there, naming none (as the probe records one it cannot read).
+    module = drv.version if stated else "(its version not stated)"
+    text = f"NVRM version: NVIDIA UNIX x86_64 Kernel Module  {module}  (described)\n"
     return DriverFacts(
         pci_devices=pci,
-        proc_version_text=(
-            f"NVRM version: NVIDIA UNIX x86_64 Kernel Module  {drv.version}  (described)\n" if loaded else None
-        ),
-        kernel_module_version=drv.version if loaded else None,
+        proc_version_text=text if loaded else None,
+        kernel_module_version=drv.version if loaded and stated else None,
+        proc_version_error=not_stated("proc_version") if loaded and not stated else None,
         modules=tuple(modules),
         device_nodes=device_nodes,
         nvml=_nvml(drv, matrices, gpus, loaded),
@@ -225,17 +230,22 @@ def _driver_facts(d: HostDescription, matrices: Matrices, gpus: list[_Gpu]) -> D
 
 def _nvml(drv: DriverPart, matrices: Matrices, gpus: list[_Gpu], loaded: bool) -> NvmlFacts:
     error = drv.nvml_error or ("" if loaded else "DRIVER_NOT_LOADED")
-    if not error and drv.user_space_version and drv.user_space_version != drv.version:
+    if not error and drv.user_space_version and drv.user_space_version != drv.version != NOT_STATED_VALUE:
         error = "LIB_RM_VERSION_MISMATCH"
     if error:
         name = "NVMLError_" + "".join(p.capitalize() for p in error.split("_"))
         return NvmlFacts(init_error=ProbeError("nvml", name, f"nvmlInit failed: {name} (described)"))
     version = drv.user_space_version or drv.version
-    cuda = Version(drv.cuda) if drv.cuda else matrices.max_cuda_for_driver(version)
+    errors = []
+    if version == NOT_STATED_VALUE:
+        errors.append(not_stated("nvml.nvmlSystemGetDriverVersion"))
+    cuda = _driver_cuda(drv, version, matrices)
+    if cuda is None and (drv.cuda == NOT_STATED_VALUE or version == NOT_STATED_VALUE):
+        errors.append(not_stated("nvml.nvmlSystemGetCudaDriverVersion"))
     listed = [g for g in gpus if g.in_nvml]
     return NvmlFacts(
         library_path="/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
-        driver_version=version,
+        driver_version=version if version != NOT_STATED_VALUE else None,
         cuda_driver_version=encode_cuda_int(cuda) if cuda is not None else None,
         device_count=len(listed),
         gpus=tuple(
@@ -251,7 +261,17 @@ def _nvml(drv: DriverPart, matrices: Matrices, gpus: list[_Gpu], loaded: bool) -
             )
             for i, g in enumerate(listed)
         ),
+        errors=tuple(errors),
     )
+
+
+def _driver_cuda(drv: DriverPart, version: str, matrices: Matrices) -> Version | None:
+    """The CUDA the driver reports: the description's, else its branch's row; None when neither is stated."""
+    if drv.cuda == NOT_STATED_VALUE:
+        return None
+    if drv.cuda:
+        return Version(drv.cuda)
+    return matrices.max_cuda_for_driver(version) if version != NOT_STATED_VALUE else None
 
 
 def _kernel_log(drv: DriverPart) -> KernelLog:
@@ -303,11 +323,13 @@ def _windows_driver(d: HostDescription, matrices: Matrices) -> tuple[LibraryPart
     drv = d.driver
     if d.host.system != WINDOWS or not drv.version or not drv.loaded or any(lib.name == "cuda" for lib in d.library):
         return ()
-    cuda = Version(drv.cuda) if drv.cuda else matrices.max_cuda_for_driver(drv.version)
-    if cuda is None:
+    cuda = _driver_cuda(drv, drv.version, matrices)
+    stated = drv.version != NOT_STATED_VALUE
+    if cuda is None and stated and drv.cuda != NOT_STATED_VALUE:
         return ()
-    path = "C:/Windows/System32/nvcuda.dll"
-    return (LibraryPart("cuda", str(cuda), "windows_path", path, "nvcuda.dll", driver_build=drv.version),)
+    path, build = "C:/Windows/System32/nvcuda.dll", drv.version if stated else ""
+    version = str(cuda) if cuda is not None else NOT_STATED_VALUE
+    return (LibraryPart("cuda", version, "windows_path", path, "nvcuda.dll", driver_build=build),)
 
 
 def _soname(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
@@ -315,7 +337,7 @@ def _soname(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
         return lib.soname
     if lib.name == table.driver.name:
         return table.driver_for(system).soname
-    version = Version(lib.version)
+    version = Version(lib.version)  # a version not stated comes with its soname (spec._check)
     if lib.name == table.cudnn_name:
         return table.cudnn_file(version.major, system)
     row = table.row_for(Version(lib.cuda) if lib.cuda else version)
@@ -328,7 +350,8 @@ def _soname(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
 def _path(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
     if lib.path:
         return lib.path
-    return f"{typical_dir(lib.origin, lib.name, lib.version)}/{_soname(lib, table, system)}"
+    version = lib.version if lib.version != NOT_STATED_VALUE else ""
+    return f"{typical_dir(lib.origin, lib.name, version)}/{_soname(lib, table, system)}"
 
 
 #: The probe's search order of the origins it records (gpuconform.probes.libraries), markers after.
@@ -362,6 +385,8 @@ def _load(lib: LibraryPart, path: str) -> LibraryLoad:
     if not lib.loads:
         reason = lib.load_error or f"{Path(path).name}: cannot open shared object file"
         return LibraryLoad(path=path, loaded=False, error=ProbeError("libraries", "dlopen", reason))
+    if lib.version == NOT_STATED_VALUE:  # it loads (the description lists it as loading); its version is unknown
+        return LibraryLoad(path=path, loaded=True, error=not_stated("libraries"))
     version = Version(lib.version)
     raw = encode_cuda_int(version) if lib.name in ("cuda", "cudart") else None
     cuda_major = Version(lib.cuda).major if lib.cuda else None

@@ -44,6 +44,9 @@ FRAMEWORK_MODULE = "framework"
 FRAMEWORK_ENV = (("TF_CPP_MAX_VLOG_LEVEL", "1"), ("TF_CPP_MIN_LOG_LEVEL", "0"))
 #: How opening a node its device cgroup does not allow fails (EPERM), as a described host records it.
 DENIED = "Operation not permitted (the device cgroup does not allow it)"
+#: The value of a version key (driver.version, driver.cuda, library[].version) the source does not state: it
+#: expands to Facts that record it as not stated (gpuconform.facts.base.NOT_STATED), never to a stand-in value.
+NOT_STATED_VALUE = "not stated"
 
 
 @dataclass(frozen=True)
@@ -208,12 +211,20 @@ def _check(d: HostDescription, source: str) -> None:
     for i, lib in enumerate(d.library):
         _choice(source, f"library[{i}].name", lib.name, LIBRARY_NAMES)
         _choice(source, f"library[{i}].origin", lib.origin, ORIGINS)
-        _version(source, f"library[{i}].version", lib.version)
+        if lib.version != NOT_STATED_VALUE:
+            _version(source, f"library[{i}].version", lib.version)
+        elif lib.name != "cuda" and not lib.soname:
+            problem = f"{lib.name}'s version is {NOT_STATED_VALUE!r}, so its file name cannot be derived from it"
+            raise DataError(source, f"library[{i}].soname", problem, "the file name, e.g. 'libcudnn.so.8'")
         if lib.driver_build:
             _driver(source, f"library[{i}].driver_build", lib.driver_build)
-    for key, text in (("driver.version", d.driver.version), ("driver.user_space_version", d.driver.user_space_version)):
-        if text:
-            _driver(source, key, text)
+    if d.driver.cuda and d.driver.cuda != NOT_STATED_VALUE:
+        _version(source, "driver.cuda", d.driver.cuda)
+    if d.driver.version and d.driver.version != NOT_STATED_VALUE:
+        accepted = f"a driver version like '550.54.15', or {NOT_STATED_VALUE!r}"
+        _driver(source, "driver.version", d.driver.version, accepted)
+    if d.driver.user_space_version:
+        _driver(source, "driver.user_space_version", d.driver.user_space_version)
     for i, gpu in enumerate(d.gpu):
         if not 0 <= gpu.count <= 64:
             raise DataError(source, f"gpu[{i}].count", f"{gpu.count} is out of range", "0 to 64")
@@ -246,11 +257,11 @@ def _version(source: str, key: str, text: str) -> None:
         raise DataError(source, key, f"{text!r} is not a version", "e.g. '8.0.5'") from None
 
 
-def _driver(source: str, key: str, text: str) -> None:
+def _driver(source: str, key: str, text: str, accepted: str | None = None) -> None:
     try:
         parse_driver_version(text)
     except ValueError as exc:
-        raise DataError(source, key, str(exc)) from None
+        raise DataError(source, key, str(exc), accepted) from None
 
 
 def description_keys() -> dict[str, tuple[str, ...]]:
