@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import posixpath
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-
-from packaging.version import Version
 
 from gpuconform.expect.matrix import Matrices
-from gpuconform.expect.tables.sonames import WINDOWS
-from gpuconform.expect.tables.sonames import SonameTable
-from gpuconform.expect.tables.sonames import load_sonames
 from gpuconform.facts.base import ProbeError
 from gpuconform.facts.base import not_stated
 from gpuconform.facts.errors import DataError
@@ -28,10 +19,6 @@ from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import HostIdentity
 from gpuconform.facts.model import KernelLog
 from gpuconform.facts.model import KernelModule
-from gpuconform.facts.model import LibrariesFacts
-from gpuconform.facts.model import LibraryCandidate
-from gpuconform.facts.model import LibraryFacts
-from gpuconform.facts.model import LibraryLoad
 from gpuconform.facts.model import NvmlFacts
 from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.model import PackagesFacts
@@ -44,20 +31,17 @@ from gpuconform.facts.observed import ObservedResult
 from gpuconform.facts.text import clean
 from gpuconform.facts.versions import encode_cuda_int
 from gpuconform.facts.versions import parse_cc
+from gpuconform.probes.described.libraries import is_cuda_build
+from gpuconform.probes.described.libraries import libraries_facts
 from gpuconform.probes.described.spec import DENIED
 from gpuconform.probes.described.spec import FRAMEWORK_ENV
 from gpuconform.probes.described.spec import FRAMEWORK_MODULE
 from gpuconform.probes.described.spec import NOT_STATED_VALUE
-from gpuconform.probes.described.spec import ORIGINS
 from gpuconform.probes.described.spec import DriverPart
 from gpuconform.probes.described.spec import HostDescription
-from gpuconform.probes.described.spec import LibraryPart
-from gpuconform.probes.described.spec import TensorflowPart
 from gpuconform.probes.described.spec import ToolchainPart
-from gpuconform.probes.described.spec import typical_dir
 from gpuconform.probes.engines import ENGINE_CONFIGS
 from gpuconform.probes.kernellog import parse_xids
-from gpuconform.probes.libsearch import origin_markers
 
 # ---- expansion --------------------------------------------------------------------------------
 
@@ -74,7 +58,7 @@ def expand(d: HostDescription, matrices: Matrices, collected_at: str | None = No
         platform=_platform(d),
         packages=_packages(d),
         driver=_driver_facts(d, matrices, gpus),
-        libraries=_libraries(d, matrices),
+        libraries=libraries_facts(d, matrices),
         toolchain=_toolchain(d.toolchain),
         observations=_observations(d, gpus, matrices),
     )
@@ -168,14 +152,6 @@ def _packages(d: HostDescription) -> PackagesFacts:
     )
 
 
-def _is_cuda_build(tf: TensorflowPart, matrices: Matrices) -> bool:
-    """What get_build_info() would say: the description's cuda_build, else the distribution's era and name."""
-    if tf.cuda_build is not None:
-        return tf.cuda_build
-    by_era = matrices.rules.tf_platforms.is_cuda_build(tf.distribution, tf.version)
-    return by_era if by_era is not None else not tf.distribution.endswith("-cpu")
-
-
 def _driver_facts(d: HostDescription, matrices: Matrices, gpus: list[_Gpu]) -> DriverFacts:
     drv = d.driver
     loaded = drv.loaded and bool(drv.version)
@@ -239,7 +215,7 @@ def _nvml(drv: DriverPart, matrices: Matrices, gpus: list[_Gpu], loaded: bool) -
     errors = []
     if version == NOT_STATED_VALUE:
         errors.append(not_stated("nvml.nvmlSystemGetDriverVersion"))
-    cuda = _driver_cuda(drv, version, matrices)
+    cuda = drv.reported_cuda(matrices)
     if cuda is None and (drv.cuda == NOT_STATED_VALUE or version == NOT_STATED_VALUE):
         errors.append(not_stated("nvml.nvmlSystemGetCudaDriverVersion"))
     listed = [g for g in gpus if g.in_nvml]
@@ -265,15 +241,6 @@ def _nvml(drv: DriverPart, matrices: Matrices, gpus: list[_Gpu], loaded: bool) -
     )
 
 
-def _driver_cuda(drv: DriverPart, version: str, matrices: Matrices) -> Version | None:
-    """The CUDA the driver reports: the description's, else its branch's row; None when neither is stated."""
-    if drv.cuda == NOT_STATED_VALUE:
-        return None
-    if drv.cuda:
-        return Version(drv.cuda)
-    return matrices.max_cuda_for_driver(version) if version != NOT_STATED_VALUE else None
-
-
 def _kernel_log(drv: DriverPart) -> KernelLog:
     if not drv.kernel_log_readable:
         return KernelLog("described", ProbeError("kernel_log", "unreadable", "the kernel log could not be read"))
@@ -281,116 +248,6 @@ def _kernel_log(drv: DriverPart) -> KernelLog:
         return KernelLog()  # not recorded: no check takes silence for a clean log
     lines = tuple(clean(line) for line in drv.kernel_log)
     return KernelLog("described", None, lines, parse_xids(lines))
-
-
-def _libraries(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
-    table = load_sonames()
-    tf = d.tensorflow
-    cuda = cudnn_major = None
-    basis = "no TensorFlow installed: the sonames of the newest CUDA and cuDNN families"
-    if tf is not None and _is_cuda_build(tf, matrices):
-        release = matrices.tf_build(tf.version, tf.cuda or None, tf.distribution).release
-        if release is not None:
-            cuda, cudnn_major = release.cuda, release.cudnn_major
-            basis = f"{tf.distribution} {tf.version} (built with CUDA {cuda}, cuDNN {cudnn_major})"
-    system = d.host.system
-    wanted = table.wanted(cuda or table.default_cuda, cudnn_major or table.default_cudnn_major, system) or ()
-    parts = d.libraries(table) + _windows_driver(d, matrices)
-    files = [(lib, _soname(lib, table, system), _path(lib, table, system)) for lib in parts]
-    env = d.host.environment
-    libraries = []
-    for want in wanted:
-        mine = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname == want.soname]
-        others = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname != want.soname]
-        libraries.append(
-            LibraryFacts(
-                name=want.name,
-                soname=want.soname,
-                required=want.required,
-                candidates=tuple(_candidate(lib, path, env) for lib, path in mine),
-                loads=tuple(_load(lib, path) for lib, path in mine),
-                other_candidates=tuple(_candidate(lib, path, env) for lib, path in others),
-                other_loads=tuple(_load(lib, path) for lib, path in others),
-            )
-        )
-    search = tuple(dict.fromkeys(str(Path(path).parent) for _, _, path in files))
-    return LibrariesFacts(basis=basis, libraries=tuple(libraries), search_path=search)
-
-
-def _windows_driver(d: HostDescription, matrices: Matrices) -> tuple[LibraryPart, ...]:
-    """On native Windows, the display driver's nvcuda.dll in System32 (always on the DLL search path), unless the
-    description lists the driver library itself: every installed Windows driver ships it."""
-    drv = d.driver
-    if d.host.system != WINDOWS or not drv.version or not drv.loaded or any(lib.name == "cuda" for lib in d.library):
-        return ()
-    cuda = _driver_cuda(drv, drv.version, matrices)
-    stated = drv.version != NOT_STATED_VALUE
-    if cuda is None and stated and drv.cuda != NOT_STATED_VALUE:
-        return ()
-    path, build = "C:/Windows/System32/nvcuda.dll", drv.version if stated else ""
-    version = str(cuda) if cuda is not None else NOT_STATED_VALUE
-    return (LibraryPart("cuda", version, "windows_path", path, "nvcuda.dll", driver_build=build),)
-
-
-def _soname(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
-    if lib.soname:
-        return lib.soname
-    if lib.name == table.driver.name:
-        return table.driver_for(system).soname
-    version = Version(lib.version)  # a version not stated comes with its soname (spec._check)
-    if lib.name == table.cudnn_name:
-        return table.cudnn_file(version.major, system)
-    row = table.row_for(Version(lib.cuda) if lib.cuda else version)
-    named = dict(row.file_names(system)).get(lib.name) if row is not None else None
-    if named is not None:
-        return named
-    return f"{lib.name}64_{version.major}.dll" if system == WINDOWS else f"lib{lib.name}.so.{version.major}"
-
-
-def _path(lib: LibraryPart, table: SonameTable, system: str = "Linux") -> str:
-    if lib.path:
-        return lib.path
-    version = lib.version if lib.version != NOT_STATED_VALUE else ""
-    return f"{typical_dir(lib.origin, lib.name, version)}/{_soname(lib, table, system)}"
-
-
-#: The probe's search order of the origins it records (gpuconform.probes.libraries), markers after.
-_SEARCH_ORDER = ("pip", "LD_LIBRARY_PATH", "conda", "ldcache", "system", "cuda_home")
-#: Directories the probe labels cuda_home (/usr/local/cuda/lib64, /usr/local/cuda/lib, targets/*/lib).
-_CUDA_HOME = re.compile(r"^/usr/local/cuda/(lib64|lib|targets/[^/]+/lib)$")
-
-
-def _candidate(lib: LibraryPart, path: str, env: Mapping[str, str]) -> LibraryCandidate:
-    """The candidate the probe would record: every origin that reaches its directory, as the probe orders them
-    (a described origin, LD_LIBRARY_PATH and CONDA_PREFIX/lib of the environment, /usr/local/cuda), then the
-    compat / wsl markers of its directory."""
-    build = lib.driver_build or None
-    real = f"{path.rsplit('.so.', 1)[0]}.so.{build}" if build and lib.name == "cuda" and ".so." in path else path
-    directory = posixpath.normpath(posixpath.dirname(path))
-    reached = {lib.origin}
-    ld_path = [posixpath.normpath(p) for p in env.get("LD_LIBRARY_PATH", "").split(":") if p]
-    if directory in ld_path:
-        reached.add("LD_LIBRARY_PATH")
-    if env.get("CONDA_PREFIX") and directory == posixpath.normpath(posixpath.join(env["CONDA_PREFIX"], "lib")):
-        reached.add("conda")
-    if _CUDA_HOME.match(directory):
-        reached.add("cuda_home")
-    origins = [o for o in _SEARCH_ORDER if o in reached]
-    origins += [o for o in ORIGINS if o in reached and o not in _SEARCH_ORDER]
-    origins += [m for m in origin_markers(path, real) if m not in origins]
-    return LibraryCandidate(path=path, origin=origins[0], realpath=real, origins=tuple(origins), driver_build=build)
-
-
-def _load(lib: LibraryPart, path: str) -> LibraryLoad:
-    if not lib.loads:
-        reason = lib.load_error or f"{Path(path).name}: cannot open shared object file"
-        return LibraryLoad(path=path, loaded=False, error=ProbeError("libraries", "dlopen", reason))
-    if lib.version == NOT_STATED_VALUE:  # it loads (the description lists it as loading); its version is unknown
-        return LibraryLoad(path=path, loaded=True, error=not_stated("libraries"))
-    version = Version(lib.version)
-    raw = encode_cuda_int(version) if lib.name in ("cuda", "cudart") else None
-    cuda_major = Version(lib.cuda).major if lib.cuda else None
-    return LibraryLoad(path=path, loaded=True, version=lib.version, raw_version=raw, cuda_major=cuda_major)
 
 
 def _toolchain(part: ToolchainPart | None) -> ToolchainFacts | None:
@@ -433,7 +290,7 @@ def _observations(d: HostDescription, gpus: list[_Gpu], matrices: Matrices) -> t
     build_keys = [k for k, v in (("cuda_version", seen.cuda), ("cudnn_version", seen.cudnn)) if v]
     build = {
         "keys": ["is_cuda_build", *build_keys, *(["cuda_compute_capabilities"] if seen.compute_capabilities else [])],
-        "is_cuda_build": _is_cuda_build(tf, matrices),
+        "is_cuda_build": is_cuda_build(tf, matrices),
         "cuda_version": seen.cuda or None,
         "cudnn_version": seen.cudnn or None,
         "cuda_compute_capabilities": list(seen.compute_capabilities),

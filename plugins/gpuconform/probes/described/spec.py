@@ -11,6 +11,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.tables.sonames import LIBRARY_NAMES
 from gpuconform.expect.tables.sonames import SonameTable
 from gpuconform.expect.tables.sonames import load_sonames
@@ -93,6 +94,14 @@ class DriverPart:
     device_nodes_denied: tuple[str, ...] = ()
     secure_boot: bool | None = None
     modprobe_error: str = ""
+
+    def reported_cuda(self, matrices: Matrices) -> Version | None:
+        """The CUDA the driver reports (NVML, libcuda): `cuda`, else the user-space driver's branch row; None where
+        neither is stated."""
+        version = self.user_space_version or self.version
+        if self.cuda == NOT_STATED_VALUE or (not self.cuda and version == NOT_STATED_VALUE):
+            return None
+        return Version(self.cuda) if self.cuda else matrices.max_cuda_for_driver(version)
 
 
 @dataclass(frozen=True)
