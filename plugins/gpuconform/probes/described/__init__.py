@@ -8,6 +8,14 @@ reports from the branch table, the sonames TensorFlow asks for from sonames.toml
 suite judges a described host exactly as a probed one. `gpuconform facts from-spec host.toml`
 writes the Facts; the corpus of real broken hosts (tests/corpus) is written in this form.
 
+A version the source does not give is written ``"not stated"`` (driver.version, driver.cuda,
+library.version), never replaced by a stand-in: it expands to Facts that record it as not stated
+(a ProbeError of kind "not_stated" where the probe would have recorded a failure to read it, the
+value itself null), and each check that needs it is not applicable and says which fact the
+replayed facts do not state. A driver whose version is not stated is loaded, and the CUDA it
+reports is not stated either unless driver.cuda gives it; a library whose version is not stated
+loads, and needs its soname unless it is libcuda. Omitting driver.version still means no driver.
+
 Every key, with its default::
 
     [host]
@@ -38,12 +46,12 @@ Every key, with its default::
     in_nvml = true               # false: on the bus, but NVML does not list it
 
     [driver]
-    version = "460.32.03"        # the kernel module's; "" for none installed
+    version = "460.32.03"        # the kernel module's; "" for none installed; "not stated" (see above)
     loaded = true                # false: no nvidia module, no /proc/driver/nvidia/version
     user_space_version = ""      # libnvidia-ml's, when an upgrade left it apart from the module
     nouveau = false              # nouveau in /proc/modules
     nvml_error = ""              # an NVML return code of nvmlInit ("DRIVER_NOT_LOADED")
-    cuda = ""                    # the CUDA the driver reports ("12.4"); default: the branch's
+    cuda = ""                    # the CUDA the driver reports ("12.4"); default: the branch's; "not stated"
     device_nodes = [...]         # names under /dev; default: nvidiactl, nvidia-uvm, nvidia0.. when loaded
     device_nodes_denied = []     # of those, the ones that exist but cannot be opened (the device cgroup)
     kernel_log = ["NVRM: Xid (PCI:0000:01:00): 79, pid=1, GPU has fallen off the bus."]
@@ -72,7 +80,7 @@ Every key, with its default::
 
     [[library]]                  # zero or more: one file a search would reach
     name = "cudnn"               # cudart, cublas, cublasLt, cufft, curand, cusolver, cusparse, cudnn, nccl, cuda
-    version = "8.0.5"            # what the library reports ("10.1", "8.0.5"; libcuda: its CUDA, "12.4")
+    version = "8.0.5"            # what the library reports ("10.1", "8.0.5"; libcuda: its CUDA, "12.4"); "not stated"
     origin = "cuda_home"         # pip, LD_LIBRARY_PATH, conda, ldcache, system, cuda_home, compat, wsl, windows_path
     path = ""                    # default: a typical path for the origin and soname
     soname = ""                  # default: from the name and version (libcudnn.so.8; cudnn64_8.dll on Windows)
