@@ -28,6 +28,9 @@ from gpuconform.diagnose.reach import ld_path_line
 from gpuconform.diagnose.reach import reached_loads
 from gpuconform.diagnose.reach import unreached_fix
 from gpuconform.diagnose.reach import wheel_dir
+from gpuconform.diagnose.shadowing import finding as shadow_finding
+from gpuconform.diagnose.shadowing import own_libraries
+from gpuconform.diagnose.shadowing import shadows
 from gpuconform.expect.expectations import Expectations
 from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.tables.sonames import LIBRARY_NAMES
@@ -350,6 +353,28 @@ def test_the_cuda_driver_library_matches_the_kernel_module(
     if judged.finding is not None:
         f = judged.finding
         fail(f.summary, expected=f.expected, found=f.found, source=f.source, why=f.why, fix=f.fix)
+
+
+# The distribution's own CUDA libraries (nvidia-tensorflow's pip requirements, tensorflow's [and-cuda] wheels) and
+# the LD_LIBRARY_PATH copies glibc takes ahead of them: gpuconform.diagnose.shadowing.
+def test_no_ld_library_path_directory_shadows_the_distributions_own_libraries(
+    libraries: LibrariesFacts, host_facts: Facts, host_matrices: Matrices, lib_host: Host, host_warn: Any
+) -> None:
+    own = own_libraries(lib_host.tf, host_facts.packages.nvidia, libraries, host_matrices)
+    if own is None:
+        tf = host_facts.packages.tensorflow
+        what = f"{tf.name} {tf.version}" if tf is not None else "no TensorFlow"
+        not_applicable(f"{what}: no CUDA library of its own installed (nvidia-tensorflow, tensorflow[and-cuda])")
+    found = shadows(libraries, lib_host.env, own, host_matrices)
+    if not found:
+        return
+    f = shadow_finding(found[0], own, lib_host.env, lib_host.conda)
+    if own.unknown:
+        # The directory is reported; it is the cause only where every candidate release installs those libraries.
+        host_warn(f"{f.summary} (not judged the cause: {own.unknown})", expected=f.expected, found=f.found,
+                  source=f.source, why=f.why, fix=f.fix)
+        return
+    fail_with(f)
 
 
 @pytest.mark.parametrize("name", NAMES)

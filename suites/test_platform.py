@@ -185,7 +185,9 @@ def _install(matrices: Matrices, release: TfRelease, expect: Expectations, facts
     )
 
 
-def test_tensorflow_release_is_in_the_matrix(host_expect: Expectations, host_warn: Any) -> None:
+def test_tensorflow_release_is_in_the_matrix(
+    host_expect: Expectations, host_matrices: Matrices, host_warn: Any
+) -> None:
     installed = _installed_tf(host_expect)
     lookup = host_expect.tf_lookup
     assert lookup is not None
@@ -198,6 +200,10 @@ def test_tensorflow_release_is_in_the_matrix(host_expect: Expectations, host_war
         # Like a release newer than the data: the checks that need its row say so; its own problems
         # (a CPU-only build, two TensorFlows at once) are still judged where they live.
         what = "older than the matrix" if lookup.status == "unknown-older" else "not a TensorFlow project build"
+        tf = host_expect.tensorflow
+        nvidia = host_matrices.rules.nvidia_tensorflow
+        if tf is not None and nvidia.is_nvidia(tf.name) and nvidia.candidates(tf.version).releases:
+            what = "NVIDIA's GPU build of TensorFlow 1.15 (nvidia_tensorflow.toml), not a TensorFlow project build"
         host_warn(
             f"{installed} is {what}: its CUDA, cuDNN and driver requirements are not checked",
             found=lookup.warning or installed,

@@ -161,6 +161,15 @@ class Matrices:
         TensorFlow project does not publish (nvidia-tensorflow) shares a version, not a build: it gets no row."""
         if canonicalize_name(distribution) not in TF_PROJECT_DISTRIBUTIONS:
             why = f"{distribution} {version} is not a TensorFlow project build: {TABLE_FILES['tensorflow']} has no row"
+            nvidia = self.rules.nvidia_tensorflow
+            found = nvidia.candidates(str(version)) if nvidia.is_nvidia(distribution) else None
+            if found is not None and found.releases:
+                # NVIDIA's own 1.15 (CUDA 11 and 12) has its own table; tensorflow-gpu 1.15's row is not its build.
+                why = (
+                    f"{distribution} {version} is NVIDIA's GPU build of TensorFlow {found.releases[0].tensorflow}, "
+                    f"{found.describe()} in {TABLE_FILES['nvidia_tensorflow']}; not a TensorFlow project build, "
+                    f"so {TABLE_FILES['tensorflow']} has no row"
+                )
             return TfLookup(str(version), None, "other-build", why)
         lookup = self.tf_release(version)
         row, cuda = lookup.release, self._cuda_version(built_cuda) if built_cuda else None

@@ -21,6 +21,8 @@ from gpuconform.expect.tables.kernel_module_errors import KernelModuleErrors
 from gpuconform.expect.tables.kernel_module_errors import load_kernel_module_errors
 from gpuconform.expect.tables.library_search import LibrarySearch
 from gpuconform.expect.tables.library_search import load_library_search
+from gpuconform.expect.tables.nvidia_tensorflow import NvidiaTensorflow
+from gpuconform.expect.tables.nvidia_tensorflow import load_nvidia_tensorflow
 from gpuconform.expect.tables.reader import RULE_TABLE_FILES
 from gpuconform.expect.tables.reader import TableMeta
 from gpuconform.expect.tables.tf_platforms import TfPlatforms
@@ -40,6 +42,7 @@ class RuleTables:
     forward_compat: ForwardCompat
     kernel_module_errors: KernelModuleErrors
     library_search: LibrarySearch
+    nvidia_tensorflow: NvidiaTensorflow
     tf_platforms: TfPlatforms
     xid: XidTable
     xla_toolchain: XlaToolchain
@@ -58,6 +61,7 @@ def load_rule_tables(paths: Mapping[str, Path]) -> RuleTables:
         forward_compat=load_forward_compat(paths["forward_compat"]),
         kernel_module_errors=load_kernel_module_errors(paths["kernel_module_errors"]),
         library_search=load_library_search(paths["library_search"]),
+        nvidia_tensorflow=load_nvidia_tensorflow(paths["nvidia_tensorflow"]),
         tf_platforms=load_tf_platforms(paths["tf_platforms"]),
         xid=load_xid(paths["xid"]),
         xla_toolchain=load_xla_toolchain(paths["xla_toolchain"]),

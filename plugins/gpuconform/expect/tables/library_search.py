@@ -72,6 +72,17 @@ _RELEASE = {
     "notes?": "strings",
 }
 _ORIGIN = {"name": "string", "reached": "string", "position?": "string", "source": "string", "notes?": "strings"}
+_PIP_WHEEL = {
+    "wheel": "string",
+    "version_read": "string",
+    "library": "string",
+    "soname": "string",
+    "runpath": "strings",
+    "loads": "strings",
+    "load_sonames": "strings",
+    "source": "string",
+    "notes?": "strings",
+}
 _ENTRY = re.compile(r"^(?P<origin>[A-Za-z_]+)(?: \((?P<note>[^()]+)\))?$")
 _PIP_DIR = re.compile(r"^nvidia/(?P<package>[a-z0-9_]+)/lib$")
 
@@ -85,6 +96,7 @@ class ReleaseSearch:
     dynamic_tag: str  # DT_RPATH (<= 2.6) or DT_RUNPATH
     pip_dirs: tuple[str, ...]  # "nvidia/cublas/lib", relative to site-packages
     reached: frozenset[str]  # table origins, annotations dropped
+    order: tuple[str, ...]  # table origins in the order the loader searches them, annotations dropped
     pip_not_reached: frozenset[str]  # pip packages ("cublas") a "pip_nvidia (...)" entry of not_reached names
     source: str
     wheels: tuple[Version, ...] = ()  # the releases whose wheels were read ("2.16.2")
@@ -106,12 +118,46 @@ class Reach:
 
 
 @dataclass(frozen=True)
+class PipWheel:
+    """One [[pip_wheel]] row: a library of an nvidia-* wheel and the companions it loads through its own
+    DT_RUNPATH, which glibc searches after LD_LIBRARY_PATH."""
+
+    key: str  # "pip_wheel[0]", for messages
+    wheel: str  # "nvidia-cublas-cu11"
+    version_read: Version
+    library: str  # "cublas"
+    soname: str  # "libcublas.so.11"
+    runpath: tuple[str, ...]
+    loads: tuple[str, ...]  # the companions among the libraries the probe lists ("cublasLt")
+    load_sonames: tuple[str, ...]
+    source: str
+
+    @property
+    def companions_searched_after_ld_library_path(self) -> bool:
+        """A DT_RUNPATH (any, here $ORIGIN) puts LD_LIBRARY_PATH ahead of the wheel's own directory."""
+        return bool(self.runpath)
+
+
+@dataclass(frozen=True)
 class LibrarySearch:
     """The rows of library_search.toml, and the questions the libraries layer asks of them."""
 
     meta: TableMeta
     releases: tuple[ReleaseSearch, ...]
     origin_notes: dict[str, str]  # table origin -> its [[origin]] row's `reached` text
+    pip_wheels: tuple[PipWheel, ...] = ()
+
+    def pip_wheel(self, library: str, soname: str) -> PipWheel | None:
+        """The [[pip_wheel]] row of the wheel library with this soname ("cublas", "libcublas.so.11"), if read."""
+        return next((w for w in self.pip_wheels if w.library == library and w.soname == soname), None)
+
+    def ld_library_path_first(self, tf_version: str | Version | None) -> ReleaseSearch | None:
+        """The row of a release whose own loader searches LD_LIBRARY_PATH before the pip wheels' directories
+        (both in its `order`, LD_LIBRARY_PATH first); None when it does not, or for no row."""
+        row = self.release(tf_version) if tf_version is not None else None
+        if row is None or "pip_nvidia" not in row.order or "LD_LIBRARY_PATH" not in row.order:
+            return None
+        return row if row.order.index("LD_LIBRARY_PATH") < row.order.index("pip_nvidia") else None
 
     def release(self, tf_version: str | Version) -> ReleaseSearch | None:
         """The row of the installed release, or None when the table has none (unknown release)."""
@@ -212,7 +258,8 @@ def pip_package(path: str) -> str | None:
 def load_library_search(path: Path) -> LibrarySearch:
     """Read and check library_search.toml: origins of its vocabulary, specifiers that do not overlap."""
     reader = Reader(path)
-    meta = reader.meta("library_search", {"meta": "table", "release?": "tables", "origin?": "tables"})
+    top = {"meta": "table", "release?": "tables", "origin?": "tables", "pip_wheel?": "tables"}
+    meta = reader.meta("library_search", top)
     releases = [_release(reader, key, row) for key, row in _rows(reader, "release", _RELEASE)]
     for i, later in enumerate(releases):
         for earlier in releases[:i]:
@@ -225,7 +272,24 @@ def load_library_search(path: Path) -> LibrarySearch:
     notes = {}
     for key, row in _rows(reader, "origin", _ORIGIN):
         notes[reader.choice(row["name"], f"{key}.name", ORIGINS)] = row["reached"]
-    return LibrarySearch(meta, tuple(releases), notes)
+    wheels = tuple(_pip_wheel(reader, key, row) for key, row in _rows(reader, "pip_wheel", _PIP_WHEEL))
+    return LibrarySearch(meta, tuple(releases), notes, wheels)
+
+
+def _pip_wheel(reader: Reader, key: str, row: dict[str, Any]) -> PipWheel:
+    library = reader.choice(row["library"], f"{key}.library", LIBRARY_NAMES)
+    loads = tuple(reader.choice(n, f"{key}.loads[{i}]", LIBRARY_NAMES) for i, n in enumerate(row["loads"]))
+    return PipWheel(
+        key=key,
+        wheel=row["wheel"],
+        version_read=reader.version(row["version_read"], f"{key}.version_read", "11.10.3.66"),
+        library=library,
+        soname=row["soname"],
+        runpath=tuple(row["runpath"]),
+        loads=loads,
+        load_sonames=tuple(row["load_sonames"]),
+        source=row["source"],
+    )
 
 
 def _rows(reader: Reader, name: str, schema: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
@@ -238,8 +302,7 @@ def _release(reader: Reader, key: str, row: dict[str, Any]) -> ReleaseSearch:
         if directory != "tensorrt" and not _PIP_DIR.match(directory):
             raise reader.fail(f"{key}.pip_dirs[{i}]", f"{directory!r} is not a pip directory", "'nvidia/<package>/lib'")
     reached = {_origin(reader, f"{key}.reached[{i}]", e)[0] for i, e in enumerate(row["reached"])}
-    for i, entry in enumerate(row["order"]):
-        _origin(reader, f"{key}.order[{i}]", entry)
+    order = tuple(_origin(reader, f"{key}.order[{i}]", entry)[0] for i, entry in enumerate(row["order"]))
     pip_not: set[str] = set()
     for i, entry in enumerate(row["not_reached"]):
         origin, note = _origin(reader, f"{key}.not_reached[{i}]", entry)
@@ -262,6 +325,7 @@ def _release(reader: Reader, key: str, row: dict[str, Any]) -> ReleaseSearch:
         dynamic_tag=tag,
         pip_dirs=tuple(row["pip_dirs"]),
         reached=frozenset(reached),
+        order=order,
         pip_not_reached=frozenset(pip_not),
         source=row["source"],
         wheels=tuple(_wheel(reader, f"{key}.wheels_read[{i}]", w) for i, w in enumerate(row["wheels_read"])),
