@@ -10,6 +10,7 @@ where it does not look is neither found nor a duplicate.
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 import pytest
@@ -54,6 +55,7 @@ NAMES = LIBRARY_NAMES
 SOURCE = "dlopen + the library's own version call, in a child process"
 SEARCH = "matrices/library_search.toml (the search order of each TensorFlow release's own loader)"
 KERNEL_CHECK = "libraries::the_cuda_driver_library_matches_the_kernel_module"
+SHADOW_CHECK = "libraries::no_ld_library_path_directory_shadows_the_distributions_own_libraries"
 
 
 @pytest.fixture
@@ -379,7 +381,7 @@ def test_no_ld_library_path_directory_shadows_the_distributions_own_libraries(
 
 @pytest.mark.parametrize("name", NAMES)
 def test_only_one_version_of_each_library_is_reachable(
-    name: str, libraries: LibrariesFacts, host_facts: Facts, lib_host: Host
+    name: str, libraries: LibrariesFacts, host_facts: Facts, host_matrices: Matrices, lib_host: Host
 ) -> None:
     lib = _library(libraries, name)
     loads = reached_loads(lib, lib_host)
@@ -391,6 +393,13 @@ def test_only_one_version_of_each_library_is_reachable(
         )
     if len(versions) == 1:
         return
+    own = own_libraries(lib_host.tf, host_facts.packages.nvidia, libraries, host_matrices)
+    if own is not None and not own.unknown:
+        # A copy in a directory that shadows the distribution's own libraries: that directory is the cause.
+        shadowing = [s for s in shadows(libraries, lib_host.env, own, host_matrices)
+                     if any(posixpath.dirname(ld.path) == s.directory for ld in loads)]
+        if shadowing:
+            blocked(SHADOW_CHECK, f"{shadowing[0].directory} on LD_LIBRARY_PATH shadows {own.what}'s own libraries")
     if name == "cuda":
         judged = _judge_libcuda(lib, host_facts, lib_host)
         if judged is not None and judged.finding is not None:

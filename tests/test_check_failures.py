@@ -524,7 +524,9 @@ def test_a_platform_check_fails_on_facts_that_break_it(
     ("name", "version", "what"),
     [
         ("tensorflow-gpu", "1.4.0", "older than the matrix"),  # the rows start at 1.5 (CUDA 9)
-        ("nvidia-tensorflow", "1.15.5", "not a TensorFlow project build"),  # NVIDIA's 1.15, not the PyPI one
+        # NVIDIA's 1.15, not the PyPI one: named as such (nvidia_tensorflow.toml), still without a tensorflow.toml row
+        ("nvidia-tensorflow", "1.15.5", "NVIDIA's GPU build of TensorFlow 1.15 (nvidia_tensorflow.toml), not a "
+         "TensorFlow project build"),
     ],
 )
 def test_a_tensorflow_the_matrix_has_no_row_for_is_a_warning_and_its_own_problems_are_judged_elsewhere(

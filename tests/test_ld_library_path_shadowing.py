@@ -76,8 +76,13 @@ def test_nvidia_tensorflow_is_identified_as_nvidias_build_with_its_release_not_a
 def test_a_system_cuda_on_ld_library_path_shadows_the_cublas_wheel_of_a_labelled_nvidia_release(
     tmp_path: Path,
 ) -> None:
-    check = run(tmp_path, nvidia_host("1.15.5+nv22.12", SYSTEM))[CHECK]
+    checks = run(tmp_path, nvidia_host("1.15.5+nv22.12", SYSTEM))
+    check = checks[CHECK]
     assert check["outcome"] == "failed", check
+    # The probe looks for nv22.12's own sonames (CUDA 11.8): the wheel's cudart and the system's are both found,
+    # and the duplicate is not a second problem: the directory is its cause.
+    duplicate = checks["libraries::only_one_version_of_each_library_is_reachable[cudart]"]
+    assert (duplicate["outcome"], duplicate["blocked_by"]) == ("blocked", CHECK), duplicate
     assert check["reason"] == (
         f"{SYSTEM} on LD_LIBRARY_PATH puts libcublasLt.so.11 ahead of the copies nvidia-tensorflow 1.15.5+nv22.12, "
         "release nv22.12 (CUDA 11.8, cuDNN 8.7.0.84) installs itself"
@@ -101,7 +106,7 @@ def test_the_same_host_with_a_clean_ld_library_path_passes(tmp_path: Path) -> No
 def test_other_ld_library_path_entries_stay_in_the_fix(tmp_path: Path) -> None:
     check = run(tmp_path, nvidia_host("1.15.5+nv22.12", f"/opt/tools/lib:{SYSTEM}"))[CHECK]
     assert check["outcome"] == "failed", check
-    assert f"from LD_LIBRARY_PATH for this conda environment only, in $CONDA_PREFIX/etc/conda/activate.d/" \
+    assert "from LD_LIBRARY_PATH for this conda environment only, in $CONDA_PREFIX/etc/conda/activate.d/" \
         "env_vars.sh: export LD_LIBRARY_PATH=/opt/tools/lib;" in check["remediation"]
 
 

@@ -205,7 +205,13 @@ def test_a_build_the_tensorflow_project_does_not_publish_gets_no_row_of_the_rele
 ) -> None:
     nvidia = m.tf_build("1.15.5", None, "nvidia-tensorflow")  # NVIDIA's 1.15, built for CUDA 11 and later
     assert (nvidia.status, nvidia.release) == ("other-build", None)
-    assert nvidia.warning == "nvidia-tensorflow 1.15.5 is not a TensorFlow project build: tensorflow.toml has no row"
+    assert nvidia.warning == (
+        "nvidia-tensorflow 1.15.5 is NVIDIA's GPU build of TensorFlow 1.15.5, one of releases nv21.02-nv23.03 (its +nv "
+        "label is not known; CUDA 11.3 to 12.1 where read) in nvidia_tensorflow.toml; not a TensorFlow project build, "
+        "so tensorflow.toml has no row"
+    )
+    other = m.tf_build("1.15.5", None, "some-other-tensorflow")
+    assert other.warning == "some-other-tensorflow 1.15.5 is not a TensorFlow project build: tensorflow.toml has no row"
     pypi = m.tf_build("1.15.5", None, "tensorflow_gpu").release
     assert pypi is not None and pypi.version == Version("1.15.0")
 

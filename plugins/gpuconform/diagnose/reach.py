@@ -87,6 +87,8 @@ def copies(lib: LibraryFacts, host: Host, *, other: bool = False) -> tuple[Copy,
     """Each candidate (or other-soname candidate) of `lib`, reached or not by the installed release."""
     search = host.matrices.rules.library_search
     version = host.tf.version if host.tf is not None else None
+    if host.tf is not None and host.matrices.rules.nvidia_tensorflow.is_nvidia(host.tf.name):
+        version = None  # library_search.toml's rows are the TensorFlow project's wheels; NVIDIA's was not read
     out = []
     for cand in lib.other_candidates if other else lib.candidates:
         origins = cand.origins or (cand.origin,)

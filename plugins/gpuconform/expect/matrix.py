@@ -33,6 +33,7 @@ from gpuconform.expect.tables.cuda_drivers import Toolkit
 from gpuconform.expect.tables.gpus import GpuModel
 from gpuconform.expect.tables.gpus import normalise_gpu_name
 from gpuconform.expect.tables.kernels import KernelRelease
+from gpuconform.expect.tables.nvidia_tensorflow import NvidiaRelease
 from gpuconform.expect.tables.reader import CC
 from gpuconform.expect.tables.reader import TABLE_FILES
 from gpuconform.expect.tables.reader import TableMeta
@@ -179,6 +180,16 @@ class Matrices:
             return lookup
         said = f"its own build files name CUDA {cuda}; the matrix row of {row.version} (its PyPI wheel) says {row.cuda}"
         return dataclasses.replace(lookup, release=dataclasses.replace(row, cuda=cuda, notes=(*row.notes, said)))
+
+    def nvidia_build(self, distribution: str, version: str) -> NvidiaRelease | None:
+        """NVIDIA's release an installed nvidia-tensorflow is, where its +nv label names a row that says its CUDA and
+        cuDNN (the sonames it loads); None otherwise (another distribution, an unknown or unlabelled release)."""
+        table = self.rules.nvidia_tensorflow
+        found = table.candidates(version) if table.is_nvidia(distribution) else None
+        if found is None or not found.label_known or len(found.releases) != 1:
+            return None
+        release = found.releases[0]
+        return release if release.cuda is not None and release.cudnn is not None else None
 
     def _release_for(self, tf_version: str | Version) -> TfRelease:
         lookup = self.tf_release(tf_version)

@@ -78,7 +78,11 @@ def _probe_libraries(
         basis = f"{tf.name} {tf.version} loads no CUDA libraries: the sonames of the newest families"
     else:
         lookup = matrices.tf_build(tf.version, packages.tensorflow_cuda_version, tf.name)
-        if lookup.release is None:
+        nvidia = matrices.nvidia_build(tf.name, tf.version) if lookup.release is None else None
+        if nvidia is not None and nvidia.cuda is not None and nvidia.cudnn is not None:
+            cuda, cudnn_major = nvidia.cuda, nvidia.cudnn.major
+            basis = f"{tf.name} {tf.version} ({nvidia.built_with()})"
+        elif lookup.release is None:
             basis = f"{tf.name} {tf.version} is not in the matrix: the sonames of the newest families"
         else:
             cuda, cudnn_major = lookup.release.cuda, lookup.release.cudnn_major

@@ -61,6 +61,11 @@ class NvidiaRelease:
         """ "1.15.5+nv22.12"."""
         return f"{self.tensorflow}+nv{self.label}"
 
+    def built_with(self) -> str:
+        """ "NVIDIA's release nv22.12: CUDA 11.8, cuDNN 8", the basis of the sonames a probe looks for."""
+        cudnn = f", cuDNN {self.cudnn.major}" if self.cudnn is not None else ""
+        return f"NVIDIA's release nv{self.label}: CUDA {self.cuda}{cudnn}"
+
     def stack(self) -> str:
         """ "CUDA 11.8, cuDNN 8.7.0.84", or what of it is known."""
         parts = [f"{what} {v}" for what, v in (("CUDA", self.cuda), ("cuDNN", self.cudnn)) if v is not None]
