@@ -33,7 +33,6 @@ from gpuconform.expect.tables.cuda_drivers import Toolkit
 from gpuconform.expect.tables.gpus import GpuModel
 from gpuconform.expect.tables.gpus import normalise_gpu_name
 from gpuconform.expect.tables.kernels import KernelRelease
-from gpuconform.expect.tables.nvidia_tensorflow import NvidiaRelease
 from gpuconform.expect.tables.reader import CC
 from gpuconform.expect.tables.reader import TABLE_FILES
 from gpuconform.expect.tables.reader import TableMeta
@@ -162,15 +161,7 @@ class Matrices:
         TensorFlow project does not publish (nvidia-tensorflow) shares a version, not a build: it gets no row."""
         if canonicalize_name(distribution) not in TF_PROJECT_DISTRIBUTIONS:
             why = f"{distribution} {version} is not a TensorFlow project build: {TABLE_FILES['tensorflow']} has no row"
-            nvidia = self.rules.nvidia_tensorflow
-            found = nvidia.candidates(str(version)) if nvidia.is_nvidia(distribution) else None
-            if found is not None and found.releases:
-                # NVIDIA's own 1.15 (CUDA 11 and 12) has its own table; tensorflow-gpu 1.15's row is not its build.
-                why = (
-                    f"{distribution} {version} is NVIDIA's GPU build of TensorFlow {found.releases[0].tensorflow}, "
-                    f"{found.describe()} in {TABLE_FILES['nvidia_tensorflow']}; not a TensorFlow project build, "
-                    f"so {TABLE_FILES['tensorflow']} has no row"
-                )
+            why = self.rules.nvidia_tensorflow.identify(distribution, str(version)) or why
             return TfLookup(str(version), None, "other-build", why)
         lookup = self.tf_release(version)
         row, cuda = lookup.release, self._cuda_version(built_cuda) if built_cuda else None
@@ -180,16 +171,6 @@ class Matrices:
             return lookup
         said = f"its own build files name CUDA {cuda}; the matrix row of {row.version} (its PyPI wheel) says {row.cuda}"
         return dataclasses.replace(lookup, release=dataclasses.replace(row, cuda=cuda, notes=(*row.notes, said)))
-
-    def nvidia_build(self, distribution: str, version: str) -> NvidiaRelease | None:
-        """NVIDIA's release an installed nvidia-tensorflow is, where its +nv label names a row that says its CUDA and
-        cuDNN (the sonames it loads); None otherwise (another distribution, an unknown or unlabelled release)."""
-        table = self.rules.nvidia_tensorflow
-        found = table.candidates(version) if table.is_nvidia(distribution) else None
-        if found is None or not found.label_known or len(found.releases) != 1:
-            return None
-        release = found.releases[0]
-        return release if release.cuda is not None and release.cudnn is not None else None
 
     def _release_for(self, tf_version: str | Version) -> TfRelease:
         lookup = self.tf_release(tf_version)

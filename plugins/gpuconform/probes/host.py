@@ -68,6 +68,7 @@ def probe_host(
 def _probe_libraries(
     packages: PackagesFacts, matrices: Matrices, root: Path, timeout: float, env: Mapping[str, str]
 ) -> LibrariesFacts:
+    from gpuconform.probes.basis import library_basis
     from gpuconform.probes.libraries import probe_libraries
 
     tf = packages.tensorflow
@@ -77,16 +78,7 @@ def _probe_libraries(
     elif tf.name == "tensorflow-cpu":
         basis = f"{tf.name} {tf.version} loads no CUDA libraries: the sonames of the newest families"
     else:
-        lookup = matrices.tf_build(tf.version, packages.tensorflow_cuda_version, tf.name)
-        nvidia = matrices.nvidia_build(tf.name, tf.version) if lookup.release is None else None
-        if nvidia is not None and nvidia.cuda is not None and nvidia.cudnn is not None:
-            cuda, cudnn_major = nvidia.cuda, nvidia.cudnn.major
-            basis = f"{tf.name} {tf.version} ({nvidia.built_with()})"
-        elif lookup.release is None:
-            basis = f"{tf.name} {tf.version} is not in the matrix: the sonames of the newest families"
-        else:
-            cuda, cudnn_major = lookup.release.cuda, lookup.release.cudnn_major
-            basis = f"{tf.name} {tf.version} (built with CUDA {cuda}, cuDNN {cudnn_major})"
+        cuda, cudnn_major, basis = library_basis(tf.name, tf.version, packages.tensorflow_cuda_version, matrices)
     return probe_libraries(cuda, cudnn_major, basis, root=root, timeout=timeout, env=env)
 
 

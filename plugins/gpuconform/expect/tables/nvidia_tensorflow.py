@@ -139,6 +139,27 @@ class NvidiaTensorflow:
         return Candidates(version, same, False)
 
 
+    def identify(self, distribution: str, version: str) -> str | None:
+        """What an installed nvidia-tensorflow is, in words, with its release(s); None for another distribution."""
+        found = self.candidates(version) if self.is_nvidia(distribution) else None
+        if found is None or not found.releases:
+            return None
+        return (
+            f"{distribution} {version} is NVIDIA's GPU build of TensorFlow {found.releases[0].tensorflow}, "
+            f"{found.describe()} in {FILE.rpartition('/')[2]}; not a TensorFlow project build, so tensorflow.toml "
+            "has no row"
+        )
+
+    def build(self, distribution: str, version: str) -> NvidiaRelease | None:
+        """The release an installed nvidia-tensorflow is, where its +nv label names a row that says its CUDA and
+        cuDNN (the sonames it loads); None otherwise (another distribution, an unknown or unlabelled release)."""
+        found = self.candidates(version) if self.is_nvidia(distribution) else None
+        if found is None or not found.label_known or len(found.releases) != 1:
+            return None
+        release = found.releases[0]
+        return release if release.cuda is not None and release.cudnn is not None else None
+
+
 def load_nvidia_tensorflow(path: Path) -> NvidiaTensorflow:
     """Read nvidia_tensorflow.toml; the releases in file order (oldest first), labels unique."""
     r = Reader(path)

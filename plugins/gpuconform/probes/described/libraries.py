@@ -20,6 +20,7 @@ from gpuconform.facts.model import LibraryCandidate
 from gpuconform.facts.model import LibraryFacts
 from gpuconform.facts.model import LibraryLoad
 from gpuconform.facts.versions import encode_cuda_int
+from gpuconform.probes.basis import library_basis
 from gpuconform.probes.described.spec import NOT_STATED_VALUE
 from gpuconform.probes.described.spec import ORIGINS
 from gpuconform.probes.described.spec import HostDescription
@@ -45,14 +46,9 @@ def libraries_facts(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
     cuda = cudnn_major = None
     basis = "no TensorFlow installed: the sonames of the newest CUDA and cuDNN families"
     if tf is not None and is_cuda_build(tf, matrices):
-        release = matrices.tf_build(tf.version, tf.cuda or None, tf.distribution).release
-        nvidia = matrices.nvidia_build(tf.distribution, tf.version) if release is None else None
-        if release is not None:
-            cuda, cudnn_major = release.cuda, release.cudnn_major
-            basis = f"{tf.distribution} {tf.version} (built with CUDA {cuda}, cuDNN {cudnn_major})"
-        elif nvidia is not None and nvidia.cuda is not None and nvidia.cudnn is not None:
-            cuda, cudnn_major = nvidia.cuda, nvidia.cudnn.major
-            basis = f"{tf.distribution} {tf.version} ({nvidia.built_with()})"
+        built_cuda, built_cudnn, built = library_basis(tf.distribution, tf.version, tf.cuda or None, matrices)
+        if built_cuda is not None:
+            cuda, cudnn_major, basis = built_cuda, built_cudnn, built
     system = d.host.system
     wanted = table.wanted(cuda or table.default_cuda, cudnn_major or table.default_cudnn_major, system) or ()
     parts = d.libraries(table) + _windows_driver(d, matrices)
