@@ -14,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gpuconform.expect.loading import load_matrices
 from tests.test_library_search_checks import pip
 from tests.test_library_search_checks import run
@@ -175,3 +177,37 @@ def test_tensorflow_without_its_and_cuda_wheels_installs_nothing_of_its_own(tmp_
     assert check["reason"].endswith(
         "tensorflow 2.15.0: no CUDA library of its own installed (nvidia-tensorflow, tensorflow[and-cuda])"
     )
+
+
+def test_a_wheel_directory_the_release_does_not_search_is_not_shadowed_but_not_found(tmp_path: Path) -> None:
+    # tensorflow 2.16.1's loader lists only nvidia/cuda_runtime/lib (library_search.toml): its pip cuBLAS is not
+    # found at all, and a copy on LD_LIBRARY_PATH is what it loads (library_is_found's concern), not a shadow.
+    host = {
+        "gpu": [{"model": "t4", "count": 1}],
+        "host": {"environment": {"LD_LIBRARY_PATH": "/opt/cuda-libs"}},
+        "driver": {"version": "550.54.15"},
+        "tensorflow": {"version": "2.16.1"},
+        "library": [
+            pip("cublas", "12.3.4.1", "cublas", "libcublas.so.12"),
+            {"name": "cublas", "version": "12.3.4.1", "origin": "LD_LIBRARY_PATH",
+             "path": "/opt/cuda-libs/libcublas.so.12"},
+            {"name": "cuda", "version": "12.4", "origin": "ldcache", "driver_build": "550.54.15"},
+        ],
+    }
+    check = run(tmp_path, host)[CHECK]
+    assert check["outcome"] == "passed", check
+
+
+def test_a_release_row_naming_a_library_the_layer_does_not_know_is_a_usage_error(tmp_path: Path) -> None:
+    from gpuconform.expect.tables.nvidia_tensorflow import load_nvidia_tensorflow
+    from gpuconform.facts.errors import DataError
+
+    bad = tmp_path / "nvidia_tensorflow.toml"
+    bad.write_text(
+        '[meta]\ntitle = "t"\nas_of = 2026-12-01\nsources = ["s"]\n\n[[release]]\nlabel = "22.12"\n'
+        'tensorflow = "1.15.5"\npython = "3.8"\npip_libraries = ["cublass"]\nsource = "s"\n'
+    )
+    with pytest.raises(DataError) as caught:
+        load_nvidia_tensorflow(bad)
+    said = str(caught.value)
+    assert "release[0].pip_libraries[0]" in said and "'cublass'" in said and "cublasLt" in said, said

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
+from gpuconform.diagnose.reach import PIP_DIRS
+from gpuconform.diagnose.reach import PIP_WHEELS
 from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.tables.library_search import PipWheel
 from gpuconform.expect.tables.library_search import pip_package
@@ -46,6 +48,7 @@ class Own:
     sonames: Mapping[str, frozenset[str]]  # library -> its wheel copies' sonames ("cublas" -> libcublas.so.11)
     basis: str  # the table rows it comes from
     loader_first: str = ""  # non-empty: the release's own loader searches LD_LIBRARY_PATH first (the row, why)
+    reached: frozenset[str] = frozenset()  # the libraries whose wheel directory that loader searches at all
     unknown: str = ""  # non-empty: not every candidate release is known to install them: why
 
 
@@ -90,7 +93,7 @@ def _nvidia_own(tf: PackageInfo, matrices: Matrices) -> Own | None:
     found = matrices.rules.nvidia_tensorflow.candidates(tf.version)
     if not found.releases:
         return None
-    # Every release of the table is a cuDNN 8 build (its README's libcudnn8 / TF_CUDNN_VERSION=8).
+    # A read row without a cuDNN version (nv22.01-nv22.05) is a cuDNN 8 build: its README's TF_CUDNN_VERSION=8.
     read = [
         (r.cuda, r.cudnn.major if r.cudnn is not None else 8, r.pip_libraries)
         for r in found.releases
@@ -102,7 +105,8 @@ def _nvidia_own(tf: PackageInfo, matrices: Matrices) -> Own | None:
     basis = f"{NVIDIA} pip_libraries of {labels or 'no release'}"
     if common is None:
         unread = ", ".join(f"nv{r.label}" for r in found.unread)
-        why = f"its +nv label is not known, and {NVIDIA} does not say which CUDA wheels {unread} install"
+        label = "" if found.label_known else "its +nv label is not known, and "
+        why = f"{label}{NVIDIA} does not say which CUDA wheels {unread} install"
         return Own(what, _sonames(read), basis, unknown=why)
     # Where the candidates' wheels differ (cu11 and cu12 releases), only the sonames they share are in common.
     per = [_sonames([one]) for one in read]
@@ -118,8 +122,6 @@ def _and_cuda_own(
     tf: PackageInfo, nvidia_wheels: tuple[PackageInfo, ...], facts: LibrariesFacts, matrices: Matrices
 ) -> Own | None:
     """tensorflow[and-cuda]: the pinned nvidia-* wheels of the release, where they are installed."""
-    from gpuconform.diagnose.reach import PIP_WHEELS
-
     pins = matrices.and_cuda_pins(tf.version) or {}
     installed = {w.name.lower().replace("_", "-") for w in nvidia_wheels}
     pip_copies = [c for lib in facts.libraries for c in lib.candidates + lib.other_candidates if _from_pip(c)]
@@ -135,9 +137,11 @@ def _and_cuda_own(
     cudnn = _version(next((spec for name, spec in pins.items() if name.startswith("nvidia-cudnn-cu")), ""))
     row = matrices.rules.library_search.ld_library_path_first(tf.version)
     first = f"{SEARCH} {row.key}, read from the wheel: its loader searches {' > '.join(row.order)}" if row else ""
+    # A wheel directory the loader does not search at all (2.16.1's cublas) is not shadowed: it is not found.
+    reached = frozenset(lib for lib in libraries if row is not None and row.reaches_pip(PIP_DIRS.get(lib, lib)))
     what = f"{tf.name} {tf.version} with its [and-cuda] wheels"
     sonames = _sonames([(cuda, cudnn.major if cudnn is not None else 8, libraries)])
-    return Own(what, sonames, "and_cuda.toml pins of the release, installed", loader_first=first)
+    return Own(what, sonames, "and_cuda.toml pins of the release, installed", loader_first=first, reached=reached)
 
 
 def _version(spec: str) -> Version | None:
@@ -175,7 +179,7 @@ def _on_ld_library_path(cand: LibraryCandidate) -> bool:
 
 def _why_first(name: str, soname: str, own: Own, wheels: list[PipWheel]) -> str:
     """Why glibc takes this copy ahead of the distribution's own, or "" when it does not (or is not known to)."""
-    if soname in own.sonames.get(name, ()) and own.loader_first:
+    if soname in own.sonames.get(name, ()) and own.loader_first and name in own.reached:
         return f"the release's loader searches LD_LIBRARY_PATH before site-packages/nvidia/*/lib ({own.loader_first})"
     for w in wheels:
         if name in w.loads and soname in w.load_sonames and w.companions_searched_after_ld_library_path:
@@ -205,8 +209,9 @@ def finding(shadow: Shadow, own: Own, env: Mapping[str, str], conda: str | None)
         "shadowed by another copy on LD_LIBRARY_PATH",
         found="; ".join(f"{shadow.directory}/{s}: {why}" for s, why in shadow.copies),
         source=f"{own.basis}; {SEARCH}",
-        why="the distribution's libraries then run with another CUDA's copies: one fails to load ('undefined symbol "
-        "..., version libcublasLt.so.11') and TensorFlow registers no GPU",
+        why="the distribution's libraries then load another CUDA's copies in place of their own: one fails to load "
+        "(cuBLAS: 'undefined symbol: ..., version libcublasLt.so.11') or runs at another version than its wheel's, "
+        "and TensorFlow drops the GPU",
         fix=f"remove {shadow.directory} from LD_LIBRARY_PATH {where}: {command}; the system CUDA stays installed for "
         "other software (set LD_LIBRARY_PATH only where that runs)",
     )
