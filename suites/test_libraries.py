@@ -530,6 +530,18 @@ def test_the_driver_api_is_new_enough_for_the_runtime(
             )
 
 
+# TF-TRT's TensorRT: the rules are gpuconform.diagnose.tensorrt's (matrices/tensorrt.toml). Judged whatever the
+# profile: a host that installed TensorRT means to run TF-TRT, and which sonames are installed is a question of files.
+def test_tensorrt_matches_the_tensorflow_build(libraries: LibrariesFacts, lib_host: Host) -> None:
+    from gpuconform.diagnose.tensorrt import judge_tensorrt
+
+    judged = judge_tensorrt(libraries.tensorrt, lib_host.tf, lib_host)
+    if judged.not_applicable is not None:
+        not_applicable(judged.not_applicable)
+    if judged.finding is not None:
+        fail_with(judged.finding)
+
+
 # The toolchain XLA compiles with: the rules are gpuconform.diagnose.toolchain's (matrices/xla_toolchain.toml).
 def test_xla_finds_libdevice_and_a_ptxas_for_each_gpu(
     tf_needs_cuda: Expectations, host_facts: Facts, host_matrices: Matrices, host_warn: Any

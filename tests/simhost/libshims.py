@@ -31,7 +31,10 @@ PIP_PACKAGES = {
     "cudnn": "cudnn",
     "nccl": "nccl",
 }
-LIBRARIES = ("cuda", *PIP_PACKAGES)
+#: TensorRT's libraries TF-TRT dlopens: libnvinfer answers getInferLibVersion, libnvinfer_plugin exports the
+#: initLibNvInferPlugins TF calls.
+TENSORRT = ("nvinfer", "nvinfer_plugin")
+LIBRARIES = ("cuda", *PIP_PACKAGES, *TENSORRT)
 LOCATIONS = ("pip", "ld_library_path", "conda", "ldcache", "cuda_home", "system", "driver")
 #: Where "ldcache" libraries live inside the host root: a directory only the ld cache names.
 LDCACHE_DIR = "opt/nvidia/lib"
@@ -83,6 +86,10 @@ int %(symbol)s(int type, int *value) {
 }
 """
 
+_PLUGIN_INIT = """
+int initLibNvInferPlugins(void *logger, const char *ns) { (void)logger; (void)ns; return 1; }
+"""
+
 _PROPERTY_SYMBOLS = {
     "cublas": "cublasGetProperty",
     "cufft": "cufftGetProperty",
@@ -111,6 +118,9 @@ def encode_version(name: str, version: str) -> int | None:
         return (10000 if major >= 9 else 1000) * major + 100 * minor + patch
     if name == "cublasLt":
         return 10000 * major + 100 * minor + patch  # the 11.9+ encoding; every TF 2.x-era cuBLASLt
+    if name == "nvinfer":
+        # NV_TENSORRT_VERSION: M*1000+m*100+p up to TensorRT 8, M*10000+m*100+p from 10 (NvInferVersion.h).
+        return (10000 if major >= 10 else 1000) * major + 100 * minor + patch
     if name == "nccl":
         # NCCL_VERSION(X,Y,Z): X*1000+Y*100+Z while X<=2 and Y<=8, X*10000+Y*100+Z after.
         return (1000 if major <= 2 and minor <= 8 else 10000) * major + 100 * minor + patch
@@ -144,6 +154,10 @@ def library_shim_source(
         parts.append(_INT_OUT % {"symbol": "cudaRuntimeGetVersion", "value": encoded})
     elif name == "nccl":
         parts.append(_INT_OUT % {"symbol": "ncclGetVersion", "value": encoded})
+    elif name == "nvinfer":
+        parts.append(f"\nint getInferLibVersion(void) {{ return {encoded}; }}\n")
+    elif name == "nvinfer_plugin":
+        parts.append(_PLUGIN_INIT)
     elif name == "cudnn":
         cudart = built_for or cudart_version or _CUDNN_CUDART_DEFAULT.get(major, 12050)
         triple = {"major": major, "minor": minor, "patch": patch}
@@ -173,6 +187,8 @@ def default_soname(name: str, version: str) -> str:
 def location_dir(dest: Path, location: str, name: str) -> Path:
     """The directory under `dest` where a library in `location` goes."""
     if location == "pip":
+        if name in TENSORRT:
+            return dest / "site-packages" / "tensorrt"  # nvidia-tensorrt's and tensorrt <= 8.5's wheel directory
         if name not in PIP_PACKAGES:
             raise ValueError(f"library {name!r} has no pip wheel; pick another location")
         return dest / "site-packages" / "nvidia" / PIP_PACKAGES[name] / "lib"

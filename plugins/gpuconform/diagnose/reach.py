@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from gpuconform.expect.matrix import Matrices
+from gpuconform.expect.tables.library_search import TENSORRT_PIP_DIRS
 from gpuconform.expect.tables.library_search import pip_package
 from gpuconform.expect.tables.tensorflow import TfRelease
+from gpuconform.expect.tables.tensorrt import TENSORRT_LIBRARIES
 from gpuconform.facts.model import LibraryCandidate
 from gpuconform.facts.model import LibraryFacts
 from gpuconform.facts.model import LibraryLoad
@@ -79,7 +81,11 @@ class Copy:
 
 
 def wheel_dir(name: str, path: str) -> str:
-    """The nvidia/<dir>/lib a copy lives in, or the one its library's wheel would use."""
+    """The nvidia/<dir>/lib a copy lives in, or the one its library's wheel would use (TensorRT's: its
+    site-packages directory, tensorrt or tensorrt_libs)."""
+    parent = posixpath.basename(posixpath.dirname(path))
+    if name in TENSORRT_LIBRARIES and parent in TENSORRT_PIP_DIRS:
+        return parent
     return pip_package(path) or PIP_DIRS.get(name, name)
 
 

@@ -330,6 +330,10 @@ class LibrariesFacts:
     libraries: tuple[LibraryFacts, ...] = ()
     search_path: tuple[str, ...] = ()  # directories, in TF's order
     error: ProbeError | None = None
+    # TensorRT's libnvinfer and libnvinfer_plugin under the sonames TF-TRT of the installed TF dlopens
+    # (matrices/tensorrt.toml; the newest major when it has no TF-TRT), found and loaded the same way;
+    # other majors are their other_candidates. Empty: not looked for (facts recorded before it was).
+    tensorrt: tuple[LibraryFacts, ...] = ()
 
 
 # ---- the CUDA toolchain XLA compiles with -------------------------------------------------

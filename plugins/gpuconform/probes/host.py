@@ -79,7 +79,8 @@ def _probe_libraries(
         basis = f"{tf.name} {tf.version} loads no CUDA libraries: the sonames of the newest families"
     else:
         cuda, cudnn_major, basis = library_basis(tf.name, tf.version, packages.tensorflow_cuda_version, matrices)
-    return probe_libraries(cuda, cudnn_major, basis, root=root, timeout=timeout, env=env)
+    tensorrt = matrices.rules.tensorrt.wanted(tf.version if tf is not None and tf.name != "tensorflow-cpu" else None)
+    return probe_libraries(cuda, cudnn_major, basis, root=root, timeout=timeout, env=env, tensorrt=tensorrt)
 
 
 def replay_facts(path: Path) -> Facts:

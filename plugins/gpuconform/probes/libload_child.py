@@ -47,8 +47,13 @@ _PROPERTY = {
     "cusparse": "cusparseGetProperty",
 }
 
+#: Functions `int32_t f(void)` returning the version itself (TensorRT's NV_TENSORRT_VERSION).
+_INT_VOID = {"nvinfer": "getInferLibVersion"}
+#: Libraries without a version function of their own: the function TF calls in them must be there.
+_LOAD_ONLY = {"nvinfer_plugin": "initLibNvInferPlugins"}
+
 #: The symbols the parent names in messages, per library kind.
-VERSION_SYMBOLS = {**_INT_OUT, **_SIZE_T, **_PROPERTY}
+VERSION_SYMBOLS = {**_INT_OUT, **_SIZE_T, **_PROPERTY, **_INT_VOID, **_LOAD_ONLY}
 
 
 def main() -> int:
@@ -110,6 +115,12 @@ def _probe(fd: int, item_id: int, kind: str, path: str) -> dict[str, Any]:
             answer["error"] = _failed(symbol, status)
         else:
             answer["raw"] = value.value
+    elif kind in _INT_VOID:
+        func.restype = ctypes.c_int32
+        func.argtypes = []
+        answer["raw"] = int(func())
+    elif kind in _LOAD_ONLY:
+        pass  # it loads and exports what TF calls; its version is its soname's
     elif kind in _SIZE_T:
         func.restype = ctypes.c_size_t
         func.argtypes = []

@@ -9,7 +9,7 @@ versions: a renamed or mislabelled library is exactly what the suite is for.
 Search order (origin in brackets), following tf-behaviors §5.1-5.2:
 
 1. pip wheels: ``<entry>/nvidia/*/lib`` for each `sys_path` entry, which covers
-   ``nvidia/cu13/lib`` too ("pip");
+   ``nvidia/cu13/lib`` too, and TensorRT's ``<entry>/tensorrt`` and ``<entry>/tensorrt_libs`` ("pip");
 2. each directory of ``LD_LIBRARY_PATH`` ("LD_LIBRARY_PATH");
 3. ``$CONDA_PREFIX/lib`` ("conda");
 4. the ld cache, ``<root>/etc/ld.so.cache`` read with ``ldconfig -p -C`` ("ldcache");
@@ -72,6 +72,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from gpuconform.expect.tables.sonames import Wanted
 from gpuconform.expect.tables.sonames import load_sonames
 from gpuconform.facts.base import ProbeError
 from gpuconform.facts.model import LibrariesFacts
@@ -105,6 +106,7 @@ def probe_libraries(
     timeout: float = 20.0,
     env: Mapping[str, str] | None = None,
     sys_path: Sequence[str] | None = None,
+    tensorrt: Sequence[Wanted] = (),
 ) -> LibrariesFacts:
     """Find and load the libraries TF would dlopen for `cuda` and `cudnn_major`.
 
@@ -115,6 +117,9 @@ def probe_libraries(
     that ``PYTHONPATH`` plus this interpreter's site-packages. `root` re-roots the
     ld cache, the system directories and /usr/local/cuda, not the pip or
     environment paths, which belong to the live process.
+
+    `tensorrt` are the TensorRT libraries to look for (libnvinfer.so.<major> of the release's TF-TRT,
+    matrices/tensorrt.toml): found, and their other majors, the same way, in `LibrariesFacts.tensorrt`.
 
     Observations never raise: what could not be observed is a ProbeError in the
     facts. Only an unusable shipped ``sonames.toml`` raises (DataError).
@@ -133,15 +138,15 @@ def probe_libraries(
         )
     environ = dict(env) if env is not None else dict(os.environ)
     search = SearchPath.build(root, environ, sys_path, min(LDCONFIG_TIMEOUT, timeout))
-    found = [find_candidates(table, want, search) for want in wanted]
+    found = [find_candidates(table, want, search) for want in (*wanted, *tensorrt)]
 
     loader = _Loader()
-    for want, (candidates, others) in zip(wanted, found):
+    for want, (candidates, others) in zip((*wanted, *tensorrt), found):
         loader.add(want.name, candidates)
         loader.add(want.name, others)
     loader.run(timeout, deadline, child_env(environ))
 
-    libraries = tuple(
+    facts = tuple(
         LibraryFacts(
             name=want.name,
             soname=want.soname,
@@ -151,13 +156,14 @@ def probe_libraries(
             other_candidates=tuple(others),
             other_loads=loader.loads(want.name, others),
         )
-        for want, (candidates, others) in zip(wanted, found)
+        for want, (candidates, others) in zip((*wanted, *tensorrt), found)
     )
     return LibrariesFacts(
         basis=basis,
-        libraries=libraries,
+        libraries=facts[: len(wanted)],
         search_path=search.described(),
         error=search.error or loader.error,
+        tensorrt=facts[len(wanted) :],
     )
 
 
@@ -314,6 +320,12 @@ def _decode(kind: str, raw: int) -> str | None:
         return str(decode_cudnn_int(raw))  # 8906 -> 8.9.6, 90300 -> 9.3.0
     if kind == "nccl":
         return str(decode_nccl_int(raw))  # 2804 -> 2.8.4, 22105 -> 2.21.5
+    if kind == "nvinfer":
+        # getInferLibVersion(): NV_TENSORRT_VERSION, M*1000+m*100+p up to TensorRT 8, M*10000+m*100+p from 10.
+        if raw <= 0:
+            raise ValueError(f"TensorRT version integer {raw} is not positive")
+        unit = 10000 if raw >= 100000 else 1000
+        return f"{raw // unit}.{raw % unit // 100}.{raw % 100}"
     if kind == "cublasLt":
         # Like CUBLAS_VERSION: M*1000+m*100+p up to 11.6, M*10000+m*100+p from 11.9 on.
         if raw <= 0:

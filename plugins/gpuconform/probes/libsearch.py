@@ -91,6 +91,10 @@ class SearchPath:
         dirs: list[tuple[str, str]] = []
         for entry in entries:
             dirs += [("pip", d) for d in sorted(glob.glob(os.path.join(entry, "nvidia", "*", "lib")))]
+            # TensorRT's wheels: nvidia-tensorrt / tensorrt <= 8.5 put libnvinfer in tensorrt/, tensorrt-libs in
+            # tensorrt_libs/ (only tensorrt/ is on TF's RUNPATH: library_search.toml pip_dirs).
+            trt = (os.path.join(entry, name) for name in ("tensorrt", "tensorrt_libs"))
+            dirs += [("pip", d) for d in trt if os.path.isdir(d)]
         ld_library_path = environ.get("LD_LIBRARY_PATH", "")
         # Empty entries mean "the current directory" to glibc; nobody means that for CUDA.
         dirs += [("LD_LIBRARY_PATH", os.path.abspath(d)) for d in ld_library_path.split(os.pathsep) if d]

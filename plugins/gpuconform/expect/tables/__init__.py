@@ -25,6 +25,8 @@ from gpuconform.expect.tables.nvidia_tensorflow import NvidiaTensorflow
 from gpuconform.expect.tables.nvidia_tensorflow import load_nvidia_tensorflow
 from gpuconform.expect.tables.reader import RULE_TABLE_FILES
 from gpuconform.expect.tables.reader import TableMeta
+from gpuconform.expect.tables.tensorrt import TensorRT
+from gpuconform.expect.tables.tensorrt import load_tensorrt
 from gpuconform.expect.tables.tf_platforms import TfPlatforms
 from gpuconform.expect.tables.tf_platforms import load_tf_platforms
 from gpuconform.expect.tables.xid import XidTable
@@ -43,6 +45,7 @@ class RuleTables:
     kernel_module_errors: KernelModuleErrors
     library_search: LibrarySearch
     nvidia_tensorflow: NvidiaTensorflow
+    tensorrt: TensorRT
     tf_platforms: TfPlatforms
     xid: XidTable
     xla_toolchain: XlaToolchain
@@ -62,6 +65,7 @@ def load_rule_tables(paths: Mapping[str, Path]) -> RuleTables:
         kernel_module_errors=load_kernel_module_errors(paths["kernel_module_errors"]),
         library_search=load_library_search(paths["library_search"]),
         nvidia_tensorflow=load_nvidia_tensorflow(paths["nvidia_tensorflow"]),
+        tensorrt=load_tensorrt(paths["tensorrt"]),
         tf_platforms=load_tf_platforms(paths["tf_platforms"]),
         xid=load_xid(paths["xid"]),
         xla_toolchain=load_xla_toolchain(paths["xla_toolchain"]),

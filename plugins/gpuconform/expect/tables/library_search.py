@@ -85,6 +85,8 @@ _PIP_WHEEL = {
 }
 _ENTRY = re.compile(r"^(?P<origin>[A-Za-z_]+)(?: \((?P<note>[^()]+)\))?$")
 _PIP_DIR = re.compile(r"^nvidia/(?P<package>[a-z0-9_]+)/lib$")
+#: The site-packages directories TensorRT's wheels put libnvinfer in (tensorrt-libs: tensorrt_libs).
+TENSORRT_PIP_DIRS = ("tensorrt", "tensorrt_libs")
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,15 @@ class LibrarySearch:
                 f"from 2.7 libtensorflow_framework.so.2 carries {row.dynamic_tag}, and glibc then ignores the conda "
                 "python's DT_RPATH ($ORIGIN/../lib = $CONDA_PREFIX/lib) (library_search.toml "
                 f"{row.key}: {row.source.split('. ')[0]})",
+            )
+        if pip_package in TENSORRT_PIP_DIRS:
+            # TensorRT's wheels are not nvidia/<x>/lib: reached where the RUNPATH lists the directory itself.
+            if pip_package in row.pip_dirs:
+                return Reach(True)
+            return Reach(
+                False,
+                f"the RUNPATH of its libtensorflow_framework.so.2 does not list site-packages/{pip_package} "
+                f"(library_search.toml {row.key}, read from the wheel)",
             )
         if row.reaches_pip(pip_package or ""):
             return Reach(True)

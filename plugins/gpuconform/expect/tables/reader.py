@@ -41,6 +41,7 @@ RULE_TABLE_FILES = {
     "kernel_module_errors": "kernel_module_errors.toml",
     "library_search": "library_search.toml",
     "nvidia_tensorflow": "nvidia_tensorflow.toml",
+    "tensorrt": "tensorrt.toml",
     "tf_platforms": "tf_platforms.toml",
     "xid": "xid.toml",
     "xla_toolchain": "xla_toolchain.toml",

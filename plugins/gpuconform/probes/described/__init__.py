@@ -79,8 +79,10 @@ Every key, with its default::
     compute_capabilities = []    # get_build_info()'s, "sm_35", "compute_80"
 
     [[library]]                  # zero or more: one file a search would reach
-    name = "cudnn"               # cudart, cublas, cublasLt, cufft, curand, cusolver, cusparse, cudnn, nccl, cuda
-    version = "8.0.5"            # what the library reports ("10.1", "8.0.5"; libcuda: its CUDA, "12.4"); "not stated"
+    name = "cudnn"               # cudart, cublas, cublasLt, cufft, curand, cusolver, cusparse, cudnn, nccl, cuda;
+                                 # TensorRT's nvinfer, nvinfer_plugin, or tensorrt for both (libnvinfer.so.<major>)
+    version = "8.0.5"            # what the library reports ("10.1", "8.0.5"; libcuda: its CUDA, "12.4"; TensorRT:
+                                 # its own version, "8.4.3"); "not stated"
     origin = "cuda_home"         # pip, LD_LIBRARY_PATH, conda, ldcache, system, cuda_home, compat, wsl, windows_path
     path = ""                    # default: a typical path for the origin and soname
     soname = ""                  # default: from the name and version (libcudnn.so.8; cudnn64_8.dll on Windows)

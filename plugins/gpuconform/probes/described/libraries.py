@@ -12,6 +12,7 @@ from packaging.version import Version
 from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.tables.sonames import WINDOWS
 from gpuconform.expect.tables.sonames import SonameTable
+from gpuconform.expect.tables.sonames import Wanted
 from gpuconform.expect.tables.sonames import load_sonames
 from gpuconform.facts.base import ProbeError
 from gpuconform.facts.base import not_stated
@@ -43,9 +44,10 @@ def libraries_facts(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
     copy of it (or of another soname of the same library)."""
     table = load_sonames()
     tf = d.tensorflow
-    cuda = cudnn_major = None
+    cuda = cudnn_major = trt_tf = None
     basis = "no TensorFlow installed: the sonames of the newest CUDA and cuDNN families"
     if tf is not None and is_cuda_build(tf, matrices):
+        trt_tf = tf.version  # TF-TRT's TensorRT soname is the release's
         built_cuda, built_cudnn, built = library_basis(tf.distribution, tf.version, tf.cuda or None, matrices)
         if built_cuda is not None:
             cuda, cudnn_major, basis = built_cuda, built_cudnn, built
@@ -54,23 +56,19 @@ def libraries_facts(d: HostDescription, matrices: Matrices) -> LibrariesFacts:
     parts = d.libraries(table) + _windows_driver(d, matrices)
     files = [(lib, _soname(lib, table, system), _path(lib, table, system)) for lib in parts]
     env = d.host.environment
-    libraries = []
-    for want in wanted:
-        mine = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname == want.soname]
-        others = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname != want.soname]
-        libraries.append(
-            LibraryFacts(
-                name=want.name,
-                soname=want.soname,
-                required=want.required,
-                candidates=tuple(_candidate(lib, path, env) for lib, path in mine),
-                loads=tuple(_load(lib, path) for lib, path in mine),
-                other_candidates=tuple(_candidate(lib, path, env) for lib, path in others),
-                other_loads=tuple(_load(lib, path) for lib, path in others),
-            )
-        )
+    libraries = tuple(_facts(want, files, env) for want in wanted)
+    tensorrt = tuple(_facts(want, files, env) for want in matrices.rules.tensorrt.wanted(trt_tf))
     search = tuple(dict.fromkeys(str(Path(path).parent) for _, _, path in files))
-    return LibrariesFacts(basis=basis, libraries=tuple(libraries), search_path=search)
+    return LibrariesFacts(basis=basis, libraries=libraries, search_path=search, tensorrt=tensorrt)
+
+
+def _facts(want: Wanted, files: list[tuple[LibraryPart, str, str]], env: Mapping[str, str]) -> LibraryFacts:
+    """The facts of one library the probe looks for: the described files of its soname, then its others."""
+    mine = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname == want.soname]
+    others = [(lib, path) for lib, soname, path in files if lib.name == want.name and soname != want.soname]
+    found = [tuple(_candidate(lib, path, env) for lib, path in group) for group in (mine, others)]
+    loads = [tuple(_load(lib, path) for lib, path in group) for group in (mine, others)]
+    return LibraryFacts(want.name, want.soname, want.required, found[0], loads[0], found[1], loads[1])
 
 
 def _windows_driver(d: HostDescription, matrices: Matrices) -> tuple[LibraryPart, ...]:

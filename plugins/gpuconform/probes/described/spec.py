@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -15,6 +16,7 @@ from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.tables.sonames import LIBRARY_NAMES
 from gpuconform.expect.tables.sonames import SonameTable
 from gpuconform.expect.tables.sonames import load_sonames
+from gpuconform.expect.tables.tensorrt import TENSORRT_LIBRARIES
 from gpuconform.facts import serde
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.errors import did_you_mean
@@ -40,6 +42,12 @@ TYPICAL_DIRS = {
     "windows_path": "C:/Program Files/NVIDIA GPU Computing Toolkit/CUDA/v{version}/bin",
     "runpath": "/usr/lib/python3/site-packages/tensorflow/../nvidia/{name}/lib",
 }
+#: A [[library]] name that stands for TensorRT's libraries (TENSORRT_LIBRARIES), each of its version.
+TENSORRT = "tensorrt"
+#: Every name a [[library]] may have.
+LIBRARY_CHOICES = (*LIBRARY_NAMES, *TENSORRT_LIBRARIES, TENSORRT)
+#: Where TensorRT's pip wheels put libnvinfer (nvidia-tensorrt, tensorrt <= 8.5; TF's RUNPATH lists it).
+TENSORRT_PIP_DIR = "/usr/lib/python3/site-packages/tensorrt"
 #: The framework-layer experiments a described TensorFlow answers (its experiments module "framework").
 FRAMEWORK_MODULE = "framework"
 FRAMEWORK_ENV = (("TF_CPP_MAX_VLOG_LEVEL", "1"), ("TF_CPP_MIN_LOG_LEVEL", "0"))
@@ -182,8 +190,17 @@ class HostDescription:
     engine: tuple[EnginePart, ...] | None = None  # absent: not recorded; []: no engine config found
 
     def libraries(self, table: SonameTable) -> tuple[LibraryPart, ...]:
-        """The [[library]] entries, then one per library of each [[toolkit]] (DLLs on native Windows)."""
-        expanded = list(self.library)
+        """The [[library]] entries (a "tensorrt" one as each of TensorRT's libraries), then one per library of
+        each [[toolkit]] (DLLs on native Windows)."""
+        expanded = []
+        for lib in self.library:
+            if lib.name != TENSORRT:
+                expanded.append(lib)
+                continue
+            for name in TENSORRT_LIBRARIES:
+                soname = f"lib{name}.so.{Version(lib.version).major}"
+                path = f"{posixpath.dirname(lib.path)}/{soname}" if lib.path else ""
+                expanded.append(dataclasses.replace(lib, name=name, path=path, soname=""))
         for kit in self.toolkit:
             row = table.row_for(Version(kit.version))
             for name, soname in row.file_names(self.host.system) if row is not None else ():
@@ -218,7 +235,7 @@ def _check(d: HostDescription, source: str) -> None:
         if load_sonames().row_for(Version(kit.version)) is None:
             raise DataError(source, f"toolkit[{i}].version", f"sonames.toml has no row for CUDA {kit.version}")
     for i, lib in enumerate(d.library):
-        _choice(source, f"library[{i}].name", lib.name, LIBRARY_NAMES)
+        _choice(source, f"library[{i}].name", lib.name, LIBRARY_CHOICES)
         _choice(source, f"library[{i}].origin", lib.origin, ORIGINS)
         if lib.version != NOT_STATED_VALUE:
             _version(source, f"library[{i}].version", lib.version)
@@ -282,4 +299,6 @@ def description_keys() -> dict[str, tuple[str, ...]]:
 
 
 def typical_dir(origin: str, name: str, version: str) -> str:
+    if origin == "pip" and name in TENSORRT_LIBRARIES:
+        return TENSORRT_PIP_DIR
     return TYPICAL_DIRS[origin].format(name=name.lower(), version=version)
