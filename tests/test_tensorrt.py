@@ -183,3 +183,16 @@ def test_tensorrt_8_4_under_tf_2_15_is_told_exactly_8_6_1_or_the_releases_that_l
         "them (the ld cache or LD_LIBRARY_PATH), or move TensorFlow to a release whose TF-TRT loads TensorRT 8.4.3 "
         "(2.12 to 2.14, matrices/tensorrt.toml): pip install 'tensorflow==2.12.*'"
     )
+
+
+def test_on_a_gpu_host_without_tensorrt_the_libnvinfer_warning_fails_no_framework_check(tmp_path: Path) -> None:
+    host = {
+        "gpu": [{"model": "t4"}],
+        "driver": {"version": "515.65.01"},
+        "toolkit": [{"version": "11.2", "origin": "ldcache"}],
+        "library": [{"name": "cudnn", "version": "8.1.0", "origin": "ldcache"}, {"name": "cuda", "version": "11.7"}],
+        "tensorflow": {"version": "2.10.0", "observed": {"gpus": 1, "log": [NVINFER_7_LOG]}},
+    }
+    checks = run_layers(tmp_path, host, "libraries or framework")
+    assert checks["framework::tensorflow_loads_every_gpu_library"]["outcome"] == "passed"
+    assert checks[CHECK]["outcome"] == "not-applicable"
