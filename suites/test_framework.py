@@ -41,6 +41,7 @@ from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
 from gpuconform.facts.versions import parse_cc
+from gpuconform.frameworks.base import OTHER_FRAMEWORK_EXPERIMENTS
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.devices import VISIBLE
@@ -884,13 +885,12 @@ def test_tensorfloat32_state_is_reported(
 # Which of them are checked follows the profile's [frameworks] table
 # (`gpuconform.frameworks.needs`): a required framework fails these checks, one only installed
 # warns, and a profile without the table checks TensorFlow alone. One child per framework answers
-# identity, build_info and devices (`gpuconform.frameworks.torch.experiments.framework`,
-# `gpuconform.frameworks.jax.experiments.framework`); the judgements are the frameworks' own
-# (`gpuconform.frameworks.torch.checks`, `gpuconform.frameworks.jax.checks`).
+# identity, build_info, devices and maps (`gpuconform.frameworks.torch.experiments.framework`,
+# `gpuconform.frameworks.jax.experiments.framework`; ``maps`` is for the libraries layer); the
+# judgements are the frameworks' own (`gpuconform.frameworks.torch.checks`, `gpuconform.frameworks.jax.checks`).
 
-OTHER_EXPERIMENTS = ("identity", "build_info", "devices")
-TORCH_CHILD = Planned(MODULE, OTHER_EXPERIMENTS, framework="torch")
-JAX_CHILD = Planned(MODULE, OTHER_EXPERIMENTS, framework="jax")
+TORCH_CHILD = Planned(MODULE, OTHER_FRAMEWORK_EXPERIMENTS, framework="torch")
+JAX_CHILD = Planned(MODULE, OTHER_FRAMEWORK_EXPERIMENTS, framework="jax")
 TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
 TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
 TORCH_DRIVER = "framework::torch_cuda_build_runs_on_this_driver"

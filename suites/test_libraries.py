@@ -1,4 +1,5 @@
 """Layer `libraries`: can the CUDA libraries TensorFlow needs be loaded, in the right versions, once?
+And did PyTorch and JAX map their own pip copies of theirs (the end of this file)?
 
 The probe found every copy of each soname where TensorFlow would look (pip
 wheels, LD_LIBRARY_PATH, conda, the ld cache, /usr/local/cuda) and loaded each
@@ -33,16 +34,28 @@ from gpuconform.diagnose.shadowing import finding as shadow_finding
 from gpuconform.diagnose.shadowing import own_libraries
 from gpuconform.diagnose.shadowing import shadows
 from gpuconform.expect.expectations import Expectations
+from gpuconform.expect.framework_needs import FrameworkNeed
 from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.tables.sonames import LIBRARY_NAMES
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import LibrariesFacts
 from gpuconform.facts.model import LibraryFacts
 from gpuconform.facts.model import LibraryLoad
+from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.unstated import is_not_stated
 from gpuconform.facts.unstated import library_version_not_stated
 from gpuconform.facts.versions import driver_branch
+from gpuconform.frameworks.base import OTHER_FRAMEWORK_EXPERIMENTS
+from gpuconform.frameworks.children import Planned
+from gpuconform.frameworks.jax.observations import JaxBuildInfo
+from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.maps import MappedLibraries
+from gpuconform.frameworks.needs import answer
+from gpuconform.frameworks.needs import judged
+from gpuconform.frameworks.own_copies import Words
+from gpuconform.frameworks.own_copies import judge as judge_own_copies
+from gpuconform.frameworks.torch.observations import TorchBuildInfo
 from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import fail
@@ -558,3 +571,62 @@ def test_xla_finds_libdevice_and_a_ptxas_for_each_gpu(
     f = next((j.finding for j in judgements if j.failure), None)
     if f is not None:
         fail_with(f)
+
+
+# ---- PyTorch and JAX: the copies their own children mapped -------------------------------------
+#
+# Their framework child (the framework layer's: `gpuconform.frameworks.base.OTHER_FRAMEWORK_EXPERIMENTS`) reads its
+# /proc/self/maps after import and CUDA initialisation; gpuconform.frameworks.own_copies judges the lines
+# against the nvidia-* wheels of its environment. A required framework fails, one only installed warns
+# (`gpuconform.frameworks.needs.judged`). Run whatever the profile: a CUDA build maps its libraries at
+# import, GPU or not.
+
+FRAMEWORK_MODULE = "framework"
+TORCH_CHILD = Planned(FRAMEWORK_MODULE, OTHER_FRAMEWORK_EXPERIMENTS, framework="torch")
+JAX_CHILD = Planned(FRAMEWORK_MODULE, OTHER_FRAMEWORK_EXPERIMENTS, framework="jax")
+TORCH_REACHES = (
+    "the nvidia-* wheel torch is installed with, reached through libtorch_cuda.so's RUNPATH "
+    "$ORIGIN/../../nvidia/<library>/lib"
+)
+JAX_REACHES = (
+    "the nvidia-* wheel the CUDA plugin is installed with, loaded by path when the plugin initialises "
+    "(jax_plugins' _load_nvidia_libraries)"
+)
+
+
+def _installed(need: FrameworkNeed) -> PackageInfo:
+    if need.installed is None:
+        check = f"framework::{need.name}_imports_as_the_installed_distribution"
+        not_applicable(f"{need.name} is not installed ({check} says what the profile asks)")
+    return need.installed
+
+
+def test_torch_maps_its_own_cuda_libraries(
+    torch_need: FrameworkNeed, torch_live: LiveChildren, host_warn: Any
+) -> None:
+    """Each CUDA library a PyTorch child mapped is its own pip copy, and only one copy of each."""
+    installed = _installed(torch_need)
+    batch = torch_live.batch(*TORCH_CHILD.args())
+    build: TorchBuildInfo = answer(torch_live, torch_need, batch, "build_info", TorchBuildInfo)
+    if build.cuda is None:
+        not_applicable(
+            f"torch {installed.version} is not a CUDA build (torch.version.cuda is None): it maps no CUDA library"
+        )
+    mapped: MappedLibraries = answer(torch_live, torch_need, batch, "maps", MappedLibraries)
+    words = Words(f"torch {installed.version}", "PyTorch", TORCH_REACHES, torch_live.source(FRAMEWORK_MODULE))
+    judged(torch_need, judge_own_copies(words, mapped), host_warn)
+
+
+def test_jax_maps_its_own_cuda_libraries(jax_need: FrameworkNeed, jax_live: LiveChildren, host_warn: Any) -> None:
+    """Each CUDA library a JAX child mapped is its CUDA plugin's own pip copy, and only one copy of each."""
+    installed = _installed(jax_need)
+    batch = jax_live.batch(*JAX_CHILD.args())
+    build: JaxBuildInfo = answer(jax_live, jax_need, batch, "build_info", JaxBuildInfo)
+    if not build.plugins:
+        not_applicable(
+            f"jax {installed.version} has no CUDA plugin installed: jaxlib {build.jaxlib} maps no CUDA library"
+        )
+    plugins = ", ".join(f"{p} {v}" for p, v in build.plugins.items())
+    mapped: MappedLibraries = answer(jax_live, jax_need, batch, "maps", MappedLibraries)
+    words = Words(f"jax {installed.version} ({plugins})", "JAX", JAX_REACHES, jax_live.source(FRAMEWORK_MODULE))
+    judged(jax_need, judge_own_copies(words, mapped), host_warn)

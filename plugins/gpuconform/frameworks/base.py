@@ -14,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: The experiments of PyTorch's and JAX's framework child ("framework" module), in the order it runs
+#: them: one child answers the framework layer's checks and the libraries layer's maps check.
+OTHER_FRAMEWORK_EXPERIMENTS = ("identity", "build_info", "devices", "maps")
+
 
 @dataclass(frozen=True)
 class Framework:

@@ -4,7 +4,9 @@ The libraries layer lists every copy of each CUDA library that TensorFlow's
 search order can reach and reads each copy's version. Which copy wins is up to
 the dynamic loader; the only proof is the running process's map. A TF child
 reads its own ``/proc/self/maps`` after GPU initialisation and hands back the
-lines; this module parses them and compares them with the libraries facts.
+lines (`shared_object_maps`, which PyTorch's and JAX's children read too:
+`gpuconform.frameworks.own_copies`); this module parses them and compares them with the
+libraries facts.
 
 The kernel names the file that is mapped, after symlinks: ``libcudnn.so.9``
 shows as ``libcudnn.so.9.3.0`` and ``libcuda.so.1`` as ``libcuda.so.550.54.15``.
@@ -14,8 +16,10 @@ the ``lib<name>.so`` prefix of its base name.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -33,6 +37,8 @@ _DELETED = " (deleted)"
 #: then the ld cache and the default directories. /usr/local/cuda ("cuda_home") is never
 #: searched, so a copy only there cannot win; conda's lib/ is reached through RUNPATH.
 LOADER_ORDER = ("LD_LIBRARY_PATH", "pip", "conda", "ldcache", "system", "cuda_home")
+#: Where NVIDIA's wheels unpack their libraries, under a sys.path entry (nvidia/cudnn/lib, CUDA 13's nvidia/cu13/lib).
+WHEEL_GLOB = os.path.join("nvidia", "*", "lib", "lib*.so*")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,46 @@ class MapsProblem:
     mapped: tuple[MappedCopy, ...]
     expected: LibraryCandidate | None = None
     expected_load: LibraryLoad | None = None
+
+
+@dataclass(frozen=True)
+class MappedLibraries:
+    """What a framework child had mapped, and the pip CUDA libraries its environment holds."""
+
+    pid: int
+    maps: tuple[str, ...] = ()  # the lines of /proc/self/maps that name a .so
+    wheel_libraries: tuple[str, ...] = ()  # real paths of site-packages/nvidia/*/lib/lib*.so*, sys.path order
+    ld_library_path: tuple[tuple[str, str], ...] = ()  # (entry, its real path), in order
+    ld_preload: str | None = None  # LD_PRELOAD as the child saw it
+    cuda_initialised: bool = False  # whether the child had a GPU and ran on it before reading
+    error: str | None = None  # what initialising CUDA raised (read anyway)
+
+
+def read_mapped(cuda_initialised: bool, error: str | None = None) -> MappedLibraries:
+    """In the child: its own maps, the pip copies on its sys.path, LD_LIBRARY_PATH as it resolves."""
+    wheels: dict[str, None] = {}
+    for entry in sys.path:
+        for path in sorted(glob.glob(os.path.join(entry or ".", WHEEL_GLOB))):
+            wheels.setdefault(os.path.realpath(path))
+    entries = [e for e in os.environ.get("LD_LIBRARY_PATH", "").split(":") if e]
+    return MappedLibraries(
+        pid=os.getpid(),
+        maps=shared_object_maps(),
+        wheel_libraries=tuple(wheels),
+        ld_library_path=tuple((e, os.path.realpath(e)) for e in entries),
+        ld_preload=os.environ.get("LD_PRELOAD"),
+        cuda_initialised=cuda_initialised,
+        error=error,
+    )
+
+
+def shared_object_maps() -> tuple[str, ...]:
+    """The lines of this process's own ``/proc/self/maps`` that name a shared object (run in a child)."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return tuple(line.rstrip("\n") for line in maps if ".so" in line)
+    except OSError:
+        return ()
 
 
 def mapped_files(text: str) -> tuple[str, ...]:

@@ -1,9 +1,12 @@
 """Framework experiments: which jax imports, which jaxlib and CUDA plugins are installed, what JAX sees.
 
-Run as one child, in this order: ``identity``, ``build_info``, ``devices``. Only ``devices``
-initialises the backends (jax.devices()); what JAX logs while it does (the CUDA plugin's
+Run as one child, in this order: ``identity``, ``build_info``, ``devices``, ``maps``. Only
+``devices`` initialises the backends (jax.devices()); what JAX logs while it does (the CUDA plugin's
 failure, or "An NVIDIA GPU may be present on this machine, but a CUDA-enabled jaxlib is not
-installed. Falling back to cpu.") is recorded with the answer.
+installed. Falling back to cpu.") is recorded with the answer. ``maps`` runs a matmul on the
+first GPU where there is one, then reads the child's own /proc/self/maps for the libraries layer
+(`gpuconform.frameworks.own_copies`): the CUDA plugin preloads its pip libraries when the
+backends initialise.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from gpuconform.frameworks.jax.observations import JaxBackend
 from gpuconform.frameworks.jax.observations import JaxBuildInfo
 from gpuconform.frameworks.jax.observations import JaxDevice
 from gpuconform.frameworks.jax.observations import JaxDevices
+from gpuconform.frameworks.maps import read_mapped
 
 PLATFORMS = ("cpu", "gpu")
 
@@ -77,6 +81,23 @@ def devices(jax: Any) -> Any:
             cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
     )
+
+
+def maps(jax: Any) -> Any:
+    """The shared objects this child mapped after import, backend start and, where there is a GPU, a matmul on it."""
+    ran, error = False, None
+    try:
+        gpus = jax.devices("gpu")
+    except Exception:  # noqa: BLE001 - no GPU backend: the maps after the CPU's start are the observation
+        gpus = []
+    try:
+        if gpus:
+            x = jax.device_put(jax.numpy.ones((16, 16)), gpus[0])
+            (x @ x).block_until_ready()
+            ran = True
+    except Exception as exc:  # noqa: BLE001 - what running on the GPU raised is the observation
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    return dump(read_mapped(ran, error))
 
 
 def _backend(jax: Any, platform: str) -> JaxBackend:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuconform.facts.serde import dump
+from gpuconform.frameworks.maps import shared_object_maps
 from gpuconform.frameworks.tensorflow.headers import CUDA_CONFIG
 from gpuconform.frameworks.tensorflow.headers import CUDNN_VERSION
 from gpuconform.frameworks.tensorflow.headers import read_installed
@@ -113,7 +114,7 @@ def gpu_init(tf: Any) -> Any:
             op_error = op_error or f"/GPU:{index}: {type(exc).__name__}: {exc}"[:2000]
     return dump(
         GpuInit(
-            pid=os.getpid(), logical=logical, maps=_shared_object_maps(), tf32=tf32_enabled(tf), gpu_op_error=op_error
+            pid=os.getpid(), logical=logical, maps=shared_object_maps(), tf32=tf32_enabled(tf), gpu_op_error=op_error
         )
     )
 
@@ -126,13 +127,6 @@ def enable_growth(tf: Any) -> None:
         except (RuntimeError, ValueError):
             return  # already initialised, or virtual devices configured: nothing to do
 
-
-def _shared_object_maps() -> tuple[str, ...]:
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            return tuple(line.rstrip("\n") for line in maps if ".so" in line)
-    except OSError:
-        return ()
 
 
 def tf32_enabled(tf: Any) -> bool | None:

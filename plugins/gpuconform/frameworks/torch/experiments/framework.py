@@ -1,9 +1,11 @@
 """Framework experiments: which torch imports, how it was built, what torch.cuda sees.
 
-Run as one child, in this order: ``identity``, ``build_info``, ``devices``. Only ``devices``
-initialises CUDA (torch.cuda.is_available() and the device queries); a CUDA build on a driver
-too old for it says so as a warning there ("The NVIDIA driver on your system is too old"), which
-is recorded with the answer.
+Run as one child, in this order: ``identity``, ``build_info``, ``devices``, ``maps``. Only
+``devices`` initialises CUDA (torch.cuda.is_available() and the device queries); a CUDA build on a
+driver too old for it says so as a warning there ("The NVIDIA driver on your system is too old"),
+which is recorded with the answer. ``maps`` runs a matmul and a convolution on the first GPU where
+there is one (so cuBLAS and cuDNN have loaded what they load lazily), then reads the child's own
+/proc/self/maps for the libraries layer (`gpuconform.frameworks.own_copies`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from gpuconform.facts.serde import dump
 from gpuconform.frameworks.identity import identify
+from gpuconform.frameworks.maps import read_mapped
 from gpuconform.frameworks.torch.observations import TorchBuildInfo
 from gpuconform.frameworks.torch.observations import TorchDevices
 from gpuconform.frameworks.torch.observations import TorchGpu
@@ -70,6 +73,20 @@ def devices(torch: Any) -> Any:
             cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         )
     )
+
+
+def maps(torch: Any) -> Any:
+    """The shared objects this child mapped after import and, where there is a GPU, after running on it."""
+    ran, error = False, None
+    try:
+        if torch.cuda.is_available():
+            x = torch.ones((1, 1, 16, 16), device="cuda:0")
+            torch.nn.functional.conv2d(x, torch.ones((4, 1, 3, 3), device="cuda:0"))
+            (x[0, 0] @ x[0, 0]).cpu()
+            ran = True
+    except Exception as exc:  # noqa: BLE001 - what running on the GPU raised is the observation
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+    return dump(read_mapped(ran, error))
 
 
 def _gpu(torch: Any, index: int) -> TorchGpu:
