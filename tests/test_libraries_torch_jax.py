@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from gpuconform.frameworks.maps import MappedLibraries
+from gpuconform.frameworks.own_copies import Words
+from gpuconform.frameworks.own_copies import judge
 from tests.test_framework_torch_jax import CPU_PROFILE
 from tests.test_framework_torch_jax import FRAMEWORKS
 from tests.test_framework_torch_jax import H100
@@ -222,10 +225,41 @@ def test_a_recording_from_before_the_maps_answer_loads_and_the_checks_say_it_is_
     old = copy.deepcopy(recorded)
     for batch in old["observations"]:
         batch["results"] = [r for r in batch["results"] if r["name"] != "maps"]
-    gpu_host(tmp_path, old, H100, "580.65.06", torch=cuda_build("2.13.0", "cu130"), jax=_with_plugin("jax-cuda12-plugin"))
+    torch, jax = cuda_build("2.13.0", "cu130"), _with_plugin("jax-cuda12-plugin")
+    gpu_host(tmp_path, old, H100, "580.65.06", torch=torch, jax=jax)
     proc, got = replay(tmp_path, profile(tmp_path, 1, "h100"))
     for check in (TORCH_MAPS, JAX_MAPS):
         assert got[check]["outcome"] == "not-applicable", got[check]
         reason = got[check]["reason"]
         assert reason.startswith("not applicable: needs the live host (")
         assert "experiment 'maps' of this child (framework) is not recorded in " in reason
+
+
+# ---- the judgement on its own: the cases no described host above needs ------------------------------
+
+WORDS = Words("torch 2.13.0+cu130", "PyTorch", "its RUNPATH", "a PyTorch child process")
+
+
+def test_a_copy_from_neither_the_wheels_nor_ld_library_path_names_ld_preload_and_ld_debug() -> None:
+    preloaded = "/opt/hpc/lib/libcudnn.so.9.0.0"
+    found = judge(WORDS, MappedLibraries(7, (line(preloaded, 1),), WHEEL_FILES, (), preloaded, False))
+    assert found is not None
+    assert found.found == f"{preloaded}, which is neither a pip copy nor on LD_LIBRARY_PATH (LD_PRELOAD={preloaded})"
+    assert found.source == "/proc/7/maps of a PyTorch child process, after import"
+    assert found.fix.startswith(f"find what loads {preloaded} (LD_DEBUG=libs python -c 'import torch' names it)")
+
+
+def test_without_nvidia_wheels_only_two_copies_at_once_fail() -> None:
+    conda = ("/opt/conda/lib/libcudnn.so.9.1.0",)
+    assert judge(WORDS, MappedLibraries(7, tuple(line(p, i) for i, p in enumerate(conda)))) is None
+    two = (*conda, f"{SYSTEM}/libcudnn.so.9.3.0")
+    found = judge(WORDS, MappedLibraries(7, tuple(line(p, i) for i, p in enumerate(two)), (), ((SYSTEM, SYSTEM),)))
+    assert found is not None
+    assert found.summary == f"torch 2.13.0+cu130 has 2 copies of libcudnn mapped at once: {', '.join(two)}"
+    assert found.expected == "one copy of libcudnn"
+    assert found.fix.startswith(f"remove {SYSTEM} from LD_LIBRARY_PATH in this environment")
+
+
+def test_cublaslt_and_cudnns_engine_libraries_are_not_copies_of_cublas_and_cudnn() -> None:
+    files = (*WHEEL_FILES, f"{SITE}/nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9")
+    assert judge(WORDS, MappedLibraries(7, tuple(line(p, i) for i, p in enumerate(files)), files)) is None

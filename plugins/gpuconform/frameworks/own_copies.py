@@ -65,7 +65,7 @@ def library_of(path: str, names: Sequence[str]) -> str | None:
 def judge(words: Words, mapped: MappedLibraries) -> Finding | None:
     """A CUDA library mapped from another copy than the installed pip one, or two copies of one; else None."""
     files = mapped_files("\n".join(mapped.maps))
-    wheels = set(mapped.wheel_libraries)
+    wheels = mapped.wheel_libraries
     wheel_names = {n for n in (_name(p) for p in wheels) if n}
     names = sorted(set(CUDA_LIBRARIES) | wheel_names)
     by_library: dict[str, list[str]] = {}
@@ -128,12 +128,15 @@ def _shadowed(words: Words, mapped: MappedLibraries, library: str, path: str, ow
 def _several(words: Words, mapped: MappedLibraries, library: str, paths: list[str], own: list[str]) -> Finding:
     strays = [p for p in paths if p not in own]
     entries = [e for e in (_entry(mapped, p) for p in strays) if e is not None]
-    fix = (
-        f"remove {', '.join(dict.fromkeys(entries))} from LD_LIBRARY_PATH in this environment (or unset "
-        "LD_LIBRARY_PATH)"
-        if entries
-        else "remove what loads the copies outside the pip wheels (LD_PRELOAD, /etc/ld.so.preload)"
-    )
+    if entries:
+        fix = (
+            f"remove {', '.join(dict.fromkeys(entries))} from LD_LIBRARY_PATH in this environment (or unset "
+            "LD_LIBRARY_PATH)"
+        )
+    elif strays:
+        fix = "remove what loads the copies outside the pip wheels (LD_PRELOAD, /etc/ld.so.preload)"
+    else:  # two pip copies: wheels in two sys.path entries (a user site beside the environment's)
+        fix = "uninstall the nvidia-* wheel of the sys.path entry that is not this environment's (pip list -v)"
     keep = f"its own pip copy {_same_soname(paths[0], own)}" if own else "one copy"
     return Finding(
         f"{words.installed} has {len(paths)} copies of lib{library} mapped at once: {', '.join(paths)}",
