@@ -235,6 +235,29 @@ def test_a_recording_from_before_the_maps_answer_loads_and_the_checks_say_it_is_
         assert "experiment 'maps' of this child (framework) is not recorded in " in reason
 
 
+def test_a_required_torch_that_does_not_import_blocks_the_maps_check_and_its_import_check_stays_the_root(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    facts = gpu_host(tmp_path, recorded, H100, "580.65.06")
+    data = json.loads(facts.read_text())
+    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    child.update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
+    facts.write_text(json.dumps(data))
+    where = profile(tmp_path, 1, "h100", '[frameworks]\ntorch = "*"\n')
+    proc = pytest_run(
+        tmp_path, "-m", "libraries or framework", "-k", "torch", "--host-profile", where, "--host-facts", "facts.json"
+    )
+    got = checks(tmp_path)
+    imports = "framework::torch_imports_as_the_installed_distribution"
+    assert got[imports]["outcome"] == "failed", got[imports]
+    # The maps check needs the same child: blocked by the later layer's import check, which stays the root (an
+    # error here named the libraries layer the first broken one, with a probe-timeout fix).
+    assert got[TORCH_MAPS]["outcome"] == "blocked", got[TORCH_MAPS]
+    assert got[TORCH_MAPS]["blocked_by"] == imports
+    assert f"root check: {imports}" in proc.stdout, proc.stdout[-4000:]
+    assert verdict_line(proc).startswith("host verdict: FAIL at framework: import torch fails in a child process: ")
+
+
 # ---- the judgement on its own: the cases no described host above needs ------------------------------
 
 WORDS = Words("torch 2.13.0+cu130", "PyTorch", "its RUNPATH", "a PyTorch child process")

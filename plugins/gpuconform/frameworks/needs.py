@@ -21,6 +21,7 @@ from gpuconform.frameworks import framework
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.verdict.check import Finding
+from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
 
@@ -78,8 +79,11 @@ def installed_finding(need: FrameworkNeed) -> Finding | None:
 
 
 def answer(live: LiveChildren, need: FrameworkNeed, batch: Batch, name: str, cls: type[Any]) -> Any:
-    """An experiment's answer; an optional framework that does not import makes its other checks not apply."""
-    if batch.import_error and not need.required:
+    """An experiment's answer. A framework that does not import answers nothing: a required one blocks the check
+    (by its import check, which fails with why, whichever layer asks), an optional one makes it not apply."""
+    if batch.import_error:
         check = f"framework::{need.name}_imports_as_the_installed_distribution"
-        not_applicable(f"{live.name} does not import ({check} warns why)")
+        if not need.required:
+            not_applicable(f"{live.name} does not import ({check} warns why)")
+        blocked(check, f"import {need.name} fails in a child process: {batch.import_error.splitlines()[0]}")
     return live.observe(batch, name, cls)
