@@ -11,6 +11,7 @@ where it does not look is neither found nor a duplicate.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from typing import Any
 
@@ -375,12 +376,16 @@ def test_the_cuda_driver_library_matches_the_kernel_module(
 def test_no_ld_library_path_directory_shadows_the_distributions_own_libraries(
     libraries: LibrariesFacts, host_facts: Facts, host_matrices: Matrices, lib_host: Host, host_warn: Any
 ) -> None:
-    own = own_libraries(lib_host.tf, host_facts.packages.nvidia, libraries, host_matrices)
+    own = own_libraries(lib_host.tf, host_facts.packages, libraries, host_matrices)
     if own is None:
         tf = host_facts.packages.tensorflow
         what = f"{tf.name} {tf.version}" if tf is not None else "no TensorFlow"
         not_applicable(f"{what}: no CUDA library of its own installed (nvidia-tensorflow, tensorflow[and-cuda])")
     found = shadows(libraries, lib_host.env, own, host_matrices)
+    if not found and own.widened:
+        # An unknown label spanning releases of two CUDA majors: a directory that shadows the copies of some.
+        own = dataclasses.replace(own, sonames=own.widened, unknown=own.widened_why)
+        found = shadows(libraries, lib_host.env, own, host_matrices)
     if not found:
         return
     f = shadow_finding(found[0], own, lib_host.env, lib_host.conda)
@@ -406,7 +411,7 @@ def test_only_one_version_of_each_library_is_reachable(
         )
     if len(versions) == 1:
         return
-    own = own_libraries(lib_host.tf, host_facts.packages.nvidia, libraries, host_matrices)
+    own = own_libraries(lib_host.tf, host_facts.packages, libraries, host_matrices)
     if own is not None and not own.unknown:
         # A copy in a directory that shadows the distribution's own libraries: that directory is the cause.
         shadowing = [s for s in shadows(libraries, lib_host.env, own, host_matrices)

@@ -6,7 +6,8 @@ The hosts are described hosts replayed through the real suite (tests.test_librar
 message is the one a user reads. A system CUDA on LD_LIBRARY_PATH shadows nvidia-tensorflow 1.15.5+nv22.12's
 wheels through the cu11 cuBLAS wheel's own DT_RUNPATH (library_search.toml [[pip_wheel]]), and tensorflow 2.15's
 through its loader's order; a report that says only "1.15.5" is told about the directory in a warning, because
-the table does not know what every 1.15.5 release installs.
+its releases' wheels are of two CUDA majors (the CUDA 12 ones have other sonames), and one that says "1.15.4" too,
+because the table does not know what every 1.15.4 release installs.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from typing import Any
 import pytest
 
 from gpuconform.expect.loading import load_matrices
+from gpuconform.facts.errors import DataError
+from gpuconform.probes.described import load_description
 from tests.test_library_search_checks import pip
 from tests.test_library_search_checks import run
 from tests.test_library_search_checks import run_layers
 from tests.test_library_search_checks import text
 
 MATRICES = load_matrices()
+OWN = frozenset(("cudart", "cublas", "cublasLt", "cufft", "cudnn", "curand", "cusolver", "cusparse", "nccl"))
 CHECK = "libraries::no_ld_library_path_directory_shadows_the_distributions_own_libraries"
 SYSTEM = "/usr/local/cuda-11.2/lib64"
 LIBCUDA = {"name": "cuda", "version": "11.4", "origin": "ldcache", "driver_build": "470.103.01"}
@@ -60,10 +64,21 @@ def test_the_table_names_each_nvidia_release_and_what_an_unlabelled_version_may_
     assert labelled.describe() == "release nv23.01 (CUDA 12.0, cuDNN 8.7.0.84)"
     unknown = table.candidates("1.15.5")
     assert unknown.span == "nv21.02-nv23.03" and not unknown.label_known
-    assert [r.label for r in unknown.unread][:2] == ["21.02", "21.03"] and unknown.common_pip_libraries() is None
-    assert table.candidates("1.15.5+nv22.12").common_pip_libraries() == frozenset(
-        ("cudart", "cublas", "cublasLt", "cufft", "cudnn", "curand", "cusolver", "cusparse", "nccl")
+    # nv21.02-nv21.12: the requirements NVIDIA's standalone-wheel patch appends (commit ac6e0467ec), so every
+    # 1.15.5 release is known to install its CUDA libraries; nv20.10 and nv20.11 (1.15.4) are not read.
+    assert unknown.unread == () and unknown.common_pip_libraries() == OWN
+    assert table.candidates("1.15.5+nv22.12").common_pip_libraries() == OWN
+    older = table.candidates("1.15.4")
+    assert [r.label for r in older.unread] == ["20.10", "20.11"] and older.common_pip_libraries() is None
+    # Installed by a date: the releases whose tag's commit is later are not what it runs (nv22.03's is 2022-03-31).
+    by = table.candidates("1.15.5", "2022-03-14")
+    # nv22.07 has no tag, so no date: it stays a candidate.
+    assert by.span == "nv21.02-nv22.07" and str(by.installed_by) == "2022-03-14"
+    assert by.describe() == (
+        "one of releases nv21.02-nv22.07 (its +nv label is not known; installed by 2022-03-14, so not "
+        "nv22.03-nv22.06, published later; CUDA 11.3 to 11.7 where read)"
     )
+    assert [r.label for r in table.candidates("1.15.5+nv23.01", "2022-03-14").releases] == ["23.01"]  # a label
 
 
 def test_nvidia_tensorflow_is_identified_as_nvidias_build_with_its_release_not_as_another_build() -> None:
@@ -112,7 +127,7 @@ def test_other_ld_library_path_entries_stay_in_the_fix(tmp_path: Path) -> None:
         "env_vars.sh: export LD_LIBRARY_PATH=/opt/tools/lib;" in check["remediation"]
 
 
-def test_an_unlabelled_1_15_5_is_warned_about_the_directory_but_not_judged_by_releases_the_table_cannot_read(
+def test_an_unlabelled_1_15_5_is_warned_about_the_directory_but_not_judged_as_its_releases_differ_in_cuda_major(
     tmp_path: Path,
 ) -> None:
     host = nvidia_host("1.15.5", SYSTEM)
@@ -122,16 +137,57 @@ def test_an_unlabelled_1_15_5_is_warned_about_the_directory_but_not_judged_by_re
     assert check["outcome"] == "passed", check
     (warning,) = check["warnings"]
     assert warning["summary"].startswith(f"{SYSTEM} on LD_LIBRARY_PATH puts libcublasLt.so.11 ahead of the copies")
+    # Every 1.15.5 release installs its CUDA libraries, but nv23.01-nv23.03's are CUDA 12 (libcublasLt.so.12):
+    # this directory's CUDA 11 copies shadow only the CUDA 11 releases' wheels.
     assert warning["summary"].endswith(
-        "(not judged the cause: its +nv label is not known, and matrices/nvidia_tensorflow.toml does not say which "
-        "CUDA wheels nv21.02, nv21.03, nv21.04, nv21.05, nv21.06, nv21.07, nv21.08, nv21.09, nv21.10, nv21.11, "
-        "nv21.12 install)"
+        "(not judged the cause: its +nv label is not known, and its releases install wheels of different CUDA "
+        "majors (CUDA where read: 11 for nv21.05-nv22.12; 12 for nv23.01-nv23.03): the copies of cublas, cublasLt, "
+        "cudart, cufft, cusparse it installs have other sonames in each)"
     )
     assert warning["fix"].startswith(f"remove {SYSTEM} from LD_LIBRARY_PATH")
     (platform,) = checks["platform::tensorflow_release_is_in_the_matrix"]["warnings"]
     assert platform["summary"] == (
         "nvidia-tensorflow 1.15.5 is NVIDIA's GPU build of TensorFlow 1.15 (nvidia_tensorflow.toml), not a "
         "TensorFlow project build: its CUDA, cuDNN and driver requirements are not checked"
+    )
+
+
+def test_an_unlabelled_1_15_5_installed_before_the_cuda_12_releases_is_judged_by_its_cuda_11_releases(
+    tmp_path: Path,
+) -> None:
+    host = nvidia_host("1.15.5", SYSTEM)
+    host["tensorflow"]["installed_by"] = "2022-03-14"  # a report's date: nv22.03 and later came out after it
+    host["library"] = [lib for lib in host["library"] if lib["origin"] != "pip"]
+    check = run(tmp_path, host)[CHECK]
+    assert check["outcome"] == "failed", check
+    assert check["reason"] == (
+        f"{SYSTEM} on LD_LIBRARY_PATH puts libcublasLt.so.11 ahead of the copies nvidia-tensorflow 1.15.5, one of "
+        "releases nv21.02-nv22.07 (its +nv label is not known; installed by 2022-03-14, so not nv22.03-nv22.06, "
+        "published later; CUDA 11.3 to 11.7 where read) installs itself"
+    )
+    assert check["remediation"].startswith(f"remove {SYSTEM} from LD_LIBRARY_PATH for this conda environment only")
+
+
+def test_an_installed_by_that_is_not_a_date_is_refused(tmp_path: Path) -> None:
+    host = nvidia_host("1.15.5", SYSTEM)
+    host["tensorflow"]["installed_by"] = "March 2022"
+    with pytest.raises(DataError) as refused:
+        load_description(tmp_path / "host.toml", host)
+    assert "tensorflow.installed_by: 'March 2022' is not a date" in str(refused.value)
+
+
+def test_an_unlabelled_1_15_4_is_warned_about_the_directory_but_not_judged_by_releases_the_table_cannot_read(
+    tmp_path: Path,
+) -> None:
+    host = nvidia_host("1.15.4", SYSTEM)
+    host["library"] = [lib for lib in host["library"] if lib["origin"] != "pip"]
+    check = run_layers(tmp_path, host, "platform or libraries")[CHECK]
+    assert check["outcome"] == "passed", check
+    (warning,) = check["warnings"]
+    assert warning["summary"].startswith(f"{SYSTEM} on LD_LIBRARY_PATH puts libcublasLt.so.11 ahead of the copies")
+    assert warning["summary"].endswith(
+        "(not judged the cause: its +nv label is not known, and matrices/nvidia_tensorflow.toml does not say which "
+        "CUDA wheels nv20.10, nv20.11 install)"
     )
 
 

@@ -12,8 +12,9 @@ installed). Which copies glibc then takes from LD_LIBRARY_PATH first (matrices/l
   LD_LIBRARY_PATH first).
 
 A release whose label is not known (a report that says "1.15.5") is judged by what every release of that
-version has in common; where the table cannot say that (releases whose dependencies were not read), the
-directory is reported, not judged the cause.
+version has in common; where the table cannot say that (releases whose dependencies were not read), or where
+the directory shadows only the copies of some of them (1.15.5's releases install CUDA 11 or CUDA 12 wheels,
+whose sonames differ), the directory is reported, not judged the cause.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 
 from packaging.version import InvalidVersion
 from packaging.version import Version
@@ -34,6 +36,7 @@ from gpuconform.expect.tables.sonames import load_sonames
 from gpuconform.facts.model import LibrariesFacts
 from gpuconform.facts.model import LibraryCandidate
 from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.model import PackagesFacts
 from gpuconform.verdict.check import Finding
 
 SEARCH = "matrices/library_search.toml"
@@ -50,6 +53,10 @@ class Own:
     loader_first: str = ""  # non-empty: the release's own loader searches LD_LIBRARY_PATH first (the row, why)
     reached: frozenset[str] = frozenset()  # the libraries whose wheel directory that loader searches at all
     unknown: str = ""  # non-empty: not every candidate release is known to install them: why
+    # An unknown label whose candidate releases' wheels differ in CUDA major (cu11 and cu12): every candidate's
+    # sonames, for a directory that shadows only some of them (reported, not judged the cause), and why.
+    widened: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    widened_why: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,17 +69,18 @@ class Shadow:
 
 
 def own_libraries(
-    tf: PackageInfo | None, nvidia_wheels: tuple[PackageInfo, ...], libraries: LibrariesFacts, matrices: Matrices
+    tf: PackageInfo | None, packages: PackagesFacts, libraries: LibrariesFacts, matrices: Matrices
 ) -> Own | None:
     """What the installed distribution installs itself; None for one that installs no CUDA library.
 
-    `nvidia_wheels` are the nvidia-* distributions installed; a copy below site-packages/nvidia/<dir>/lib in the
-    libraries facts counts as its wheel installed too (a recorded or described host lists files, not wheels)."""
+    `packages.nvidia` are the nvidia-* distributions installed; a copy below site-packages/nvidia/<dir>/lib in the
+    libraries facts counts as its wheel installed too (a recorded or described host lists files, not wheels).
+    An nvidia-tensorflow without its label is one of the releases published by `tensorflow_installed_by`."""
     if tf is None:
         return None
     if matrices.rules.nvidia_tensorflow.is_nvidia(tf.name):
-        return _nvidia_own(tf, matrices)
-    return _and_cuda_own(tf, nvidia_wheels, libraries, matrices)
+        return _nvidia_own(tf, packages.tensorflow_installed_by, matrices)
+    return _and_cuda_own(tf, packages.nvidia, libraries, matrices)
 
 
 def _sonames(releases: list[tuple[Version, int, frozenset[str]]]) -> dict[str, frozenset[str]]:
@@ -89,8 +97,8 @@ def _sonames(releases: list[tuple[Version, int, frozenset[str]]]) -> dict[str, f
     return {name: frozenset(sonames) for name, sonames in out.items()}
 
 
-def _nvidia_own(tf: PackageInfo, matrices: Matrices) -> Own | None:
-    found = matrices.rules.nvidia_tensorflow.candidates(tf.version)
+def _nvidia_own(tf: PackageInfo, installed_by: str | None, matrices: Matrices) -> Own | None:
+    found = matrices.rules.nvidia_tensorflow.candidates(tf.version, installed_by)
     if not found.releases:
         return None
     # A read row without a cuDNN version (nv22.01-nv22.05) is a cuDNN 8 build: its README's TF_CUDNN_VERSION=8.
@@ -112,10 +120,26 @@ def _nvidia_own(tf: PackageInfo, matrices: Matrices) -> Own | None:
     per = [_sonames([one]) for one in read]
     shared = {n: frozenset.intersection(*(p.get(n, frozenset()) for p in per)) for n in common} if per else {}
     sonames = {n: s for n, s in shared.items() if s}
-    if not found.label_known and len(per) > 1 and set(sonames) != set(common):
-        gone = ", ".join(sorted(set(common) - set(sonames)))
-        basis += f" (the releases' wheels differ in CUDA major: {gone} have no soname in common)"
-    return Own(what, sonames, basis)
+    union = {n: frozenset().union(*(p.get(n, frozenset()) for p in per)) for n in common}
+    if found.label_known or len(per) < 2 or union == sonames:
+        return Own(what, sonames, basis)
+    gone = ", ".join(sorted(n for n in union if union[n] != sonames.get(n)))
+    basis += f" (the releases' wheels differ in CUDA major: {gone} have no soname in common)"
+    majors: dict[int, list[str]] = {}
+    for r in found.releases:
+        if r.pip_libraries is not None and r.cuda is not None:
+            majors.setdefault(r.cuda.major, []).append(f"nv{r.label}")
+    groups = "; ".join(f"{m} for {_span(labels)}" for m, labels in sorted(majors.items()))
+    why = (
+        "its +nv label is not known, and its releases install wheels of different CUDA majors "
+        f"(CUDA where read: {groups}): the copies of {gone} it installs have other sonames in each"
+    )
+    return Own(what, sonames, basis, widened={n: s for n, s in union.items() if s}, widened_why=why)
+
+
+def _span(labels: list[str]) -> str:
+    """ "nv21.05-nv22.12", or the one label."""
+    return labels[0] if len(labels) == 1 else f"{labels[0]}-{labels[-1]}"
 
 
 def _and_cuda_own(

@@ -33,6 +33,7 @@ from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.facts.versions import check_bits
 from gpuconform.facts.versions import decode_cuda_int
 from gpuconform.facts.versions import parse_cc
+from gpuconform.facts.versions import parse_date
 from gpuconform.facts.versions import parse_driver_version
 from gpuconform.facts.versions import parse_release
 
@@ -138,6 +139,9 @@ class PackagesFacts:
     # (TF_CUDA_VERSION, in every GPU wheel since 1.x) or build_info.py's cuda_version. A conda build can
     # name another CUDA than the release's PyPI wheel (tensorflow-gpu 1.11 for CUDA 9.2). None: not read.
     tensorflow_cuda_version: str | None = checked(parse_release, None)
+    # The date (YYYY-MM-DD) by which that TensorFlow was installed, where known: a described host's report date
+    # (a release first published later is not what it runs). None: not recorded.
+    tensorflow_installed_by: str | None = checked(parse_date, None)
     failed_install: FailedInstall | None = None  # an install that did not complete, where known
 
 

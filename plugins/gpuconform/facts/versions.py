@@ -7,6 +7,7 @@ text and integers from files, NVML and shared libraries, so "junk" is a normal i
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable
 
@@ -275,6 +276,15 @@ def parse_release(text: str) -> Version:
         return Version(stripped)
     except (InvalidVersion, ValueError):
         raise ValueError(f"not a version: {stripped!r} (expected numbers like '3.11.7')") from None
+
+
+def parse_date(text: str) -> datetime.date:
+    """Parse a calendar date ("2022-03-14")."""
+    stripped = _text_arg(text, "date")
+    try:
+        return datetime.date.fromisoformat(stripped)
+    except ValueError:
+        raise ValueError(f"not a date: {stripped!r} (expected YYYY-MM-DD, e.g. '2022-03-14')") from None
 
 
 def check_bits(bits: int) -> Callable[[int], int]:

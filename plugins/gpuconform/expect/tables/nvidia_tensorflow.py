@@ -8,6 +8,7 @@ common, and which of its releases the table cannot say that of.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ _ROW = {
     "pip_libraries?": "strings",
     "pip_wheels?": "strings",
     "pip_cuda_major?": "integer",
+    "not_before?": "date",
     "source": "string",
 }
 
@@ -55,6 +57,7 @@ class NvidiaRelease:
     pip_libraries: frozenset[str] | None = None  # None: not read
     pip_wheels: tuple[str, ...] = ()
     pip_cuda_major: int | None = None
+    not_before: datetime.date | None = None  # not published before: its tag's commit date; None: no tag
 
     @property
     def name(self) -> str:
@@ -79,6 +82,8 @@ class Candidates:
     tensorflow: str  # the installed version, as installed
     releases: tuple[NvidiaRelease, ...]
     label_known: bool
+    installed_by: datetime.date | None = None  # an unknown label: the releases published later were left out
+    left_out: str = ""  # those of them within the span, "nv22.03-nv22.06"
 
     @property
     def span(self) -> str:
@@ -113,7 +118,10 @@ class Candidates:
         cudas = sorted({r.cuda.release[:2] for r in self.releases if r.cuda is not None})
         ends = dict.fromkeys(".".join(map(str, c)) for c in (cudas[0], cudas[-1])) if cudas else {}
         span = f"CUDA {' to '.join(ends)}" if ends else "CUDA not read"
-        return f"one of releases {self.span} (its +nv label is not known; {span} where read)"
+        by = f"; installed by {self.installed_by}" if self.installed_by is not None else ""
+        if self.left_out:
+            by += f", so not {self.left_out}, published later"
+        return f"one of releases {self.span} (its +nv label is not known{by}; {span} where read)"
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,9 @@ class NvidiaTensorflow:
     def is_nvidia(self, distribution: str) -> bool:
         return canonicalize_name(distribution) == DISTRIBUTION
 
-    def candidates(self, version: str) -> Candidates:
-        """The release(s) an installed version is: "1.15.5+nv22.12" is that row; "1.15.5" every 1.15.5 row."""
+    def candidates(self, version: str, installed_by: str | None = None) -> Candidates:
+        """The release(s) an installed version is: "1.15.5+nv22.12" is that row; "1.15.5" every 1.15.5 row, less
+        those not published before `installed_by` (a date, "2022-03-14": when it was installed, where known)."""
         base, _, local = version.partition("+")
         try:
             v = Version(base)
@@ -136,7 +145,12 @@ class NvidiaTensorflow:
         same = tuple(r for r in self.releases if r.tensorflow == v)
         if label:
             return Candidates(version, tuple(r for r in same if r.label == label), True)
-        return Candidates(version, same, False)
+        if installed_by is None:
+            return Candidates(version, same, False)
+        by = datetime.date.fromisoformat(installed_by)
+        out = tuple(r for r in same if r.not_before is None or r.not_before <= by)
+        inside = same[same.index(out[0]) : same.index(out[-1]) + 1] if out else ()
+        return Candidates(version, out, False, by, _runs(inside, {r.label for r in inside} - {r.label for r in out}))
 
 
     def identify(self, distribution: str, version: str) -> str | None:
@@ -158,6 +172,19 @@ class NvidiaTensorflow:
             return None
         release = found.releases[0]
         return release if release.cuda is not None and release.cudnn is not None else None
+
+
+def _runs(releases: tuple[NvidiaRelease, ...], chosen: set[str]) -> str:
+    """The chosen labels as runs of consecutive releases: "nv22.03-nv22.06"."""
+    runs: list[list[str]] = []
+    for i, r in enumerate(releases):
+        if r.label not in chosen:
+            continue
+        if runs and i > 0 and releases[i - 1].label == runs[-1][-1]:
+            runs[-1].append(r.label)
+        else:
+            runs.append([r.label])
+    return ", ".join(f"nv{run[0]}" if len(run) == 1 else f"nv{run[0]}-nv{run[-1]}" for run in runs)
 
 
 def load_nvidia_tensorflow(path: Path) -> NvidiaTensorflow:
@@ -187,6 +214,7 @@ def load_nvidia_tensorflow(path: Path) -> NvidiaTensorflow:
                 pip_libraries=libraries,
                 pip_wheels=tuple(row.get("pip_wheels", ())),
                 pip_cuda_major=row.get("pip_cuda_major"),
+                not_before=row.get("not_before"),
                 **versions,
             )
         )

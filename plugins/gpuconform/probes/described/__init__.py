@@ -69,6 +69,8 @@ Every key, with its default::
                                  # what the distribution's name and era say (tf_platforms.toml)
     cuda = ""                    # the CUDA its own build files name (cuda_config.h), where another than the
                                  # release's PyPI wheel's ("9.2" for a conda 1.11); "": the matrix row's
+    installed_by = ""            # the date it was installed by ("2022-03-14": the report's date), where the
+                                 # version leaves its release open (nvidia-tensorflow "1.15.5"); "": not known
 
     [tensorflow.observed]        # what TensorFlow itself said; absent: not recorded
     gpus = 0                     # how many GPUs list_physical_devices('GPU') returned

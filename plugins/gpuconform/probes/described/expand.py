@@ -148,6 +148,7 @@ def _packages(d: HostDescription) -> PackagesFacts:
         tensorflow_distributions=(first, *others),
         tensorflow_is_cuda_build=tf.cuda_build,
         tensorflow_cuda_version=tf.cuda or None,
+        tensorflow_installed_by=tf.installed_by or None,
         failed_install=install,
     )
 

@@ -23,6 +23,7 @@ from gpuconform.facts.errors import did_you_mean
 from gpuconform.facts.errors import join_choices
 from gpuconform.facts.tomlio import read_toml
 from gpuconform.facts.versions import parse_cc
+from gpuconform.facts.versions import parse_date
 from gpuconform.facts.versions import parse_driver_version
 
 ORIGINS: tuple[str, ...] = ("pip", "LD_LIBRARY_PATH", "conda", "ldcache", "system", "cuda_home", "compat", "wsl")
@@ -131,6 +132,7 @@ class TensorflowPart:
     observed: ObservedPart | None = None
     cuda_build: bool | None = None
     cuda: str = ""
+    installed_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,12 @@ def _check(d: HostDescription, source: str) -> None:
         _version(source, "tensorflow.version", d.tensorflow.version)
         if d.tensorflow.cuda:
             _version(source, "tensorflow.cuda", d.tensorflow.cuda)
+        if d.tensorflow.installed_by:
+            try:
+                parse_date(d.tensorflow.installed_by)
+            except ValueError:
+                problem = f"{d.tensorflow.installed_by!r} is not a date"
+                raise DataError(source, "tensorflow.installed_by", problem, "e.g. '2022-03-14'") from None
         for j, other in enumerate(d.tensorflow.others):
             name, _, version = other.partition(" ")
             if not name or not version:
