@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic
+from typing import Protocol
 from typing import TypeVar
 
 from gpuconform.facts import serde
@@ -134,3 +135,23 @@ def held_run(observed: ObservedMemoryRun, gpu: GpuFacts, report: type[R]) -> Hel
     )
     return HeldRun(observed.mode, gpu, children, observed.before, observed.during)
 
+
+class _Reporting(Protocol):
+    @property
+    def error(self) -> str | None: ...
+
+
+E = TypeVar("E", bound=_Reporting)
+
+
+def failed_child(run: HeldRun[E]) -> tuple[str, str] | None:
+    """The first child of `run` that never held its allocation, ended badly or reported an error: which one
+    ("child 2 of 2", "the child") and why; None when every child held and ended cleanly."""
+    for position, child in enumerate(run.children):
+        report = child.report
+        problem = child.problem or (report.error if report is not None else None)
+        if report is not None and problem is None:
+            continue
+        nth = f"child {position + 1} of {len(run.children)}" if len(run.children) > 1 else "the child"
+        return nth, problem or "it never reported"
+    return None

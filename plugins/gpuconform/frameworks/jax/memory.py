@@ -17,6 +17,7 @@ from gpuconform.frameworks.jax.experiments.memory import SETTINGS
 from gpuconform.frameworks.jax.observations import JaxHoldReport
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.measure import HeldRun
+from gpuconform.frameworks.measure import failed_child
 from gpuconform.frameworks.measure import held_run
 from gpuconform.verdict.check import Finding
 
@@ -57,30 +58,26 @@ def setting(mode: str) -> str:
 
 def child_problems(run: JaxRun, what: str, source: str) -> Finding | None:
     """A child that never held its allocation, ended badly, or could not start its GPU backend."""
-    for position, child in enumerate(run.children):
-        report = child.report
-        problem = child.problem or (report.error if report is not None else None)
-        if report is not None and problem is None:
-            continue
-        problem = problem or "it never reported"
-        nth = f"child {position + 1} of {len(run.children)}" if len(run.children) > 1 else "the child"
-        fix = "read the child's log and the error above; check for other processes on the GPU"
-        if "RESOURCE_EXHAUSTED" in problem or "out of memory" in problem.lower():
-            fix = (
-                f"another process holds the GPU: stop it, or give each JAX process its share "
-                f"({MEM_FRACTION}) or {PREALLOCATE}=false"
-            )
-        elif "refused the settings" in problem:
-            fix = f"correct the variable jaxlib names ({', '.join(SETTINGS)})"
-        return Finding(
-            f"{what} on {run.label}: {nth} failed: {problem.splitlines()[0][:200]}",
-            expected=f"{len(run.children)} JAX process(es) with {setting(run.mode)} start, allocate, hold and exit",
-            found=problem[:1500],
-            source=source,
-            why=f"{what} could not be measured because the JAX process failed",
-            fix=fix,
+    failed = failed_child(run)
+    if failed is None:
+        return None
+    nth, problem = failed
+    fix = "read the child's log and the error above; check for other processes on the GPU"
+    if "RESOURCE_EXHAUSTED" in problem or "out of memory" in problem.lower():
+        fix = (
+            f"another process holds the GPU: stop it, or give each JAX process its share "
+            f"({MEM_FRACTION}) or {PREALLOCATE}=false"
         )
-    return None
+    elif "refused the settings" in problem:
+        fix = f"correct the variable jaxlib names ({', '.join(SETTINGS)})"
+    return Finding(
+        f"{what} on {run.label}: {nth} failed: {problem.splitlines()[0][:200]}",
+        expected=f"{len(run.children)} JAX process(es) with {setting(run.mode)} start, allocate, hold and exit",
+        found=problem[:1500],
+        source=source,
+        why=f"{what} could not be measured because the JAX process failed",
+        fix=fix,
+    )
 
 
 def _share(held_mib: int, total_mib: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from gpuconform.facts.model import GpuFacts
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.measure import HeldRun
+from gpuconform.frameworks.measure import failed_child
 from gpuconform.frameworks.measure import held_run
 from gpuconform.frameworks.torch.experiments.memory import CAP_ENV
 from gpuconform.frameworks.torch.experiments.memory import HELD_MIB
@@ -46,27 +47,23 @@ def run_mode(live: LiveChildren, gpu: GpuFacts, mode: str, copies: int = 1) -> T
 
 def child_problems(run: TorchRun, what: str, source: str) -> Finding | None:
     """A child that never held its allocation, ended badly, or could not allocate."""
-    for position, child in enumerate(run.children):
-        report = child.report
-        problem = child.problem or (report.error if report is not None else None)
-        if report is not None and problem is None:
-            continue
-        problem = problem or "it never reported"
-        nth = f"child {position + 1} of {len(run.children)}" if len(run.children) > 1 else "the child"
-        fix = "read the child's log and the error above; check for other processes on the GPU"
-        if "busy or unavailable" in problem:
-            fix = f"sudo nvidia-smi -i {run.gpu.index} -c DEFAULT (shared compute mode)"
-        elif "out of memory" in problem.lower():
-            fix = "stop the other processes (nvidia-smi --query-compute-apps=pid,used_memory --format=csv)"
-        return Finding(
-            f"{what} on {run.label}: {nth} failed: {problem.splitlines()[0][:200]}",
-            expected=f"{len(run.children)} PyTorch process(es) in mode {run.mode!r} allocate, hold and exit cleanly",
-            found=problem[:1500],
-            source=source,
-            why=f"{what} could not be measured because the PyTorch process failed",
-            fix=fix,
-        )
-    return None
+    failed = failed_child(run)
+    if failed is None:
+        return None
+    nth, problem = failed
+    fix = "read the child's log and the error above; check for other processes on the GPU"
+    if "busy or unavailable" in problem:
+        fix = f"sudo nvidia-smi -i {run.gpu.index} -c DEFAULT (shared compute mode)"
+    elif "out of memory" in problem.lower():
+        fix = "stop the other processes (nvidia-smi --query-compute-apps=pid,used_memory --format=csv)"
+    return Finding(
+        f"{what} on {run.label}: {nth} failed: {problem.splitlines()[0][:200]}",
+        expected=f"{len(run.children)} PyTorch process(es) in mode {run.mode!r} allocate, hold and exit cleanly",
+        found=problem[:1500],
+        source=source,
+        why=f"{what} could not be measured because the PyTorch process failed",
+        fix=fix,
+    )
 
 
 def caching_finding(run: TorchRun, held_mib: int, detail: str, source: str) -> Finding | None:
