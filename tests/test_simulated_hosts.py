@@ -59,8 +59,12 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("nvidia-cudnn-cu12>=9.3.0.75,<10.0",),
     ),
     "two_cudnn": (
-        "host verdict: FAIL at libraries: 2 different versions of libcudnn.so.9 are reachable: 9.1.0, 9.3.0",
-        ("LD_LIBRARY_PATH",),
+        # Since the shadowing check: the second copy is on LD_LIBRARY_PATH, which the loader searches before the
+        # [and-cuda] wheels' RUNPATH, so the directory is the cause (it blocks the two-versions check);
+        # "[[]" is fnmatch's "[".
+        "host verdict: FAIL at libraries: */two_cudnn/ldpath on LD_LIBRARY_PATH puts libcudnn.so.9 ahead of the copies "
+        "tensorflow 2.21.0 with its [[]and-cuda] wheels installs itself",
+        ("two_cudnn/ldpath from LD_LIBRARY_PATH for this environment only",),
     ),
     "lib_segfault": (
         "host verdict: FAIL at libraries: libcublas.so.12 at * crashes on load: killed by SIGSEGV during dlopen",
