@@ -40,7 +40,11 @@ FIXES: dict[str, tuple[str, ...]] = {
         r"pin TensorFlow 2\.14: pip install 'tensorflow\[and-cuda\]==2\.14\.\*'",
     ),
     "cudnn8_for_tf221": (r"pip install 'nvidia-cudnn-cu12>=9\.3\.0\.75,<10\.0'",),
-    "two_cudnn": (r"keep cudnn 9\.3\.0", r"export LD_LIBRARY_PATH=\S*driverlib\S* \(drops \S*ldpath;"),
+    # The stray cuDNN is on LD_LIBRARY_PATH, ahead of the [and-cuda] wheels: the shadowing check's fix.
+    "two_cudnn": (
+        r"remove \S*/ldpath from LD_LIBRARY_PATH for this environment only",
+        r"export LD_LIBRARY_PATH=\S*driverlib",
+    ),
     "lib_segfault": (r"pip install --force-reinstall --no-deps nvidia-cublas-cu12",),
     "lib_hang": (r"pip install --force-reinstall --no-deps nvidia-cufft-cu12",),
     "gpu_count_short": (r"lspci -nn \| grep -i nvidia",),
@@ -128,7 +132,7 @@ def test_the_duplicate_library_fix_drops_exactly_the_stray_directory(runs: dict[
     fix = runs["two_cudnn"].result["verdict"]["fix"]
     facts = json.loads((runs["two_cudnn"].reports / "facts.json").read_text())
     before = dict(facts["platform"]["environment"])["LD_LIBRARY_PATH"].split(":")
-    after = re.search(r"export LD_LIBRARY_PATH=(\S*)", fix).group(1).split(":")  # type: ignore[union-attr]
+    after = re.search(r"export LD_LIBRARY_PATH=([^\s;]*)", fix).group(1).split(":")  # type: ignore[union-attr]
     dropped = set(before) - set(after)
     assert len(dropped) == 1 and dropped.pop().endswith("/ldpath")
     assert all(d in before for d in after)
