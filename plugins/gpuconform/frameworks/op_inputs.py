@@ -7,7 +7,11 @@ experiments transpose them to NCHW and OIHW.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from gpuconform.frameworks.agreement import OpAgreement
 
 SEED = 20240611
 
@@ -46,3 +50,22 @@ def difference(got: np.ndarray, want: np.ndarray) -> tuple[float | None, float, 
     bad = int(got64.size - np.count_nonzero(finite))
     error = float(np.max(np.abs(got64 - want)[finite])) if bad < got64.size else None
     return error, float(np.max(np.abs(want))), bad
+
+
+def reference(op: str, dtype: str) -> np.ndarray:
+    """NumPy's float64 result of `op` ("matmul" or "conv2d") on the `dtype` inputs."""
+    x = inputs(dtype)
+    return numpy_matmul(x) if op == "matmul" else numpy_conv(x["image"], x["kernel"])
+
+
+def compared(
+    run: Callable[[], tuple[np.ndarray, str]], op: str, dtype: str, device: str, against: str, want: np.ndarray,
+    tf32: bool,
+) -> OpAgreement:
+    """`run()`'s result (as float64, and where it ran) against `want`; what it raised is the observation instead."""
+    try:
+        got, where = run()
+    except Exception as exc:  # noqa: BLE001 - the failure is the observation
+        return OpAgreement(op, dtype, device, against, error=f"{type(exc).__name__}: {exc}"[:2000], tf32=tf32)
+    error, scale, bad = difference(got, want)
+    return OpAgreement(op, dtype, device, against, where, error, scale, tf32, non_finite=bad)

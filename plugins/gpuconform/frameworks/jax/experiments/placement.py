@@ -21,10 +21,9 @@ from gpuconform.facts.serde import dump
 from gpuconform.frameworks.agreement import OpAgreement
 from gpuconform.frameworks.agreement import OpAgreements
 from gpuconform.frameworks.jax.observations import JaxPrecision
-from gpuconform.frameworks.op_inputs import difference
+from gpuconform.frameworks.op_inputs import compared
 from gpuconform.frameworks.op_inputs import inputs
-from gpuconform.frameworks.op_inputs import numpy_conv
-from gpuconform.frameworks.op_inputs import numpy_matmul
+from gpuconform.frameworks.op_inputs import reference
 
 PRECISION_VARIABLE = "JAX_DEFAULT_MATMUL_PRECISION"
 #: Default precisions that keep float32 matmuls and convolutions in full float32 on a GPU.
@@ -61,25 +60,14 @@ def _run(jax: Any, op: str, dtype: str, device: Any) -> tuple[np.ndarray, str]:
     return np.asarray(result, dtype=np.float64), _name(where)
 
 
-def _compare(jax: Any, op: str, dtype: str, device: Any, reference: str, want: np.ndarray, tf32: bool) -> OpAgreement:
-    name = _name(device)
-    try:
-        got, where = _run(jax, op, dtype, device)
-    except Exception as exc:  # noqa: BLE001 - the failure is the observation
-        return OpAgreement(op, dtype, name, reference, error=f"{type(exc).__name__}: {exc}"[:2000], tf32=tf32)
-    error, scale, bad = difference(got, want)
-    return OpAgreement(op, dtype, name, reference, where, error, scale, tf32, non_finite=bad)
-
-
-def _reference(op: str, dtype: str) -> np.ndarray:
-    x = inputs(dtype)
-    return numpy_matmul(x) if op == "matmul" else numpy_conv(x["image"], x["kernel"])
+def _compare(jax: Any, op: str, dtype: str, device: Any, against: str, want: np.ndarray, tf32: bool) -> OpAgreement:
+    return compared(lambda: _run(jax, op, dtype, device), op, dtype, _name(device), against, want, tf32)
 
 
 def cpu_ops(jax: Any) -> Any:
     """Matmul (float32, float16) and conv2d (float32) on the first CPU device against NumPy float64."""
     cpu = jax.devices("cpu")[0]
-    runs = tuple(_compare(jax, op, dtype, cpu, "numpy float64", _reference(op, dtype), False) for op, dtype in OPS)
+    runs = tuple(_compare(jax, op, dtype, cpu, "numpy float64", reference(op, dtype), False) for op, dtype in OPS)
     return dump(OpAgreements(runs, tuple(_name(d) for d in jax.devices("cpu"))))
 
 

@@ -19,10 +19,9 @@ import numpy as np
 from gpuconform.facts.serde import dump
 from gpuconform.frameworks.agreement import OpAgreement
 from gpuconform.frameworks.agreement import OpAgreements
-from gpuconform.frameworks.op_inputs import difference
+from gpuconform.frameworks.op_inputs import compared
 from gpuconform.frameworks.op_inputs import inputs
-from gpuconform.frameworks.op_inputs import numpy_conv
-from gpuconform.frameworks.op_inputs import numpy_matmul
+from gpuconform.frameworks.op_inputs import reference
 from gpuconform.frameworks.torch.observations import TorchTf32
 
 #: Variables that change torch's TF32 switches or cuBLAS's use of TF32 behind them.
@@ -62,23 +61,13 @@ def _run(torch: Any, op: str, dtype: str, device: str) -> tuple[np.ndarray, str]
     return host, str(result.device)
 
 
-def _compare(torch: Any, op: str, dtype: str, device: str, reference: str, want: np.ndarray, tf32: bool) -> OpAgreement:
-    try:
-        got, where = _run(torch, op, dtype, device)
-    except Exception as exc:  # noqa: BLE001 - the failure is the observation
-        return OpAgreement(op, dtype, device, reference, error=f"{type(exc).__name__}: {exc}"[:2000], tf32=tf32)
-    error, scale, bad = difference(got, want)
-    return OpAgreement(op, dtype, device, reference, where, error, scale, tf32, non_finite=bad)
-
-
-def _reference(op: str, dtype: str) -> np.ndarray:
-    x = inputs(dtype)
-    return numpy_matmul(x) if op == "matmul" else numpy_conv(x["image"], x["kernel"])
+def _compare(torch: Any, op: str, dtype: str, device: str, against: str, want: np.ndarray, tf32: bool) -> OpAgreement:
+    return compared(lambda: _run(torch, op, dtype, device), op, dtype, device, against, want, tf32)
 
 
 def cpu_ops(torch: Any) -> Any:
     """Matmul (float32, float16) and conv2d (float32) on the "cpu" device against NumPy float64."""
-    runs = tuple(_compare(torch, op, dtype, "cpu", "numpy float64", _reference(op, dtype), False) for op, dtype in OPS)
+    runs = tuple(_compare(torch, op, dtype, "cpu", "numpy float64", reference(op, dtype), False) for op, dtype in OPS)
     return dump(OpAgreements(runs, ("cpu",)))
 
 
