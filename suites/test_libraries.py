@@ -53,6 +53,7 @@ from gpuconform.frameworks.jax.observations import JaxBuildInfo
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.maps import MappedLibraries
 from gpuconform.frameworks.needs import answer
+from gpuconform.frameworks.needs import imports_check
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.own_copies import Words
 from gpuconform.frameworks.own_copies import judge as judge_own_copies
@@ -601,8 +602,7 @@ JAX_REACHES = (
 
 def _installed(need: FrameworkNeed) -> PackageInfo:
     if need.installed is None:
-        check = f"framework::{need.name}_imports_as_the_installed_distribution"
-        not_applicable(f"{need.name} is not installed ({check} says what the profile asks)")
+        not_applicable(f"{need.name} is not installed ({imports_check(need.name)} says what the profile asks)")
     return need.installed
 
 

@@ -78,11 +78,16 @@ def installed_finding(need: FrameworkNeed) -> Finding | None:
     return None
 
 
+def imports_check(framework_id: str) -> str:
+    """The id of a framework's import check, which every other check of it waits on."""
+    return f"framework::{framework_id}_imports_as_the_installed_distribution"
+
+
 def answer(live: LiveChildren, need: FrameworkNeed, batch: Batch, name: str, cls: type[Any]) -> Any:
     """An experiment's answer. A framework that does not import answers nothing: a required one blocks the check
     (by its import check, which fails with why, whichever layer asks), an optional one makes it not apply."""
     if batch.import_error:
-        check = f"framework::{need.name}_imports_as_the_installed_distribution"
+        check = imports_check(need.name)
         if not need.required:
             not_applicable(f"{live.name} does not import ({check} warns why)")
         blocked(check, f"import {need.name} fails in a child process: {batch.import_error.splitlines()[0]}")
