@@ -474,12 +474,14 @@ TORCH_FIRST = Planned(MODULE, torch_det.FIRST_CHILD, _torch_env, framework="torc
 TORCH_SECOND = Planned(
     MODULE, torch_det.SECOND_CHILD, lambda: _torch_env(GPUCONFORM_DETERMINISM_RUN="second"), framework="torch"
 )
-# Without the workspace setting (the experiment also removes one the child inherits).
+# Without the workspace setting (the experiment also removes one the child inherits); only its
+# check asks for it, and that check needs GPUs (`gpu_profile`).
 TORCH_REFUSAL = Planned(
     MODULE,
     torch_det.REFUSAL_CHILD,
     lambda: {ENV_VAR: str(reference_dir()), "GPUCONFORM_DETERMINISM_RUN": "no-workspace"},
     framework="torch",
+    gpus_only=True,
 )
 JAX_FIRST = Planned(MODULE, jax_det.FIRST_CHILD, lambda: _jax_env(load_jax_tables().jax, _installed_jax()), "jax")
 JAX_SECOND = Planned(

@@ -367,14 +367,16 @@ def test_flow_from_directory_reads_the_tree(image_data_generator: Observed, judg
 # ---- Keras 3 under each backend -------------------------------------------------------------
 # Keras 3 runs on TensorFlow, PyTorch or JAX, chosen by KERAS_BACKEND (else keras.json's
 # "backend") once, while keras imports. One Keras child per backend, KERAS_BACKEND set in its
-# environment at spawn (a zygote per backend: `gpuconform.frameworks.keras`), runs what Keras
-# promises alike on every backend: its image utilities (Pillow and NumPy under any backend,
+# environment before keras imports (forked from TensorFlow's zygote, which imported keras, where
+# TensorFlow is installed; else a zygote per backend: `gpuconform.frameworks.keras`), says which
+# backend it runs on and runs what Keras promises alike on every backend: its image utilities (Pillow and NumPy under any backend,
 # judged by the Keras 3 rows the TensorFlow child's tf.keras is judged by) and its preprocessing
 # layers (against NumPy). A backend's checks apply where Keras 3 and that backend are installed,
 # and count as its framework counts (`gpuconform.frameworks.needs.judged`: warnings unless required).
 
 KERAS_MODULE = "preprocessing"
-KERAS_EXPERIMENTS = ("load_img_inputs", "interpolations", "truncated_images", "layers")
+#: `backend` first: which backend the child runs on is the first answer of the same child.
+KERAS_EXPERIMENTS = ("backend", "load_img_inputs", "interpolations", "truncated_images", "layers")
 BACKEND_CHECK = "preprocessing::keras_runs_on_the_requested_backend"
 KERAS_LAYERS = [name for name in LAYERS if name.startswith(("rescaling", "normalization", "center", "resizing"))]
 
@@ -447,8 +449,8 @@ def keras_judge(judge: Judge, host_facts: Facts, host_expect: Expectations) -> C
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_keras_runs_on_the_requested_backend(keras_run: KerasRun, host_warn: Any) -> None:
     run, installed = keras_run, keras_run.live.installed
-    batch = run.live.batch("backend", ("backend",), run.env)
-    source = run.live.source("backend")
+    batch = run.live.batch(KERAS_MODULE, KERAS_EXPERIMENTS, run.env)
+    source = run.live.source(KERAS_MODULE)
     if batch.import_error:
         failed = Finding(
             f"import keras fails with KERAS_BACKEND={run.backend}: {first_line(batch.import_error)}",

@@ -113,9 +113,12 @@ def test_facts_json_records_one_keras_child_per_backend_keyed_by_keras_backend(
     keras = {(b["module"], tuple(map(tuple, b["env"]))): b for b in facts["observations"] if b["framework"] == "keras"}
     assert ("backend", ()) in keras  # the host's own settings: no KERAS_BACKEND added
     for backend in (b for b in BACKENDS if installed(b)):
-        answer = next(r for r in keras["backend", (("KERAS_BACKEND", backend),)]["results"] if r["name"] == "backend")
+        # One child per backend: it says which backend it runs on, then runs the behaviours.
+        child = keras["preprocessing", (("KERAS_BACKEND", backend),)]
+        assert [r["name"] for r in child["results"]][:2] == ["__import__", "backend"]
+        answer = next(r for r in child["results"] if r["name"] == "backend")
         assert (answer["value"]["backend"], answer["value"]["requested"]) == (backend, backend)
-        assert ("preprocessing", (("KERAS_BACKEND", backend),)) in keras
+        assert ("backend", (("KERAS_BACKEND", backend),)) not in keras
 
 
 # ---- replayed: a described host with the recorded children's answers, one edited --------------
@@ -171,7 +174,7 @@ def test_keras_on_another_backend_than_requested_fails_naming_the_variable_and_k
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
     def imported_first(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
-        answer(batches["backend", "torch"], "backend")["value"].update(
+        answer(batches["preprocessing", "torch"], "backend")["value"].update(
             backend="tensorflow", config_backend="tensorflow"
         )
 
@@ -266,8 +269,7 @@ def test_keras_killed_while_importing_on_one_backend_fails_that_backend_and_bloc
     # keras/src/backend/__init__.py imports torch first "otherwise it will segfault upon import": a child
     # that dies of SIGSEGV while importing, as a recorded crash says it.
     def crashed(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
-        for module in ("backend", "preprocessing"):
-            batches[module, "torch"].update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
+        batches["preprocessing", "torch"].update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
 
     host(tmp_path, recorded, crashed)
     proc, got = replay(tmp_path, 'tensorflow = "*"\ntorch = "*"\n')

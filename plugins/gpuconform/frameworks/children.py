@@ -6,7 +6,9 @@ several experiments of one module under one environment; batches are cached by
 A child that crashes or hangs leaves its unanswered experiments with a
 `crash` ProbeError naming the signal or timeout; the run goes on.
 
-Children are forked from a zygote that imported the framework once (`gpuconform.frameworks.zygote`).
+Children are forked from a zygote that imported the framework once (`gpuconform.frameworks.zygote`),
+or, for a framework another one imports (Keras 3, which TensorFlow imports), from that one's
+zygote as guests (`Runner.host`), falling back to their own where a guest cannot run.
 A batch may be started before a check asks for it (`Runner.start`): up to `Runner.concurrency`
 run at once, in threads that only wait for their child; the check then waits for its answer,
 and a `Watcher` hears when each child starts and ends.
@@ -107,15 +109,18 @@ def run_batch(
     timeout: float = 300.0,
     zygotes: Zygotes | None = None,
     on_log: Callable[[str], None] | None = None,
+    host: Zygotes | None = None,
 ) -> Batch:
     """Run experiments `names` of `framework`'s experiments `module` in one child with `env` added.
 
-    The child is fresh, or forked from one of `zygotes` (base environment BASE_ENV) after its import.
+    The child is fresh, or forked from one of `zygotes` (base environment BASE_ENV) after its import,
+    or first tried as a guest of `host`, another framework's zygotes (`Zygotes.guest`).
     `on_log` is given the file the child's log (stderr) grows in while it runs.
     """
-    if zygotes is not None:
+    child = None if host is None else host.guest(framework, module, names, env or {}, timeout, on_log)
+    if child is None and zygotes is not None:
         child = zygotes.run(module, names, env or {}, timeout, on_log=on_log)
-    else:
+    elif child is None:
         extra = {**BASE_ENV, **(env or {})}
         argv = framework.child_argv(module, *names)
         child = run_python(argv, timeout=timeout, env=child_env(extra), on_stderr=on_log)
@@ -181,6 +186,8 @@ class Planned:
     names: tuple[str, ...]
     env: Mapping[str, str] | Callable[[], Mapping[str, str]] = field(default_factory=dict)
     framework: str = "tensorflow"  # whose experiments these are (a key of gpuconform.frameworks.FRAMEWORKS)
+    #: Only checks that apply where the profile expects GPUs ask for it: not started early on a profile without.
+    gpus_only: bool = False
 
     def args(self) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
         """(module, names, env), as `Runner.batch` and `LiveTf.batch` take them."""
@@ -225,11 +232,15 @@ class Runner:
     from_workers: list[Recording] = field(default_factory=list)  # what each xdist worker's children observed
     concurrency: int = 1  # children that may run at once (1: in the order the checks ask)
     fork: bool = True  # fork children from a zygote (False: a fresh interpreter each)
+    #: Another framework's runner whose plain zygote forks this one's children as guests where it can
+    #: (`gpuconform.frameworks.base.Framework.hosts`: set where that framework is installed).
+    host: Runner | None = None
     watcher: Watcher | None = None
     pending: dict[Key, Future[Batch]] = field(default_factory=dict)
     _pool: ThreadPoolExecutor | None = None
     _zygotes: Zygotes | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
 
     def start(self, module: str, names: Sequence[str], env: Mapping[str, str] | None = None) -> None:
         """Start this batch now, if it is live and not started yet, so that its check need not wait for all of it."""
@@ -262,12 +273,20 @@ class Runner:
         """Stop: batches not started are dropped, children still running are killed (nobody waits for them)."""
         with self._lock:
             pool, zygotes, self._pool, self._zygotes = self._pool, self._zygotes, None, None
+            self._closed = True
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         if zygotes is not None:
             zygotes.close()
         if pool is not None:
             pool.shutdown(wait=True)
+
+    def zygotes(self) -> Zygotes | None:
+        """The zygotes of this run's children (each started on first use); None where none fork, or once closed."""
+        with self._lock:
+            if self.fork and self.live and not self._closed and self._zygotes is None:
+                self._zygotes = Zygotes(self.framework, BASE_ENV)
+            return self._zygotes
 
     def _await(self, future: Future[Batch]) -> Batch:
         while True:
@@ -284,8 +303,16 @@ class Runner:
         started = time.monotonic()
         watcher = self.watcher
         on_log = None if watcher is None else (lambda path: watcher.logging(label, path))
+        host = None if self.host is None or not self.fork else self.host.zygotes()
         batch = run_batch(
-            self.framework, module, names, env=env, timeout=self.timeout, zygotes=self._zygotes, on_log=on_log
+            self.framework,
+            module,
+            names,
+            env=env,
+            timeout=self.timeout,
+            zygotes=self._zygotes,
+            on_log=on_log,
+            host=host,
         )
         if self.watcher is not None:
             problem = batch.crash_text or batch.import_error

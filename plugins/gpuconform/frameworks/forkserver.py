@@ -1,7 +1,8 @@
 """The child side of a zygote: a process that imported its framework once and forks a child per batch.
 
     parent -> zygote (stdin):  {"id": 3, "module": "memory", "names": [...], "env": {...},
-                                "stdout": "/tmp/.../3.out", "stderr": "/tmp/.../3.err"}
+                                "stdout": "/tmp/.../3.out", "stderr": "/tmp/.../3.err",
+                                "guest": null}  (or another framework's experiments package)
     zygote -> parent (stdout): {"ready": {"TF_ENABLE_ONEDNN_OPTS": "0"}}  (imported: what its switches are)
                                {"id": 3, "pid": 4242}            (forked)
                                {"pid": 4242, "returncode": -9}  (exited: a negative signal, as subprocess says)
@@ -36,10 +37,10 @@ POLL_SECONDS = 0.02
 PR_SET_PDEATHSIG = 1
 
 
-def serve(run: Callable[[str, list[str]], None], switches: dict[str, str] | None = None) -> int:
+def serve(run: Callable[[str, list[str], str | None], None], switches: dict[str, str] | None = None) -> int:
     """Say `switches` (the import-time switches in effect), then answer requests on stdin until it closes.
 
-    Each request forks a child that calls `run(module, names)`.
+    Each request forks a child that calls `run(module, names, guest)` (`gpuconform.frameworks.child_main.run`).
     """
     _say({"ready": switches or {}})
     stdin = sys.stdin.fileno()
@@ -78,7 +79,7 @@ def _say(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _child(request: dict[str, Any], run: Callable[[str, list[str]], None]) -> None:
+def _child(request: dict[str, Any], run: Callable[[str, list[str], str | None], None]) -> None:
     code = 1
     try:
         os.setsid()
@@ -93,7 +94,8 @@ def _child(request: dict[str, Any], run: Callable[[str, list[str]], None]) -> No
         os.environ.update(request["env"])
         _reseed()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        run(str(request["module"]), [str(n) for n in request["names"]])
+        guest = request.get("guest")
+        run(str(request["module"]), [str(n) for n in request["names"]], None if guest is None else str(guest))
         code = 0
     except BaseException:  # noqa: BLE001 - whatever happened, this child must not return into the loop
         import traceback

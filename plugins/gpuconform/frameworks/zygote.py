@@ -14,6 +14,11 @@ TF decides oneDNN from the CPU when TF_ENABLE_ONEDNN_OPTS is unset); a batch tha
 the value the zygote without the pin already has is forked from that zygote, with the pin set in
 its environment: the framework runs as it would have under its own import, one import fewer.
 
+A zygote also forks another framework's children, as *guests* (`Zygotes.guest`): Keras 3's under
+TensorFlow's plain zygote, whose import imported keras already; the child imports the guest
+itself (`gpuconform.frameworks.child_main`), and one that cannot run there as a fresh child
+would declines, for its own zygote to run.
+
 Every wait is bounded by the batch's timeout, counted from the request: a child that hangs
 is killed with its session and errors only its own batch; a zygote that crashes or hangs while
 importing answers each of its batches with its own crash, as a fresh child would have crashed.
@@ -38,6 +43,8 @@ from typing import IO
 from typing import Any
 
 from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.child_main import DECLINED
+from gpuconform.frameworks.child_main import MARK
 from gpuconform.probes import reaper
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
@@ -77,11 +84,13 @@ class Zygote:
         timeout: float,
         started: float | None = None,
         on_log: Callable[[str], None] | None = None,
+        guest: str | None = None,
     ) -> ChildResult:
         """Fork a child that runs experiments `names` of `module` with `env` set; its result once it has exited.
 
         The batch's `timeout` counts from `started` (a monotonic time; now by default). `on_log` is given
-        the file the child's stderr grows in, before the child is asked for.
+        the file the child's stderr grows in, before the child is asked for. `guest`: `module` is of that
+        experiments package (another framework's), which the child imports after this zygote's framework.
         """
         started = time.monotonic() if started is None else started
         deadline = started + timeout
@@ -92,7 +101,15 @@ class Zygote:
             open(path, "w").close()
         if on_log is not None:
             on_log(err)
-        request = {"id": rid, "module": module, "names": list(names), "env": dict(env), "stdout": out, "stderr": err}
+        request = {
+            "id": rid,
+            "module": module,
+            "names": list(names),
+            "env": dict(env),
+            "stdout": out,
+            "stderr": err,
+            "guest": guest,
+        }
         with self._cond, contextlib.suppress(OSError, ValueError):  # a dead zygote: answered below
             assert self.proc.stdin is not None
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -193,6 +210,16 @@ def _notice(line: str) -> dict[str, Any] | None:
     return None
 
 
+def _declined(stdout: str) -> bool:
+    """Whether a guest child said it cannot run as a fresh child would."""
+    for line in stdout.splitlines():
+        if line.startswith(MARK):
+            with contextlib.suppress(ValueError, AttributeError):
+                if json.loads(line[len(MARK) :]).get("name") == DECLINED:
+                    return True
+    return False
+
+
 def _kill_session(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -236,8 +263,11 @@ class Zygotes:
         at_import = {k: v for k, v in env.items() if not self.framework.after_import(k)}
         later = {k: v for k, v in env.items() if self.framework.after_import(k)}
         pinned = {k: v for k, v in at_import.items() if k in self.framework.reported_at_import}
+        guess = self.framework.guess_at_import() if pinned else {}
         try:
-            if pinned:
+            # Worth waiting for the unpinned zygote's report only where it will likely match: else the
+            # import of the pinned one would start only after that import has ended.
+            if pinned and all(guess.get(k, v) == v for k, v in pinned.items()):
                 rest = {k: v for k, v in at_import.items() if k not in pinned}
                 switches = self.zygote(rest).switches(started + timeout)
                 if switches is not None and all(switches.get(k) == v for k, v in pinned.items()):
@@ -246,6 +276,34 @@ class Zygotes:
         except Closed:  # killed with the run, as a child of a zygote closed under it is
             argv = (sys.executable, "-m", self.framework.child_module, "--zygote", module, *names)
             return ChildResult(argv, -signal.SIGKILL, "", "", False, time.monotonic() - started, timeout)
+
+    def guest(
+        self,
+        guest: Framework,
+        module: str,
+        names: Sequence[str],
+        env: Mapping[str, str],
+        timeout: float,
+        on_log: Callable[[str], None] | None = None,
+    ) -> ChildResult | None:
+        """Run a batch of `guest`'s experiments in a child forked from the plain zygote, `env` set in the child.
+
+        None where it could not run there as in a fresh child of its own: every variable of `env` must be
+        one this framework reads after its import, or one `guest` reads while it imports (the child
+        imports it); the zygote must have imported (else it crashed or hung, which is not the guest's
+        answer); the child must not decline (`gpuconform.frameworks.child_main.Declined`).
+        """
+        started = time.monotonic()
+        if not all(self.framework.after_import(k) or k in guest.reported_at_import for k in env):
+            return None
+        try:
+            zygote = self.zygote({})
+        except Closed:
+            return None
+        if zygote.switches(started + timeout) is None:
+            return None
+        child = zygote.run(module, names, env, timeout, started, on_log, guest.experiments)
+        return None if _declined(child.stdout) else child
 
     def zygote(self, at_import: Mapping[str, str]) -> Zygote:
         key = tuple(sorted(at_import.items()))

@@ -51,6 +51,8 @@ class EarlyChildren:
             runner.concurrency = MOST_AT_ONCE
         others = _other_frameworks(host)
         for planned in _planned(session.items):
+            if planned.gpus_only:  # its checks are not applicable here: no check will ask for it
+                continue
             if planned.framework == runner.framework.id and live is not None:
                 live.start(*planned.args())
             elif planned.framework in others:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from gpuconform.expect.expectations import build_expectations
+from gpuconform.expect.framework_needs import installed_frameworks
 from gpuconform.facts.errors import DataError
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import RunOptions
@@ -85,7 +86,7 @@ def start_session(config: pytest.Config) -> HostSession:
     facts = replace(facts, run=_run_options(settings, recorded or settings.profile, profile))
     if staging is not None:
         _stage_plugin_reports(config, settings, staging)
-    return HostSession(
+    host = HostSession(
         config=config,
         settings=settings,
         matrices=matrices,
@@ -107,6 +108,10 @@ def start_session(config: pytest.Config) -> HostSession:
         run_id=run_id,
         staging=staging,
     )
+    installed = installed_frameworks(facts.packages)
+    for runner in host.runners.values():
+        runner.host = next((host.runners[h] for h in runner.framework.hosts if h in installed), None)
+    return host
 
 
 def _recorded_profile(settings: Settings, facts: Facts) -> str | None:

@@ -38,6 +38,9 @@ FRAMEWORK = Framework(
     # The zygote without a pin says which backend the host's own settings chose
     # (experiments.child.import_switches): a batch pinning that one is forked from it.
     reported_at_import=frozenset({BACKEND_VARIABLE}),
+    # From 2.16 `import tensorflow` imports Keras 3 (tf.keras is keras): its children are TensorFlow's
+    # guests, one import fewer each (experiments.child.import_as_guest).
+    hosts=("tensorflow",),
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from gpuconform.frameworks.base import Framework
 from gpuconform.frameworks.tensorflow.log import busy
 from gpuconform.frameworks.tensorflow.log import landmark
@@ -16,6 +18,25 @@ def after_import(name: str) -> bool:
     return name in AFTER_IMPORT or name.startswith("GPUCONFORM_")
 
 
+#: The CPU features (as /proc/cpuinfo names them) on which TensorFlow turns oneDNN on by default
+#: (TF_ENABLE_ONEDNN_OPTS unset; core/util/util.cc, IsMKLEnabled; experiments.child.onednn_enabled).
+ONEDNN_BY_DEFAULT = frozenset({"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"})
+
+
+@functools.cache
+def guess_onednn() -> dict[str, str]:
+    """Whether a zygote without TF_ENABLE_ONEDNN_OPTS will report oneDNN on, from this CPU's flags (a guess only:
+    a release may decide otherwise, which costs a wait or an import, never a wrong child)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            flags = next((line.partition(":")[2].split() for line in handle if line.startswith("flags")), None)
+    except OSError:
+        return {}
+    if flags is None:
+        return {}
+    return {"TF_ENABLE_ONEDNN_OPTS": "1" if ONEDNN_BY_DEFAULT.intersection(flags) else "0"}
+
+
 FRAMEWORK = Framework(
     id="tensorflow",
     name="TensorFlow",
@@ -24,5 +45,6 @@ FRAMEWORK = Framework(
     landmark=landmark,
     after_import=after_import,
     reported_at_import=frozenset({"TF_ENABLE_ONEDNN_OPTS"}),  # experiments.child.import_switches
+    guess_at_import=guess_onednn,
     busy=busy,
 )
