@@ -369,10 +369,11 @@ def test_flow_from_directory_reads_the_tree(image_data_generator: Observed, judg
 # "backend") once, while keras imports. One Keras child per backend, KERAS_BACKEND set in its
 # environment before keras imports (forked from TensorFlow's zygote, which imported keras, where
 # TensorFlow is installed; else a zygote per backend: `gpuconform.frameworks.keras`), says which
-# backend it runs on and runs what Keras promises alike on every backend: its image utilities (Pillow and NumPy under any backend,
-# judged by the Keras 3 rows the TensorFlow child's tf.keras is judged by) and its preprocessing
-# layers (against NumPy). A backend's checks apply where Keras 3 and that backend are installed,
-# and count as its framework counts (`gpuconform.frameworks.needs.judged`: warnings unless required).
+# backend it runs on and runs what Keras promises alike on every backend: its image utilities
+# (Pillow and NumPy under any backend, judged by the Keras 3 rows the TensorFlow child's tf.keras is
+# judged by) and its preprocessing layers (against NumPy). A backend's checks apply where Keras 3
+# and that backend are installed, and count as its framework counts
+# (`gpuconform.frameworks.needs.judged`: warnings unless required).
 
 KERAS_MODULE = "preprocessing"
 #: `backend` first: which backend the child runs on is the first answer of the same child.

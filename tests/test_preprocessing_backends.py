@@ -269,7 +269,8 @@ def test_keras_killed_while_importing_on_one_backend_fails_that_backend_and_bloc
     # keras/src/backend/__init__.py imports torch first "otherwise it will segfault upon import": a child
     # that dies of SIGSEGV while importing, as a recorded crash says it.
     def crashed(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
-        batches["preprocessing", "torch"].update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
+        died = {"results": [], "returncode": -11, "log": "Fatal Python error: Segmentation fault\n"}
+        batches["preprocessing", "torch"].update(died)
 
     host(tmp_path, recorded, crashed)
     proc, got = replay(tmp_path, 'tensorflow = "*"\ntorch = "*"\n')

@@ -12,7 +12,7 @@ import time
 SWITCH = "ZYGOTEFW_SWITCH"
 
 
-def run(module_name: str, names: list[str]) -> None:
+def run(module_name: str, names: list[str], guest: str | None = None) -> None:
     module = importlib.import_module(f"{__package__}.{module_name}")
     print("gpuconform-result:" + json.dumps({"name": "__import__", "ok": True, "value": None}), flush=True)
     for name in names:

@@ -29,8 +29,7 @@ from gpuconform.frameworks.images import load_img_from_inputs
 from gpuconform.frameworks.images import load_img_interpolations
 from gpuconform.frameworks.images import observe
 from gpuconform.frameworks.images import truncated_loads
-# Which backend the child runs on, asked of the same child first: one child per backend, not two.
-from gpuconform.frameworks.keras.experiments.backend import backend as backend
+from gpuconform.frameworks.keras.experiments.backend import backend as backend  # asked first, of the same child
 
 #: TextVectorization's corpus and the sentence it maps (ties in frequency are Keras's to order).
 CORPUS = ("the cat sat", "the dog sat", "a cat")
