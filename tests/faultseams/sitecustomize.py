@@ -77,10 +77,10 @@ if _fault and "gpuconform.frameworks.tensorflow.experiments.child" in getattr(sy
 
             _serve = _forkserver.serve
 
-            def _serve_jit(run: Callable[[str, list[str]], None], *args: Any, **kwargs: Any) -> int:
-                def _run(module: str, names: list[str]) -> None:
+            def _serve_jit(run: Callable[[str, list[str], str | None], None], *args: Any, **kwargs: Any) -> int:
+                def _run(module: str, names: list[str], guest: str | None) -> None:
                     _jit()
-                    run(module, names)
+                    run(module, names, guest)
 
                 return _serve(_run, *args, **kwargs)
 
