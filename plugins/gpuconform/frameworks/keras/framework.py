@@ -1,4 +1,4 @@
-"""Keras 3, as the framework seam knows it: one zygote per backend, `KERAS_BACKEND` pinned at import."""
+"""Keras 3, as the framework seam knows it: TensorFlow's guest, else one zygote per backend, `KERAS_BACKEND` pinned."""
 
 from __future__ import annotations
 
