@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ import pytest
 from gpuconform.frameworks.base import Framework
 from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
+from gpuconform.frameworks.tensorflow.framework import guess_onednn
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = ("memory", ("split_cpu", "configure_after_init"))
@@ -98,6 +101,23 @@ def test_a_batch_pinning_a_switch_to_the_value_in_effect_is_forked_from_the_zygo
     assert (other["switch"], other["switch_at_import"]) == ("1", "1")
 
 
+#: The switched stand-in with a guess of what its unpinned zygote reports (as TensorFlow's from the CPU's flags),
+#: here wrong on purpose: it says "1" where the unpinned zygote imports with "0".
+GUESSING = replace(SWITCHED, guess_at_import=lambda: {"ZYGOTEFW_SWITCH": "1"})
+
+
+@pytest.mark.parametrize("stand_in", [GUESSING], indirect=True)
+def test_a_batch_pinning_another_value_than_the_guess_starts_its_zygote_without_waiting_for_the_unpinned_one(
+    stand_in: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The unpinned zygote never imports: a batch that waited for its report would be killed at its timeout.
+    monkeypatch.setenv("ZYGOTEFW_HANG_AT_IMPORT", "unpinned")
+    stand_in.timeout = STOP_BOUND
+    other = stand_in.batch("experiments", ("process",), {"ZYGOTEFW_SWITCH": "0"})["process"]
+    assert other.ok, other.crash
+    assert (other.value["switch"], other.value["switch_at_import"]) == ("0", "0")  # its own import, under the pin
+
+
 @pytest.mark.parametrize("stand_in", [SWITCHED], indirect=True)
 def test_a_batch_waiting_for_a_zygote_that_hangs_importing_is_answered_as_killed_when_the_run_stops(
     stand_in: Runner, monkeypatch: pytest.MonkeyPatch
@@ -148,3 +168,17 @@ def test_a_forked_child_that_hangs_errors_only_its_own_batch_and_the_zygote_fork
     assert hung.child.signal_name == "SIGKILL"  # killed with its session
     after = stand_in.batch("experiments", ("process",), {LATER: "after"})["process"]
     assert after.ok and after.value["later"] == "after"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)")
+def test_the_cpu_flags_guess_what_tensorflows_zygote_reports_of_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A wrong guess costs only time (a wait or an import), but it is a claim about TensorFlow: held to its report.
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    runner = Runner(FRAMEWORK, timeout=600)
+    try:
+        zygotes = runner.zygotes()
+        assert zygotes is not None
+        reported = zygotes.zygote({}).switches(time.monotonic() + 600)
+    finally:
+        runner.close()
+    assert reported == guess_onednn()

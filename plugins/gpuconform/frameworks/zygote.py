@@ -274,8 +274,7 @@ class Zygotes:
                     at_import, later = rest, {**later, **pinned}  # in effect there: set, as the child would see it
             return self.zygote(at_import).run(module, names, later, timeout, started, on_log)
         except Closed:  # killed with the run, as a child of a zygote closed under it is
-            argv = (sys.executable, "-m", self.framework.child_module, "--zygote", module, *names)
-            return ChildResult(argv, -signal.SIGKILL, "", "", False, time.monotonic() - started, timeout)
+            return self._killed(module, names, started, timeout)
 
     def guest(
         self,
@@ -291,7 +290,8 @@ class Zygotes:
         None where it could not run there as in a fresh child of its own: every variable of `env` must be
         one this framework reads after its import, or one `guest` reads while it imports (the child
         imports it); the zygote must have imported (else it crashed or hung, which is not the guest's
-        answer); the child must not decline (`gpuconform.frameworks.child_main.Declined`).
+        answer); the child must not decline (`gpuconform.frameworks.child_main.Declined`). Once the run
+        has closed these zygotes, the batch is answered as killed, as a child of its own would be.
         """
         started = time.monotonic()
         if not all(self.framework.after_import(k) or k in guest.reported_at_import for k in env):
@@ -299,11 +299,15 @@ class Zygotes:
         try:
             zygote = self.zygote({})
         except Closed:
-            return None
+            return self._killed(module, names, started, timeout)
         if zygote.switches(started + timeout) is None:
             return None
         child = zygote.run(module, names, env, timeout, started, on_log, guest.experiments)
         return None if _declined(child.stdout) else child
+
+    def _killed(self, module: str, names: Sequence[str], started: float, timeout: float) -> ChildResult:
+        argv = (sys.executable, "-m", self.framework.child_module, "--zygote", module, *names)
+        return ChildResult(argv, -signal.SIGKILL, "", "", False, time.monotonic() - started, timeout)
 
     def zygote(self, at_import: Mapping[str, str]) -> Zygote:
         key = tuple(sorted(at_import.items()))
