@@ -55,6 +55,7 @@ from gpuconform.frameworks.keras import KerasBackend
 from gpuconform.frameworks.keras import keras_3
 from gpuconform.frameworks.keras.framework import BACKEND_VARIABLE
 from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import imports_check
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.needs import need_of
 from gpuconform.frameworks.tensorflow import LiveTf
@@ -399,6 +400,10 @@ class KerasRun:
         return f"a Keras child with KERAS_BACKEND={self.backend}"
 
 
+#: Each backend's checks wait on that framework's own import check (the framework layer, which runs first):
+#: where the framework itself does not import, they are blocked by it instead of failing beside it.
+BACKEND_PARAMS = [pytest.param(b, marks=pytest.mark.depends_on(imports_check(b)), id=b) for b in BACKENDS]
+
 #: Started when collection ends, beside the TensorFlow child, where Keras 3 is installed on a profile
 #: without GPUs (`gpuconform.plugin.early`); a backend that is not installed fails its import at once.
 KERAS_TENSORFLOW_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "tensorflow"}, framework="keras")
@@ -447,7 +452,7 @@ def keras_judge(judge: Judge, host_facts: Facts, host_expect: Expectations) -> C
     return compare
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_runs_on_the_requested_backend(keras_run: KerasRun, host_warn: Any) -> None:
     run, installed = keras_run, keras_run.live.installed
     batch = run.live.batch(KERAS_MODULE, KERAS_EXPERIMENTS, run.env)
@@ -504,29 +509,29 @@ def test_keras_imports_with_this_hosts_backend_settings(request: pytest.FixtureR
 
 
 @pytest.mark.parametrize("source", list(LOAD_INPUTS))
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_img_reads_an_image_from(source: str, keras_run: KerasRun, keras_judge: Any) -> None:
     keras_judge(keras_run, "load_img_inputs", f"load_img.{source}")
 
 
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_img_resizes_like_pil_with(interpolation: str, keras_run: KerasRun, keras_judge: Any) -> None:
     keras_judge(keras_run, "interpolations", f"load_img.interpolation.{interpolation}")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_img_uses_its_documented_default_interpolation(keras_run: KerasRun, keras_judge: Any) -> None:
     keras_judge(keras_run, "interpolations", "load_img.default_interpolation")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_img_refuses_an_unknown_interpolation(keras_run: KerasRun, keras_judge: Any) -> None:
     keras_judge(keras_run, "interpolations", "load_img.unknown_interpolation")
 
 
 @pytest.mark.parametrize("fmt", IMAGE_FORMATS)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_img_on_a_truncated_image_fails_where_the_matrix_says(
     fmt: str, keras_run: KerasRun, keras_judge: Any
 ) -> None:
@@ -534,7 +539,7 @@ def test_keras_load_img_on_a_truncated_image_fails_where_the_matrix_says(
 
 
 @pytest.mark.parametrize("fmt", IMAGE_FORMATS)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_img_with_target_size_on_a_truncated_image_fails_where_the_matrix_says(
     fmt: str, keras_run: KerasRun, keras_judge: Any
 ) -> None:
@@ -542,7 +547,7 @@ def test_keras_load_img_with_target_size_on_a_truncated_image_fails_where_the_ma
 
 
 @pytest.mark.parametrize("fmt", IMAGE_FORMATS)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_load_truncated_images_lets_pil_read_a_truncated_image(
     fmt: str, keras_run: KerasRun, keras_judge: Any
 ) -> None:
@@ -550,12 +555,12 @@ def test_keras_load_truncated_images_lets_pil_read_a_truncated_image(
 
 
 @pytest.mark.parametrize("layer", KERAS_LAYERS)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_preprocessing_layer_agrees_with_numpy(layer: str, keras_run: KerasRun, keras_judge: Any) -> None:
     keras_judge(keras_run, "layers", f"layers.{layer}")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_keras_text_vectorization_maps_words_to_ids(keras_run: KerasRun, keras_judge: Any, host_facts: Facts) -> None:
     # One behaviour or the other, by whether TensorFlow is installed (TextVectorization runs on it, any backend).
     with_tf = host_facts.packages.tensorflow is not None

@@ -284,6 +284,32 @@ def test_keras_killed_while_importing_on_one_backend_fails_that_backend_and_bloc
     assert got[LAYER.format("jax", "rescaling")]["outcome"] == "passed"
 
 
+def test_a_required_torch_that_does_not_import_blocks_keras_on_torch_by_its_own_import_check(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    # torch's own child and Keras's torch child both killed while importing torch: the root is the framework
+    # layer's import check, and the Keras checks on torch are blocked by it, not failing beside it.
+    died = {"results": [], "returncode": -11, "log": "Fatal Python error: Segmentation fault\n"}
+
+    def crashed(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
+        batches["preprocessing", "torch"].update(copy.deepcopy(died))
+        torch_child = {"framework": "torch", "module": "framework", "env": [], "timed_out": False}
+        batches["framework", "torch-child"] = {**torch_child, **copy.deepcopy(died)}
+
+    host(tmp_path, recorded, crashed)
+    (tmp_path / "cpu.toml").write_text(CPU_PROFILE + '[frameworks]\ntensorflow = "*"\ntorch = "*"\n')
+    imports = "framework::torch_imports_as_the_installed_distribution"
+    layers = ("-m", "framework or preprocessing", "-k", f"{ONLY} or torch_imports")  # the last -m and -k count
+    proc = pytest_run(tmp_path, *layers, "--host-profile", "cpu.toml", "--host-facts", "facts.json")
+    got = checks(tmp_path)
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    assert got[imports]["outcome"] == "failed", got[imports]
+    for check in (RUNS_ON.format("torch"), LAYER.format("torch", "rescaling")):
+        assert (got[check]["outcome"], got[check]["blocked_by"]) == ("blocked", imports), got[check]
+    assert f"root check: {imports}" in proc.stdout
+    assert got[RUNS_ON.format("jax")]["outcome"] == "passed"
+
+
 def test_keras_2_has_no_backends_to_check(recorded: dict[str, Any], tmp_path: Path) -> None:
     host(tmp_path, recorded, keras="2.15.0")
     proc, got = replay(tmp_path)
