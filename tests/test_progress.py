@@ -112,3 +112,29 @@ def test_a_log_says_at_once_and_once_that_a_running_child_is_jit_compiling_kerne
     assert lines.index(f"gpuconform: TensorFlow child started: {CHILD}") < lines.index(JIT_NOTE)
     ended = next(i for i, line in enumerate(lines) if line.startswith("gpuconform: TensorFlow child ended after "))
     assert lines.index(JIT_NOTE) < ended
+
+
+KERAS_CHILD = "preprocessing (backend, load_img_inputs, interpolations, truncated_images, layers) KERAS_BACKEND={}"
+
+
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("keras") is None, reason="needs Keras 3")
+def test_a_log_names_each_other_frameworks_children_as_theirs(tmp_path: Path) -> None:
+    # Keras 3's children (one per backend installed: TensorFlow's here; PyTorch's and JAX's where they are)
+    # are said as Keras's, each with the backend that tells them apart; and TensorFlow's as before.
+    argv = [sys.executable, "-m", "pytest", str(suites_dir()), "-m", "preprocessing", "-k", "keras_runs", "-q"]
+    proc = subprocess.run(
+        [*argv, "-p", "no:cacheprovider", "--host-profile", "cpu"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    lines = proc.stdout.splitlines()
+    installed = [b for b in ("tensorflow", "torch", "jax") if __import__("importlib.util").util.find_spec(b)]
+    for backend in installed:
+        child = KERAS_CHILD.format(backend)
+        assert lines.count(f"gpuconform: Keras child started: {child}") == 1, proc.stdout
+        ended = [line for line in lines if line.startswith("gpuconform: Keras child ended after ")]
+        assert sum(line.endswith(f" s: {child}") for line in ended) == 1, proc.stdout

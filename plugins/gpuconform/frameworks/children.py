@@ -297,7 +297,8 @@ class Runner:
                     self.watcher.waiting()
 
     def _run(self, module: str, names: tuple[str, ...], env: dict[str, str]) -> Batch:
-        label = f"{module} ({', '.join(names)})"
+        pins = " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k in self.framework.reported_at_import)
+        label = f"{module} ({', '.join(names)})" + (f" {pins}" if pins else "")  # Keras's: one child per backend
         if self.watcher is not None:
             self.watcher.started(label)
         started = time.monotonic()

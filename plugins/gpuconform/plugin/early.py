@@ -44,6 +44,9 @@ class EarlyChildren:
             return
         self.progress = Progress(host.config, runner.framework.name, gpus, runner.framework.busy)
         runner.watcher = self.progress
+        for other in host.runners.values():  # PyTorch's, JAX's and Keras's children are said as theirs
+            if other is not runner:
+                other.watcher = self.progress.of(other.framework.name, other.framework.busy)
         if gpus:
             return
         live = None if host.expectations.tensorflow is None else live_tf(host.config, host.expectations.tensorflow)

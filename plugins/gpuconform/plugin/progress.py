@@ -1,5 +1,8 @@
 """Say on the terminal which framework children are running, and for how long, while the checks wait.
 
+One `Progress` per run speaks for every framework's runner: TensorFlow's directly, each other's
+through `Progress.of` (PyTorch, JAX and Keras children are named as theirs).
+
 On a terminal: one status line, drawn after the progress dots while a check waits for its child and
 erased before pytest writes again. Elsewhere (CI logs, a pipe): one line when a child starts and
 one when it ends, and one more when a child turns out to be busy for minutes; nothing on a timer.
@@ -21,6 +24,8 @@ from typing import Any
 import pytest
 
 PREFIX = "gpuconform: "
+#: A framework's reading of one line of a child's log: what it says the child is busy with, or None.
+Reading = Callable[[str], "str | None"]
 #: After this long, a child on a host with GPUs may be JIT-compiling kernels (PTX for a new GPU).
 JIT_AFTER_SECONDS = 20.0
 JIT_NOTE = "first GPU use may JIT-compile kernels for minutes (bounded by --host-tf-timeout)"
@@ -77,23 +82,40 @@ class Progress:
         self._lines: list[str] = []  # said from the threads, written from the checks' thread
         self._noted: set[str] = set()
         self._drawn = 0  # width of the status line now on the terminal
+        # Keys of the dicts above: a child's label, prefixed with its framework's name where that is not
+        # `framework`'s; `_whose` and `_reads` hold each running child's (framework, label) and log reading.
+        self._whose: dict[str, tuple[str, str]] = {}
+        self._reads: dict[str, Reading] = {}
 
-    def started(self, label: str) -> None:
-        with self._lock:
-            self._running[label] = time.monotonic()
-            self._lines.append(f"{PREFIX}{self.framework} child started: {label}")
+    def of(self, framework: str, busy: Reading = lambda line: None) -> FrameworkProgress:
+        """A watcher for another framework's children on this same terminal."""
+        return FrameworkProgress(self, framework, busy)
 
-    def logging(self, label: str, path: str) -> None:
+    def started(self, label: str, framework: str | None = None, busy: Reading | None = None) -> None:
+        """A child of `framework` (this run's first framework by default) has started; `busy` reads its log."""
+        name = framework or self.framework
+        key = self._key(label, name)
         with self._lock:
-            self._logs[label] = LogTail(path)
+            self._running[key] = time.monotonic()
+            self._whose[key] = (name, label)
+            self._reads[key] = self.busy if busy is None else busy
+            self._lines.append(f"{PREFIX}{name} child started: {label}")
 
-    def ended(self, label: str, seconds: float, problem: str | None) -> None:
+    def logging(self, label: str, path: str, framework: str | None = None) -> None:
         with self._lock:
-            self._running.pop(label, None)
-            self._logs.pop(label, None)
-            self._busy.pop(label, None)
+            self._logs[self._key(label, framework)] = LogTail(path)
+
+    def ended(self, label: str, seconds: float, problem: str | None, framework: str | None = None) -> None:
+        name = framework or self.framework
+        key = self._key(label, name)
+        with self._lock:
+            for held in (self._running, self._logs, self._busy, self._whose, self._reads):
+                held.pop(key, None)
             how = f"failed ({problem.splitlines()[0][:160]})" if problem else "ended"
-            self._lines.append(f"{PREFIX}{self.framework} child {how} after {seconds:.1f} s: {label}")
+            self._lines.append(f"{PREFIX}{name} child {how} after {seconds:.1f} s: {label}")
+
+    def _key(self, label: str, framework: str | None) -> str:
+        return label if framework in (None, self.framework) else f"{framework} {label}"
 
     def waiting(self) -> None:
         """A check is waiting for its child: bring the terminal up to date."""
@@ -134,7 +156,9 @@ class Progress:
         with self._lock:
             logs = dict(self._logs)
         for label, log in logs.items():
-            said = next(filter(None, map(self.busy, log.new_lines())), None)
+            with self._lock:
+                reads = self._reads.get(label, self.busy)
+            said = next(filter(None, map(reads, log.new_lines())), None)
             if said is None:
                 continue
             with self._lock:
@@ -148,8 +172,14 @@ class Progress:
     def _status(self, running: dict[str, float], busy: dict[str, str], now: float) -> str:
         if not running:
             return ""
-        parts = [f"{label} {now - since:.0f} s" for label, since in sorted(running.items(), key=lambda kv: kv[1])]
-        text = f" [{self.framework}: {len(running)} running: {'; '.join(parts)}"
+        with self._lock:
+            whose = {key: self._whose.get(key, (self.framework, key)) for key in running}
+        groups: dict[str, list[str]] = {}  # framework -> its running children, the longest running first
+        for key, since in sorted(running.items(), key=lambda kv: kv[1]):
+            name, label = whose[key]
+            groups.setdefault(name, []).append(f"{label} {now - since:.0f} s")
+        parts = [f"{name}: {len(children)} running: {'; '.join(children)}" for name, children in groups.items()]
+        text = f" [{' | '.join(parts)}"
         said = list(dict.fromkeys(busy[label] for label in running if label in busy))
         if said:
             text += f"; {'; '.join(said)}: {BUSY_BOUND}"
@@ -175,3 +205,24 @@ class Progress:
 
             return contextlib.nullcontext()
         return self.capture.global_and_fixture_disabled()
+
+
+class FrameworkProgress:
+    """Another framework's children on the run's `Progress` (a `gpuconform.frameworks.children.Watcher`)."""
+
+    def __init__(self, progress: Progress, framework: str, busy: Reading) -> None:
+        self.progress = progress
+        self.framework = framework
+        self.busy = busy
+
+    def started(self, label: str) -> None:
+        self.progress.started(label, self.framework, self.busy)
+
+    def logging(self, label: str, path: str) -> None:
+        self.progress.logging(label, path, self.framework)
+
+    def ended(self, label: str, seconds: float, problem: str | None) -> None:
+        self.progress.ended(label, seconds, problem, self.framework)
+
+    def waiting(self) -> None:
+        self.progress.waiting()
