@@ -171,9 +171,16 @@ def test_a_forked_child_that_hangs_errors_only_its_own_batch_and_the_zygote_fork
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)")
-def test_the_cpu_flags_guess_what_tensorflows_zygote_reports_of_onednn(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A wrong guess costs only time (a wait or an import), but it is a claim about TensorFlow: held to its report.
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+@pytest.mark.parametrize("inherited", [None, "0", "true"])
+def test_the_guess_is_what_tensorflows_unpinned_zygote_reports_of_onednn(
+    monkeypatch: pytest.MonkeyPatch, inherited: str | None
+) -> None:
+    # A wrong guess costs only time (a wait or an import), but it is a claim about TensorFlow: held to its report,
+    # from the CPU's flags, and from the variable the run inherits, which the zygote inherits too.
+    if inherited is None:
+        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    else:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", inherited)
     runner = Runner(FRAMEWORK, timeout=600)
     try:
         zygotes = runner.zygotes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from gpuconform.frameworks.base import Framework
 from gpuconform.frameworks.tensorflow.log import busy
@@ -18,23 +19,34 @@ def after_import(name: str) -> bool:
     return name in AFTER_IMPORT or name.startswith("GPUCONFORM_")
 
 
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 #: The CPU features (as /proc/cpuinfo names them) on which TensorFlow turns oneDNN on by default
 #: (TF_ENABLE_ONEDNN_OPTS unset; core/util/util.cc, IsMKLEnabled; experiments.child.onednn_enabled).
 ONEDNN_BY_DEFAULT = frozenset({"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16"})
 
 
-@functools.cache
 def guess_onednn() -> dict[str, str]:
-    """Whether a zygote without TF_ENABLE_ONEDNN_OPTS will report oneDNN on, from this CPU's flags (a guess only:
+    """Whether a zygote without a pin will report oneDNN on: the TF_ENABLE_ONEDNN_OPTS it inherits from this
+    environment where that is a boolean TF reads ("0", "1", "false", "true"), else the CPU's flags (a guess only:
     a release may decide otherwise, which costs a wait or an import, never a wrong child)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            flags = next((line.partition(":")[2].split() for line in handle if line.startswith("flags")), None)
-    except OSError:
-        return {}
+    inherited = os.environ.get(ONEDNN_VARIABLE, "").strip().lower()
+    if inherited in ("0", "false", "1", "true"):
+        return {ONEDNN_VARIABLE: "1" if inherited in ("1", "true") else "0"}
+    flags = _cpu_flags()
     if flags is None:
         return {}
-    return {"TF_ENABLE_ONEDNN_OPTS": "1" if ONEDNN_BY_DEFAULT.intersection(flags) else "0"}
+    return {ONEDNN_VARIABLE: "1" if ONEDNN_BY_DEFAULT.intersection(flags) else "0"}
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str] | None:
+    """The flags of /proc/cpuinfo's first processor (None where there are none: not Linux, not x86)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            line = next((line for line in handle if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return None if line is None else frozenset(line.partition(":")[2].split())
 
 
 FRAMEWORK = Framework(
@@ -44,7 +56,7 @@ FRAMEWORK = Framework(
     experiments="gpuconform.frameworks.tensorflow.experiments",
     landmark=landmark,
     after_import=after_import,
-    reported_at_import=frozenset({"TF_ENABLE_ONEDNN_OPTS"}),  # experiments.child.import_switches
+    reported_at_import=frozenset({ONEDNN_VARIABLE}),  # experiments.child.import_switches
     guess_at_import=guess_onednn,
     busy=busy,
 )
