@@ -189,3 +189,28 @@ def test_the_guess_is_what_tensorflows_unpinned_zygote_reports_of_onednn(
     finally:
         runner.close()
     assert reported == guess_onednn()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch (CI's second pass)")
+def test_torch_determinism_children_forked_from_its_zygote_answer_as_fresh_interpreters() -> None:
+    # A CPU-only build's zygote imports torch._inductor.config for its children (`warm`): what they answer
+    # must be what a fresh interpreter answers, bit for bit.
+    from gpuconform.frameworks import framework
+    from gpuconform.frameworks.reference import ENV_VAR
+    from gpuconform.frameworks.reference import reference_dir
+    from gpuconform.frameworks.torch.determinism import DETERMINISTIC_WORKSPACE
+    from gpuconform.frameworks.torch.determinism import FIRST_CHILD
+    from gpuconform.frameworks.torch.determinism import WORKSPACE
+
+    env = {ENV_VAR: str(reference_dir()), WORKSPACE: DETERMINISTIC_WORKSPACE}
+    said = []
+    for fork in (True, False):
+        runner = Runner(framework("torch"), timeout=600, fork=fork)
+        try:
+            batch = runner.batch("determinism", FIRST_CHILD, env)
+        finally:
+            runner.close()
+        assert batch.import_error is None and batch.crash_text is None, batch.log[-3000:]
+        assert ("--zygote" in batch.child.argv) is fork
+        said.append({name: (r.ok, r.value) for name, r in batch.results.items() if name != "__import__"})
+    assert said[0] == said[1]

@@ -48,14 +48,19 @@ def main(
     framework_module: str,
     package: str,
     switches: Callable[[Any], dict[str, str]] | None = None,
+    warm: Callable[[Any], None] | None = None,
 ) -> int:
     """Import `framework_module`, then answer `argv` (MODULE NAME..., or --zygote) from `package`'s experiments.
 
     `switches(framework)`: the import-time switches a zygote reports (`Framework.reported_at_import`).
+    `warm(framework)`: imports a zygote makes for its children once the framework has imported.
     """
     imported_module, imported = _import(lambda: importlib.import_module(framework_module))
     if argv[:1] == ["--zygote"]:
         from gpuconform.frameworks.forkserver import serve
+
+        if warm is not None and imported_module is not None:
+            warm(imported_module)
 
         reported = None if switches is None else switches(imported_module)
         return serve(
