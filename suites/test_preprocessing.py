@@ -404,11 +404,15 @@ class KerasRun:
 #: where the framework itself does not import, they are blocked by it instead of failing beside it.
 BACKEND_PARAMS = [pytest.param(b, marks=pytest.mark.depends_on(imports_check(b)), id=b) for b in BACKENDS]
 
-#: Started when collection ends, beside the TensorFlow child, where Keras 3 is installed on a profile
-#: without GPUs (`gpuconform.plugin.early`); a backend that is not installed fails its import at once.
-KERAS_TENSORFLOW_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "tensorflow"}, framework="keras")
-KERAS_TORCH_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "torch"}, framework="keras")
-KERAS_JAX_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "jax"}, framework="keras")
+#: Started when collection ends, beside the TensorFlow child, where Keras 3 and the backend are installed on a
+#: profile without GPUs (`gpuconform.plugin.early`); a backend's checks where it is not installed do not apply.
+KERAS_TENSORFLOW_CHILD = Planned(
+    KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "tensorflow"}, framework="keras", needs="tensorflow"
+)
+KERAS_TORCH_CHILD = Planned(
+    KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "torch"}, framework="keras", needs="torch"
+)
+KERAS_JAX_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "jax"}, framework="keras", needs="jax")
 
 
 def _keras3(host_facts: Facts) -> PackageInfo:

@@ -133,6 +133,8 @@ def test_a_log_names_each_other_frameworks_children_as_theirs(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stdout[-3000:]
     lines = proc.stdout.splitlines()
     installed = [b for b in ("tensorflow", "torch", "jax") if __import__("importlib.util").util.find_spec(b)]
+    for backend in {"tensorflow", "torch", "jax"} - set(installed):  # no child for a backend not installed
+        assert f"KERAS_BACKEND={backend}" not in proc.stdout, proc.stdout
     for backend in installed:
         child = KERAS_CHILD.format(backend)
         assert lines.count(f"gpuconform: Keras child started: {child}") == 1, proc.stdout

@@ -188,6 +188,8 @@ class Planned:
     framework: str = "tensorflow"  # whose experiments these are (a key of gpuconform.frameworks.FRAMEWORKS)
     #: Only checks that apply where the profile expects GPUs ask for it: not started early on a profile without.
     gpus_only: bool = False
+    #: The framework that must be installed for any of its checks to ask for it (Keras's torch backend: torch).
+    needs: str | None = None
 
     def args(self) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
         """(module, names, env), as `Runner.batch` and `LiveTf.batch` take them."""

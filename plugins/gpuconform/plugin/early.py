@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from gpuconform.expect.framework_needs import installed_frameworks
 from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.keras import keras_3
 from gpuconform.frameworks.live import LiveChildren
@@ -53,8 +54,9 @@ class EarlyChildren:
         if live is not None:
             runner.concurrency = MOST_AT_ONCE
         others = _other_frameworks(host)
+        installed = installed_frameworks(host.facts.packages)
         for planned in _planned(session.items):
-            if planned.gpus_only:  # its checks are not applicable here: no check will ask for it
+            if planned.gpus_only or planned.needs not in (None, *installed):  # no check here will ask for it
                 continue
             if planned.framework == runner.framework.id and live is not None:
                 live.start(*planned.args())
