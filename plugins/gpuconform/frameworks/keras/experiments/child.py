@@ -40,7 +40,9 @@ def import_as_guest(at_start: frozenset[str]) -> Any:
     own settings where none is asked for, is that one. Under another backend, keras is imported
     again with KERAS_BACKEND set, as `keras.config.set_backend` switches (it drops every keras module
     and imports keras anew: keras/src/utils/backend_utils.py), so its backend is chosen as at a first
-    import (keras/src/backend/config.py: keras.json, then KERAS_BACKEND). A keras imported when the
+    import (keras/src/backend/config.py: keras.json, then KERAS_BACKEND; for a backend other than
+    TensorFlow it also sets TF_FORCE_GPU_ALLOW_GROWTH, which TensorFlow, imported but with no device
+    initialised yet, still reads when its first GPU initialises). A keras imported when the
     interpreter started (a sitecustomize or .pth file), before any of ours, cannot be replayed so:
     declined, and the parent runs the batch in a Keras zygote of its own.
     """
