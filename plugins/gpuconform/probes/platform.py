@@ -108,16 +108,23 @@ def probe_cpu(root: Path = Path("/")) -> dict[str, Any]:
     """The CPU's model name and which of CPU_FLAGS it has, from /proc/cpuinfo (flags: None where it has no
     x86 "flags" line, e.g. aarch64, or cannot be read)."""
     text = _read(root / "proc/cpuinfo") or ""
-    model = flags = None
+    model = None
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        key = key.strip()
-        if key == "model name" and model is None:
+        if key.strip() == "model name" and model is None:
             model = value.strip() or None
-        elif key == "flags" and flags is None:
-            present = set(value.split())
-            flags = tuple(f for f in CPU_FLAGS if f in present)
+    present = cpu_flags(text)
+    flags = None if present is None else tuple(f for f in CPU_FLAGS if f in present)
     return {"cpu_model": model, "cpu_flags": flags}
+
+
+def cpu_flags(cpuinfo: str) -> frozenset[str] | None:
+    """Every flag of the first processor in the text of /proc/cpuinfo; None where it has no "flags" line."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return None
 
 
 def reported_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

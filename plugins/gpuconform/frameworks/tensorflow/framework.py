@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 
 from gpuconform.frameworks.base import Framework
 from gpuconform.frameworks.tensorflow.log import busy
@@ -40,13 +41,13 @@ def guess_onednn() -> dict[str, str]:
 
 @functools.cache
 def _cpu_flags() -> frozenset[str] | None:
-    """The flags of /proc/cpuinfo's first processor (None where there are none: not Linux, not x86)."""
+    """This machine's CPU flags (None where /proc/cpuinfo has none: not Linux, not x86)."""
+    from gpuconform.probes.platform import cpu_flags  # here: every TensorFlow child imports this module
+
     try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            line = next((line for line in handle if line.startswith("flags")), None)
+        return cpu_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return None
-    return None if line is None else frozenset(line.partition(":")[2].split())
 
 
 FRAMEWORK = Framework(
