@@ -36,12 +36,13 @@ from gpuconform.facts.base import ProbeError
 from gpuconform.facts.observed import ObservedBatch  # at run time: serde reads Recording's type hints
 from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.child_main import DECLINED
+from gpuconform.frameworks.child_main import MARK
 from gpuconform.frameworks.zygote import Zygotes
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
 from gpuconform.probes.child import run_python
 
-MARK = "gpuconform-result:"
 #: Quiet by default; experiments that parse TF's log raise the level themselves.
 BASE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -117,10 +118,14 @@ def run_batch(
     or first tried as a guest of `host`, another framework's zygotes (`Zygotes.guest`).
     `on_log` is given the file the child's log (stderr) grows in while it runs.
     """
-    child = None if host is None else host.guest(framework, module, names, env or {}, timeout, on_log)
-    if child is None and zygotes is not None:
+    guest = None if host is None else host.guest(framework, module, names, env or {}, timeout, on_log)
+    if guest is not None:
+        results = parse_results(guest, names, framework.id)
+        if DECLINED not in results:  # else it runs as this framework's own child, below
+            return Batch(module, tuple(sorted((env or {}).items())), results, guest)
+    if zygotes is not None:
         child = zygotes.run(module, names, env or {}, timeout, on_log=on_log)
-    elif child is None:
+    else:
         extra = {**BASE_ENV, **(env or {})}
         argv = framework.child_argv(module, *names)
         child = run_python(argv, timeout=timeout, env=child_env(extra), on_stderr=on_log)

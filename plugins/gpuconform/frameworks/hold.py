@@ -36,9 +36,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gpuconform.frameworks.base import Framework
+from gpuconform.frameworks.child_main import MARK
 from gpuconform.frameworks.child_main import emit
 from gpuconform.frameworks.children import BASE_ENV
-from gpuconform.frameworks.children import MARK
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import parse_results
 from gpuconform.probes.child import ChildResult

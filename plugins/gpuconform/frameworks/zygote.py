@@ -43,8 +43,6 @@ from typing import IO
 from typing import Any
 
 from gpuconform.frameworks.base import Framework
-from gpuconform.frameworks.child_main import DECLINED
-from gpuconform.frameworks.child_main import MARK
 from gpuconform.probes import reaper
 from gpuconform.probes.child import ChildResult
 from gpuconform.probes.child import child_env
@@ -210,16 +208,6 @@ def _notice(line: str) -> dict[str, Any] | None:
     return None
 
 
-def _declined(stdout: str) -> bool:
-    """Whether a guest child said it cannot run as a fresh child would."""
-    for line in stdout.splitlines():
-        if line.startswith(MARK):
-            with contextlib.suppress(ValueError, AttributeError):
-                if json.loads(line[len(MARK) :]).get("name") == DECLINED:
-                    return True
-    return False
-
-
 def _kill_session(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -290,8 +278,9 @@ class Zygotes:
         None where it could not run there as in a fresh child of its own: every variable of `env` must be
         one this framework reads after its import, or one `guest` reads while it imports (the child
         imports it); the zygote must have imported (else it crashed or hung, which is not the guest's
-        answer); the child must not decline (`gpuconform.frameworks.child_main.Declined`). Once the run
-        has closed these zygotes, the batch is answered as killed, as a child of its own would be.
+        answer). A child that cannot run as a fresh one would says so in its answers instead
+        (`gpuconform.frameworks.child_main.DECLINED`, which the caller reads). Once the run has closed
+        these zygotes, the batch is answered as killed, as a child of its own would be.
         """
         started = time.monotonic()
         if not all(self.framework.after_import(k) or k in guest.reported_at_import for k in env):
@@ -302,8 +291,7 @@ class Zygotes:
             return self._killed(module, names, started, timeout)
         if zygote.switches(started + timeout) is None:
             return None
-        child = zygote.run(module, names, env, timeout, started, on_log, guest.experiments)
-        return None if _declined(child.stdout) else child
+        return zygote.run(module, names, env, timeout, started, on_log, guest.experiments)
 
     def _killed(self, module: str, names: Sequence[str], started: float, timeout: float) -> ChildResult:
         argv = (sys.executable, "-m", self.framework.child_module, "--zygote", module, *names)

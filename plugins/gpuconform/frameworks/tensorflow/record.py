@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from gpuconform.frameworks.children import MARK
+from gpuconform.frameworks.child_main import MARK
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import parse_results
 from gpuconform.frameworks.children import run_batch
