@@ -2,11 +2,14 @@
 
 A small reference model shipped with gpuconform (`gpuconform/data/reference_model.*`,
 made by `tools/make_reference_model.py`) runs on its fixed input batch in TensorFlow
-children with `tf.config.experimental.enable_op_determinism()` (TF >= 2.8) and
-TF_ENABLE_ONEDNN_OPTS=0 pinned. oneDNN is on by default only on CPUs with
-AVX512_VNNI, AVX512_BF16 or AMX, and its kernels round differently: left to the
-host, "two processes agree" and "matches the goldens" would depend on the CPU model,
-not on TensorFlow. The goldens were recorded the same way.
+children with `tf.config.experimental.enable_op_determinism()` (TF >= 2.8) and TensorFlow's
+oneDNN switch as this host's programs get it: TF_ENABLE_ONEDNN_OPTS where the environment sets
+it, else TensorFlow's default (on only for CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX).
+The layer checks inference as the host runs it. Two processes of one host share the CPU and the
+switch, so they must agree bit for bit. The goldens were recorded with oneDNN off
+(`tools/make_reference_model.py`), and oneDNN's kernels round differently from Eigen's, so every
+message names the switch, and the CPU goldens are compared within a tolerance that covers both
+(`gpuconform.frameworks.tensorflow.reference_model.CPU`).
 
 Documented outcomes on the CPU (TF 2.12 to 2.21): zeros and inputs 255x out of range
 give valid probabilities; a sample of NaNs gives NaN outputs for that sample and leaves
@@ -80,8 +83,7 @@ pytestmark = pytest.mark.determinism
 MODULE = "determinism"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 SEES = "framework::tensorflow_sees_the_expected_gpus"
-PINNED = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-SOURCE = "the reference model in a TensorFlow child (enable_op_determinism, TF_ENABLE_ONEDNN_OPTS=0)"
+SOURCE = "the reference model in a TensorFlow child (enable_op_determinism)"
 UNSEEDED = "Random ops require a seed to be set when determinism is enabled"
 NO_GPU_KERNEL = "Determinism is not yet supported in GPU implementation of"
 RECORD = "python tools/make_reference_model.py (then commit plugins/gpuconform/data/ with the reason)"
@@ -100,7 +102,7 @@ def reference() -> ReferenceModel:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {**PINNED, ENV_VAR: str(reference_dir()), **extra}
+    return {ENV_VAR: str(reference_dir()), **extra}
 
 
 # Another environment key is another child: the runner caches batches by environment. Both start
@@ -147,7 +149,14 @@ def second_golden_cpu(second_child: Batch) -> dict[str, Any]:
 
 
 def _tf(environment: dict[str, Any]) -> str:
-    return f"TensorFlow {environment['tensorflow']} (Keras {environment['keras']})"
+    return f"TensorFlow {environment['tensorflow']} (Keras {environment['keras']}), {_onednn(environment)}"
+
+
+def _onednn(environment: dict[str, Any]) -> str:
+    """'oneDNN on (TensorFlow's default here)', or as TF_ENABLE_ONEDNN_OPTS set it; what the child reported."""
+    state = {True: "on", False: "off"}.get(environment.get("onednn_enabled"), "unknown")
+    setting = environment.get("onednn_opts")
+    return f"oneDNN {state} " + (f"(TF_ENABLE_ONEDNN_OPTS={setting})" if setting else "(TensorFlow's default here)")
 
 
 def _recorded(reference: ReferenceModel) -> str:
@@ -181,13 +190,14 @@ def test_two_processes_give_bitwise_equal_outputs(
         worst = max_abs_diff(second_golden_cpu["outputs"], golden_cpu["outputs"])
         fail(
             "two processes computed different outputs for the same model and batch",
-            expected="bit-for-bit equal outputs in two processes, both with TF_ENABLE_ONEDNN_OPTS=0 and op determinism "
-            "(oneDNN is pinned off because it is on by default only on some CPUs and rounds differently)",
+            expected=f"bit-for-bit equal outputs in two processes on one host, both with op determinism and "
+            f"{_onednn(environment)}",
             found=f"SHA-256 {first[:12]} and {second[:12]}, max |diff| {worst:.3g}",
             source=f"two TensorFlow children, {_tf(environment)}",
             why="replicas of a service, and reruns of a job, must agree; with pinned kernels they run the same code",
-            fix="set the same TF_ENABLE_ONEDNN_OPTS (0 for bitwise agreement across CPU models) and "
-            "TF_DETERMINISTIC_OPS=1 in every replica; check nothing else differs (env | grep ^TF_)",
+            fix="set the same TF_ENABLE_ONEDNN_OPTS in every replica (0 turns oneDNN off: Eigen's kernels, for "
+            "bitwise agreement across CPU models too) and TF_DETERMINISTIC_OPS=1; check nothing else differs "
+            "(env | grep ^TF_)",
         )
 
 

@@ -88,12 +88,14 @@ pytestmark = pytest.mark.framework
 
 MODULE = "framework"
 EXPERIMENTS = ("identity", "build_info", "devices", "gpu_init")
-#: Read once, before import: INFO lines and VLOG(1) name every library TF failed to dlopen.
+#: Read once, before import: INFO lines and VLOG(1) name every library TF failed to dlopen. Only checks that
+#: apply where the profile expects GPUs read them (`gpu_build`): elsewhere the child is forked from the zygote
+#: the other layers use instead of needing one of its own.
 VERBOSE = {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_CPP_MAX_VLOG_LEVEL": "1"}
 #: The files TF-TRT dlopens (libnvinfer.so.7, libnvinfer_plugin.so.8.6.1): TensorRT, not a CUDA library.
 TENSORRT_FILES = tuple(f"lib{name}.so" for name in TENSORRT_LIBRARIES)
 #: The layer's one child (started when collection ends: `gpuconform.plugin.early`).
-FRAMEWORK_CHILD = Planned(MODULE, EXPERIMENTS, VERBOSE)
+FRAMEWORK_CHILD = Planned(MODULE, EXPERIMENTS, gpus_env=VERBOSE)
 CHILD = f"a TensorFlow child process ({FRAMEWORK.describe(MODULE)})"
 IMPORTS = "framework::tensorflow_imports_as_the_installed_distribution"
 LOADS = "framework::tensorflow_loads_every_gpu_library"
@@ -108,8 +110,8 @@ TIMEOUT_FIX = "re-run with a longer --host-tf-timeout (the first TensorFlow star
 
 
 @pytest.fixture
-def framework_batch(tf_live: LiveTf) -> Batch:
-    return tf_live.batch(*FRAMEWORK_CHILD.args())
+def framework_batch(tf_live: LiveTf, host_expect: Expectations) -> Batch:
+    return tf_live.batch(*FRAMEWORK_CHILD.args(host_expect.profile.expects_gpu))
 
 
 @pytest.fixture

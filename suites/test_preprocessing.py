@@ -413,6 +413,7 @@ KERAS_TORCH_CHILD = Planned(
     KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "torch"}, framework="keras", needs="torch"
 )
 KERAS_JAX_CHILD = Planned(KERAS_MODULE, KERAS_EXPERIMENTS, {BACKEND_VARIABLE: "jax"}, framework="keras", needs="jax")
+KERAS_DEFAULT_CHILD = Planned("backend", ("backend",), framework="keras")
 
 
 def _keras3(host_facts: Facts) -> PackageInfo:
@@ -495,7 +496,7 @@ def test_keras_runs_on_the_requested_backend(keras_run: KerasRun, host_warn: Any
 def test_keras_imports_with_this_hosts_backend_settings(request: pytest.FixtureRequest, host_facts: Facts) -> None:
     """Keras imports with the backend this environment's own KERAS_BACKEND or keras.json chooses."""
     live = live_framework(request.config, "keras", _keras3(host_facts))
-    batch = live.batch("backend", ("backend",))
+    batch = live.batch(*KERAS_DEFAULT_CHILD.args())
     if not batch.import_error:
         return
     fail(

@@ -155,7 +155,10 @@ def test_a_live_run_records_every_tensorflow_child_it_started_in_facts_json(
         for b in facts["observations"]
         if b["framework"] == "tensorflow"  # Keras 3's children per backend: tests/test_preprocessing_backends.py
     }
-    assert (fw.MODULE, tuple(sorted(fw.VERBOSE.items()))) in recorded
+    # The verbose log is read only where the profile expects GPUs: on the cpu profile the framework child is
+    # forked from the zygote every other layer uses, with no variable of its own.
+    assert (fw.MODULE, ()) in recorded
+    assert not any(dict(env).keys() & fw.VERBOSE.keys() for _, env in recorded)
     modules = {module for module, _ in recorded}
     layers = ("framework", "placement", "memory", "preprocessing", "determinism")
     assert modules == set(layers)  # experiments are named relative to their framework's package
@@ -329,7 +332,9 @@ def busy_t4_default_run() -> ObservedMemoryRun:
 
 
 def test_the_described_framework_child_has_the_environment_the_framework_layer_asks_for() -> None:
-    assert tuple(sorted(fw.VERBOSE.items())) == FRAMEWORK_ENV
+    # Described hosts are GPU hosts: the framework layer asks for the verbose log where the profile expects GPUs.
+    assert tuple(sorted(fw.FRAMEWORK_CHILD.args(gpus=True)[2].items())) == FRAMEWORK_ENV
+    assert fw.FRAMEWORK_CHILD.args(gpus=False)[2] == {}
 
 
 def test_a_capped_log_keeps_its_tail_and_every_line_the_checks_read() -> None:

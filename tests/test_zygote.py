@@ -10,9 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ import pytest
 from gpuconform.frameworks.base import Framework
 from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
-from gpuconform.frameworks.tensorflow.framework import guess_onednn
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = ("memory", ("split_cpu", "configure_after_init"))
@@ -101,23 +98,6 @@ def test_a_batch_pinning_a_switch_to_the_value_in_effect_is_forked_from_the_zygo
     assert (other["switch"], other["switch_at_import"]) == ("1", "1")
 
 
-#: The switched stand-in with a guess of what its unpinned zygote reports (as TensorFlow's from the CPU's flags),
-#: here wrong on purpose: it says "1" where the unpinned zygote imports with "0".
-GUESSING = replace(SWITCHED, guess_at_import=lambda: {"ZYGOTEFW_SWITCH": "1"})
-
-
-@pytest.mark.parametrize("stand_in", [GUESSING], indirect=True)
-def test_a_batch_pinning_another_value_than_the_guess_starts_its_zygote_without_waiting_for_the_unpinned_one(
-    stand_in: Runner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The unpinned zygote never imports: a batch that waited for its report would be killed at its timeout.
-    monkeypatch.setenv("ZYGOTEFW_HANG_AT_IMPORT", "unpinned")
-    stand_in.timeout = STOP_BOUND
-    other = stand_in.batch("experiments", ("process",), {"ZYGOTEFW_SWITCH": "0"})["process"]
-    assert other.ok, other.crash
-    assert (other.value["switch"], other.value["switch_at_import"]) == ("0", "0")  # its own import, under the pin
-
-
 @pytest.mark.parametrize("stand_in", [SWITCHED], indirect=True)
 def test_a_batch_waiting_for_a_zygote_that_hangs_importing_is_answered_as_killed_when_the_run_stops(
     stand_in: Runner, monkeypatch: pytest.MonkeyPatch
@@ -160,6 +140,27 @@ def test_each_forked_child_is_a_process_and_session_of_its_own_with_fresh_seeds_
     assert (one.value["later"], two.value["later"]) == ("1", "2")
 
 
+def _autogroups() -> bool:
+    """Whether Linux schedules sessions as groups here (sched(7)): then only a group's own value orders them."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("nice", [0, 7])
+def test_a_zygote_and_each_child_it_forks_run_at_the_priority_the_runner_asks(stand_in: Runner, nice: int) -> None:
+    stand_in.nice = nice
+    child = stand_in.batch("experiments", ("process",))["process"]
+    assert child.ok, child.crash
+    expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + nice)
+    assert (child.value["parent_nice"], child.value["nice"]) == (expected, expected)
+    assert child.value["session"] == child.value["pid"]  # still a session of its own, to be killed with its tree
+    if _autogroups():  # the child's new session keeps the zygote's share of the CPU
+        assert child.value["session_nice"] == nice
+    assert child.value["frozen"] > 0  # the zygote's objects are out of the child's collections
+
+
 def test_a_forked_child_that_hangs_errors_only_its_own_batch_and_the_zygote_forks_on(stand_in: Runner) -> None:
     stand_in.timeout = 2.0
     hung = stand_in.batch("experiments", ("hang",))
@@ -168,27 +169,6 @@ def test_a_forked_child_that_hangs_errors_only_its_own_batch_and_the_zygote_fork
     assert hung.child.signal_name == "SIGKILL"  # killed with its session
     after = stand_in.batch("experiments", ("process",), {LATER: "after"})["process"]
     assert after.ok and after.value["later"] == "after"
-
-
-@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (the cpu extra)")
-@pytest.mark.parametrize("inherited", [None, "0", "true"])
-def test_the_guess_is_what_tensorflows_unpinned_zygote_reports_of_onednn(
-    monkeypatch: pytest.MonkeyPatch, inherited: str | None
-) -> None:
-    # A wrong guess costs only time (a wait or an import), but it is a claim about TensorFlow: held to its report,
-    # from the CPU's flags, and from the variable the run inherits, which the zygote inherits too.
-    if inherited is None:
-        monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
-    else:
-        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", inherited)
-    runner = Runner(FRAMEWORK, timeout=600)
-    try:
-        zygotes = runner.zygotes()
-        assert zygotes is not None
-        reported = zygotes.zygote({}).switches(time.monotonic() + 600)
-    finally:
-        runner.close()
-    assert reported == guess_onednn()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs PyTorch (CI's second pass)")

@@ -21,6 +21,10 @@ def run(module_name: str, names: list[str], guest: str | None = None) -> None:
 
 
 if __name__ == "__main__":
+    from gpuconform.frameworks.child_main import lower_zygote
+
+    if sys.argv[1:2] == ["--zygote"]:
+        lower_zygote(sys.argv[1:])  # as every framework's child does, before its import
     import numpy  # noqa: F401 - the "framework", imported once by the zygote
 
     hang = os.environ.get("ZYGOTEFW_HANG_AT_IMPORT")  # a framework whose import never returns

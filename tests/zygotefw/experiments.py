@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sys
 import time
+
+from gpuconform.probes.priority import session_nice
 
 
 def hang() -> None:
@@ -24,4 +27,8 @@ def process() -> dict[str, object]:
         "random": random.random(),
         "numpy": float(numpy.random.random()),
         "later": os.environ.get("GPUCONFORM_ZYGOTE_TEST"),
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        "parent_nice": os.getpriority(os.PRIO_PROCESS, os.getppid()),
+        "session_nice": session_nice(),  # its session's autogroup value (Linux; 0 where there is none)
+        "frozen": gc.get_freeze_count(),  # what the zygote froze before it forked
     }

@@ -35,9 +35,6 @@ class Framework:
     #: (TensorFlow's oneDNN switch): a batch asking for the value already in effect there is forked
     #: from that zygote instead of paying for an import of its own.
     reported_at_import: frozenset[str] = frozenset()
-    #: What a zygote without a pin will most likely report of those (a guess, from the hardware): a batch
-    #: pinning another value starts its own zygote at once instead of waiting for that report first.
-    guess_at_import: Callable[[], dict[str, str]] = lambda: {}
     #: What a line of its log says a running child is busy with for a long while (None: nothing of the
     #: kind), for the terminal to say while it lasts (`gpuconform.plugin.progress`).
     busy: Callable[[str], str | None] = lambda line: None

@@ -1,12 +1,13 @@
 """The entry point every framework's child shares: import the framework, run named experiments, print JSON lines.
 
     python -m gpuconform.frameworks.<name>.experiments.child MODULE NAME [NAME ...]
-    python -m gpuconform.frameworks.<name>.experiments.child --zygote
+    python -m gpuconform.frameworks.<name>.experiments.child --zygote [--nice N]
 
 A framework's `experiments/child.py` calls `main` with the module to import ("torch") and its
 own package. The second form imports the framework once and forks one child per batch
-(`gpuconform.frameworks.forkserver`). Each experiment is ``def name(module) -> JSON-able``;
-its answer is one marked line, flushed at once, so a crash keeps the answers before it.
+(`gpuconform.frameworks.forkserver`), N nice levels lower where given (`gpuconform.probes.priority`).
+Each experiment is ``def name(module) -> JSON-able``; its answer is one marked line, flushed at
+once, so a crash keeps the answers before it.
 Only the standard library is imported here: the framework is imported by name, in the child.
 
 A zygote also forks *guests*: children of another framework's experiments, which import that
@@ -55,8 +56,11 @@ def main(
     `switches(framework)`: the import-time switches a zygote reports (`Framework.reported_at_import`).
     `warm(framework)`: imports a zygote makes for its children once the framework has imported.
     """
+    zygote = argv[:1] == ["--zygote"]
+    if zygote:
+        lower_zygote(argv)
     imported_module, imported = _import(lambda: importlib.import_module(framework_module))
-    if argv[:1] == ["--zygote"]:
+    if zygote:
         from gpuconform.frameworks.forkserver import serve
 
         if warm is not None and imported_module is not None:
@@ -68,6 +72,14 @@ def main(
         )
     run(imported_module, imported, package, argv[0], argv[1:])
     return 0
+
+
+def lower_zygote(argv: list[str]) -> None:
+    """A zygote's ``--nice N`` (after ``--zygote``): lower its priority now, before the import, most of its work."""
+    if argv[1:2] == ["--nice"]:
+        from gpuconform.probes.priority import lower
+
+        lower(int(argv[2]))
 
 
 def _import(load: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:

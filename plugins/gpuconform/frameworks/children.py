@@ -184,7 +184,8 @@ class RecordedChildren(Protocol):
 class Planned:
     """A batch a suite module declares at its top, so that the plugin can start it before its checks ask.
 
-    `env` is the environment it adds, or a function giving it (called when it starts).
+    `env` is the environment it adds, or a function giving it (called when it starts); `gpus_env` is added
+    to it where the profile expects GPUs (`args(gpus=True)`).
     """
 
     module: str
@@ -195,10 +196,14 @@ class Planned:
     gpus_only: bool = False
     #: The framework that must be installed for any of its checks to ask for it (Keras's torch backend: torch).
     needs: str | None = None
+    #: What only checks that apply where GPUs are expected read (TensorFlow's verbose log): not set elsewhere,
+    #: where it would cost the child a zygote of its own for nothing any check reads.
+    gpus_env: Mapping[str, str] = field(default_factory=dict)
 
-    def args(self) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
-        """(module, names, env), as `Runner.batch` and `LiveTf.batch` take them."""
-        return self.module, self.names, self.env() if callable(self.env) else self.env
+    def args(self, gpus: bool = False) -> tuple[str, tuple[str, ...], Mapping[str, str]]:
+        """(module, names, env), as `Runner.batch` and `LiveTf.batch` take them; `gpus`: the profile expects GPUs."""
+        env = self.env() if callable(self.env) else self.env
+        return self.module, self.names, {**env, **self.gpus_env} if gpus else env
 
 
 class Watcher(Protocol):
@@ -239,6 +244,9 @@ class Runner:
     from_workers: list[Recording] = field(default_factory=list)  # what each xdist worker's children observed
     concurrency: int = 1  # children that may run at once (1: in the order the checks ask)
     fork: bool = True  # fork children from a zygote (False: a fresh interpreter each)
+    #: Nice levels below pytest's for the zygotes and their children (`gpuconform.plugin.early` lowers the
+    #: frameworks whose children are off the run's longest chain); fresh interpreters run at ours.
+    nice: int = 0
     #: Another framework's runner whose plain zygote forks this one's children as guests where it can
     #: (`gpuconform.frameworks.base.Framework.hosts`: set where that framework is installed).
     host: Runner | None = None
@@ -259,8 +267,7 @@ class Runner:
                 return
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max(1, self.concurrency), thread_name_prefix="gpuconform-child")
-            if self.fork and self._zygotes is None:
-                self._zygotes = Zygotes(self.framework, BASE_ENV)
+            self._zygotes_locked()
             self.pending[key] = self._pool.submit(self._run, module, tuple(names), dict(env or {}))
 
     def batch(self, module: str, names: Sequence[str], env: Mapping[str, str] | None = None) -> Batch:
@@ -291,9 +298,12 @@ class Runner:
     def zygotes(self) -> Zygotes | None:
         """The zygotes of this run's children (each started on first use); None where none fork, or once closed."""
         with self._lock:
-            if self.fork and self.live and not self._closed and self._zygotes is None:
-                self._zygotes = Zygotes(self.framework, BASE_ENV)
-            return self._zygotes
+            return self._zygotes_locked()
+
+    def _zygotes_locked(self) -> Zygotes | None:
+        if self.fork and self.live and not self._closed and self._zygotes is None:
+            self._zygotes = Zygotes(self.framework, BASE_ENV, self.nice)
+        return self._zygotes
 
     def _await(self, future: Future[Batch]) -> Batch:
         while True:

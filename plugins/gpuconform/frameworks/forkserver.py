@@ -14,14 +14,22 @@ its experiments run it gets its own session (the parent kills a hang with everyt
 the kernel's death signal (it dies with the zygote, and the zygote with the parent), its own
 stdout and stderr files, the request's environment added to its own (variables the framework
 reads only once a device initialises, `gpuconform.frameworks.base.Framework.after_import`), and
-fresh random seeds, as a new interpreter would have.
+fresh random seeds, as a new interpreter would have. A zygote started at a lower CPU priority
+(`gpuconform.probes.priority`) gives its children the same: its nice value passes with the fork,
+its session's autogroup value is set again in the child's new session.
 
-Only the standard library is imported here; the zygote's main loop has one thread, so a fork
-never copies a lock another thread holds.
+Before the first fork the zygote freezes what its import allocated out of the garbage collector's
+reach (`gc.freeze`, as the gc documentation advises for a parent that forks without exec): a
+collection in a child would otherwise walk, and so copy, every page of the framework's objects.
+What a child allocates itself is collected as in any interpreter.
+
+Only the standard library (and that stdlib-only module) is imported here; the zygote's main loop
+has one thread, so a fork never copies a lock another thread holds.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -30,6 +38,9 @@ import signal
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from gpuconform.probes.priority import lower_session
+from gpuconform.probes.priority import session_nice
 
 #: How often the zygote looks for children that have exited while it waits for requests.
 POLL_SECONDS = 0.02
@@ -42,6 +53,8 @@ def serve(run: Callable[[str, list[str], str | None], None], switches: dict[str,
 
     Each request forks a child that calls `run(module, names, guest)` (`gpuconform.frameworks.child_main.run`).
     """
+    nice = session_nice()
+    gc.freeze()
     _say({"ready": switches or {}})
     stdin = sys.stdin.fileno()
     buffered = b""
@@ -60,7 +73,7 @@ def serve(run: Callable[[str, list[str], str | None], None], switches: dict[str,
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
-                    _child(request, run)  # never returns
+                    _child(request, run, nice)  # never returns
                 children.add(pid)
                 _say({"id": request["id"], "pid": pid})
 
@@ -79,10 +92,11 @@ def _say(message: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _child(request: dict[str, Any], run: Callable[[str, list[str], str | None], None]) -> None:
+def _child(request: dict[str, Any], run: Callable[[str, list[str], str | None], None], nice: int) -> None:
     code = 1
     try:
         os.setsid()
+        lower_session(nice)
         _die_with_parent()
         for fd, key, mode in ((1, "stdout", os.O_WRONLY), (2, "stderr", os.O_WRONLY | os.O_APPEND)):
             target = os.open(request[key], mode)

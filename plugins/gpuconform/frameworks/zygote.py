@@ -55,8 +55,9 @@ KILLED_WAIT_SECONDS = 10.0
 class Zygote:
     """One zygote process under one import-time environment, and the children it forked for us."""
 
-    def __init__(self, framework: Framework, env: Mapping[str, str]) -> None:
-        self.argv = (sys.executable, "-m", framework.child_module, "--zygote")
+    def __init__(self, framework: Framework, env: Mapping[str, str], nice: int = 0) -> None:
+        lower = ("--nice", str(nice)) if nice > 0 else ()
+        self.argv = (sys.executable, "-m", framework.child_module, "--zygote", *lower)
         self.dir = tempfile.mkdtemp(prefix="gpuconform-zygote-")
         self._stack = contextlib.ExitStack()
         self._err: IO[str] = self._stack.enter_context(open(os.path.join(self.dir, "zygote.err"), "w+"))  # noqa: SIM115
@@ -231,9 +232,10 @@ class Closed(Exception):
 class Zygotes:
     """The zygotes of one run, one per import-time environment, each started on first use."""
 
-    def __init__(self, framework: Framework, base: Mapping[str, str]) -> None:
+    def __init__(self, framework: Framework, base: Mapping[str, str], nice: int = 0) -> None:
         self.framework = framework
         self.base = dict(base)
+        self.nice = nice  # nice levels below ours, for each zygote and its children (`gpuconform.probes.priority`)
         self._lock = threading.Lock()
         self._by_env: dict[tuple[tuple[str, str], ...], Zygote] = {}
         self._closed = False
@@ -251,11 +253,8 @@ class Zygotes:
         at_import = {k: v for k, v in env.items() if not self.framework.after_import(k)}
         later = {k: v for k, v in env.items() if self.framework.after_import(k)}
         pinned = {k: v for k, v in at_import.items() if k in self.framework.reported_at_import}
-        guess = self.framework.guess_at_import() if pinned else {}
         try:
-            # Worth waiting for the unpinned zygote's report only where it will likely match: else the
-            # import of the pinned one would start only after that import has ended.
-            if pinned and all(guess.get(k, v) == v for k, v in pinned.items()):
+            if pinned:
                 rest = {k: v for k, v in at_import.items() if k not in pinned}
                 switches = self.zygote(rest).switches(started + timeout)
                 if switches is not None and all(switches.get(k) == v for k, v in pinned.items()):
@@ -303,7 +302,7 @@ class Zygotes:
             if self._closed:
                 raise Closed()
             if key not in self._by_env:
-                self._by_env[key] = Zygote(self.framework, {**self.base, **at_import})
+                self._by_env[key] = Zygote(self.framework, {**self.base, **at_import}, self.nice)
             return self._by_env[key]
 
     def close(self) -> None:

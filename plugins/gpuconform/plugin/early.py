@@ -24,6 +24,11 @@ from gpuconform.plugin.session import HostSession
 
 #: Children side by side on a CPU-only profile: every batch of the suites at once, whatever the cores.
 MOST_AT_ONCE = 8
+#: Nice levels below ours for PyTorch's and JAX's zygotes and children beside a live TensorFlow
+#: (`gpuconform.probes.priority`): TensorFlow's import, then the Keras children it hosts (Keras on torch
+#: imports torch and torch._dynamo again), is the run's longest chain, and at equal shares the other
+#: imports stretch it. Their checks still get every answer; only the order of the CPU's work changes.
+BESIDE_TENSORFLOW = 10
 
 
 class EarlyChildren:
@@ -53,7 +58,7 @@ class EarlyChildren:
         live = None if host.expectations.tensorflow is None else live_tf(host.config, host.expectations.tensorflow)
         if live is not None:
             runner.concurrency = MOST_AT_ONCE
-        others = _other_frameworks(host)
+        others = _other_frameworks(host, BESIDE_TENSORFLOW if live is not None else 0)
         installed = installed_frameworks(host.facts.packages)
         for planned in _planned(session.items):
             if planned.gpus_only or planned.needs not in (None, *installed):  # no check here will ask for it
@@ -84,12 +89,16 @@ class EarlyChildren:
             self.progress.flush()
 
 
-def _other_frameworks(host: HostSession) -> dict[str, LiveChildren]:
-    """The frameworks besides TensorFlow this run checks and has installed, their runners side by side too."""
+def _other_frameworks(host: HostSession, nice: int) -> dict[str, LiveChildren]:
+    """The frameworks besides TensorFlow this run checks and has installed, their runners side by side too.
+
+    PyTorch's and JAX's run `nice` levels lower; Keras's children are TensorFlow's guests where it is installed.
+    """
     found = {}
     for need in host.profile.framework_needs(host.facts.packages):
         if need.name != "tensorflow" and need.installed is not None and need.name in host.runners:
             host.runners[need.name].concurrency = MOST_AT_ONCE
+            host.runners[need.name].nice = nice
             found[need.name] = live_framework(host.config, need.name, need.installed)
     keras = host.facts.packages.keras
     if keras_3(keras) and "keras" in host.runners:  # Keras 3 under each backend (the preprocessing layer)
