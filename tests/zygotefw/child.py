@@ -28,7 +28,7 @@ if __name__ == "__main__":
     import numpy  # noqa: F401 - the "framework", imported once by the zygote
 
     hang = os.environ.get("ZYGOTEFW_HANG_AT_IMPORT")  # a framework whose import never returns
-    if hang == "1" or hang == "unpinned" and SWITCH not in os.environ:  # "unpinned": only without the switch set
+    if hang == "1":
         time.sleep(10**6)
     os.environ["ZYGOTEFW_SWITCH_AT_IMPORT"] = os.environ.get(SWITCH, "0")  # what this process "imported" with
     if sys.argv[1:2] == ["--zygote"]:
