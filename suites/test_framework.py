@@ -111,7 +111,7 @@ TIMEOUT_FIX = "re-run with a longer --host-tf-timeout (the first TensorFlow star
 
 @pytest.fixture
 def framework_batch(tf_live: LiveTf, host_expect: Expectations) -> Batch:
-    return tf_live.batch(*FRAMEWORK_CHILD.args(host_expect.profile.expects_gpu))
+    return tf_live.planned(FRAMEWORK_CHILD, host_expect.profile.expects_gpu)
 
 
 @pytest.fixture

@@ -214,6 +214,23 @@ def test_a_version_1_facts_file_still_skips_every_tensorflow_child_as_needing_th
             assert got["outcome"] == entry["outcome"], check
 
 
+def test_a_0_1_0_facts_file_whose_framework_child_set_the_verbose_log_still_judges_the_framework_layer(
+    live: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    # 0.1.0 set the verbose log on every profile; on one without GPUs no check reads it, so its child answers.
+    facts = json.loads((live[1] / "reports" / "facts.json").read_text())
+    (child,) = [b for b in facts["observations"] if b["framework"] == "tensorflow" and b["module"] == fw.MODULE]
+    child["env"] = sorted([*child["env"], *(list(pair) for pair in fw.VERBOSE.items())])
+    old = tmp_path / "facts-0.1.0.json"
+    old.write_text(json.dumps(facts))
+    proc = pytest_run(tmp_path, "-m", "framework", "--host-profile", "cpu", "--host-facts", str(old))
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    live_checks, replayed = checks(live[1]), checks(tmp_path)
+    for check in (IMPORTS, SEES):
+        assert replayed[check]["outcome"] == live_checks[check]["outcome"] == "passed", replayed[check]
+    assert [c for c, entry in replayed.items() if "needs the live host" in (entry["reason"] or "")] == []
+
+
 def as_version_1(facts: dict[str, Any]) -> dict[str, Any]:
     """A version-2 Facts file as gpuconform wrote it before version 2: none of the keys version 2 added."""
     old = {k: v for k, v in facts.items() if k not in ("observations", "memory_runs", "toolchain")}

@@ -28,6 +28,7 @@ from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.observed import ObservedMemoryRun
 from gpuconform.frameworks.children import Batch
 from gpuconform.frameworks.children import NotRecorded
+from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.devices import pinned_env
 from gpuconform.frameworks.live import gpu_lock
@@ -57,15 +58,38 @@ class LiveTf:
         """The environment additions of a child: the pin first, so `extra` may narrow it further."""
         return {**pinned_env(self.pin), **(extra or {})}
 
-    def batch(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> Batch:
-        """Run (once per run) experiments `names` of `module` in one child, holding the GPU lock; or replay it."""
+    def batch(
+        self,
+        module: str,
+        names: Sequence[str],
+        extra: Mapping[str, str] | None = None,
+        recorded_with: Mapping[str, str] | None = None,
+    ) -> Batch:
+        """Run (once per run) experiments `names` of `module` in one child, holding the GPU lock; or replay it.
+
+        Replaying, a child recorded with `recorded_with` added to `extra` answers where none was recorded
+        without (additions that change nothing the asking checks read).
+        """
         if not self.runner.live:
-            try:
-                return self.runner.batch(module, names, self.env(extra))
-            except NotRecorded as exc:
-                live_only(f"TensorFlow runs in child processes of the live host; {exc}")
+            tries = [extra] if recorded_with is None else [extra, {**(extra or {}), **recorded_with}]
+            missing: NotRecorded | None = None
+            for env in tries:
+                try:
+                    return self.runner.batch(module, names, self.env(env))
+                except NotRecorded as exc:
+                    missing = missing or exc
+            live_only(f"TensorFlow runs in child processes of the live host; {missing}")
         with self.gpu_lock():
             return self.runner.batch(module, names, self.env(extra))
+
+    def planned(self, child: Planned, gpus: bool) -> Batch:
+        """`child`'s batch where the profile expects GPUs (`gpus`) or not.
+
+        Without GPUs, a facts file that recorded the child with its GPU-only additions answers too:
+        0.1.0 added them on every profile, and only checks that apply where GPUs are expected read them.
+        """
+        module, names, env = child.args(gpus)
+        return self.batch(module, names, env, None if gpus or not child.gpus_env else child.gpus_env)
 
     def start(self, module: str, names: Sequence[str], extra: Mapping[str, str] | None = None) -> None:
         """Start the batch `batch` would run, now, without waiting for it (live runs only)."""
