@@ -316,3 +316,66 @@ def test_keras_2_has_no_backends_to_check(recorded: dict[str, Any], tmp_path: Pa
     reason = "not applicable: keras 2.15.0 is Keras 2, which runs on TensorFlow alone; the backends are Keras 3's"
     assert (got[DEFAULT]["outcome"], got[DEFAULT]["reason"]) == ("not-applicable", reason)
     assert {got[RUNS_ON.format(b)]["reason"] for b in BACKENDS} == {reason}
+
+
+def raises(record: dict[str, Any]) -> None:
+    record.update(outcome="raises", error_type="OSError", error="image file is truncated", values={})
+
+
+def succeeds(record: dict[str, Any]) -> None:
+    record.update(outcome="ok", values={"shape": [48, 64, 3]})
+    record.pop("error_type", None)
+    record.pop("error", None)
+
+
+#: Each Keras behaviour check not shown failing above: (experiment, behaviour, how a broken Keras answers).
+BROKEN: dict[str, tuple[str, str, Callable[[dict[str, Any]], None]]] = {
+    "keras_load_img_reads_an_image_from[torch-str_path]": ("load_img_inputs", "load_img.str_path", raises),
+    "keras_load_img_resizes_like_pil_with[torch-bilinear]": (
+        "interpolations", "load_img.interpolation.bilinear", lambda r: r["values"].update(matches_pil=False)
+    ),
+    "keras_load_img_uses_its_documented_default_interpolation[torch]": (
+        "interpolations", "load_img.default_interpolation", lambda r: r["values"].update(default="bilinear")
+    ),
+    "keras_load_img_refuses_an_unknown_interpolation[torch]": (
+        "interpolations", "load_img.unknown_interpolation", succeeds
+    ),
+    "keras_load_img_on_a_truncated_image_fails_where_the_matrix_says[torch-jpeg]": (
+        "truncated_images", "truncated_jpeg.load_img", succeeds
+    ),
+    "keras_load_img_with_target_size_on_a_truncated_image_fails_where_the_matrix_says[torch-png]": (
+        "truncated_images", "truncated_png.load_img_target_size", succeeds
+    ),
+    "keras_load_truncated_images_lets_pil_read_a_truncated_image[torch-jpeg]": (
+        "truncated_images", "truncated_jpeg.load_truncated_images", raises
+    ),
+    "keras_text_vectorization_maps_words_to_ids[torch]": (
+        "layers", "layers.text_vectorization", lambda r: r["values"].update(ids=[2, 1, 1])
+    ),
+}
+
+
+@pytest.mark.parametrize("check", list(BROKEN))
+def test_each_keras_behaviour_that_breaks_under_a_required_backend_fails_naming_it_and_its_matrix_row(
+    check: str, recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    experiment, behaviour, breaks = BROKEN[check]
+
+    def broken(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
+        records = answer(batches["preprocessing", "torch"], experiment)["value"]
+        (record,) = [r for r in records if r["behaviour"] == behaviour]
+        breaks(record)
+
+    host(tmp_path, recorded, broken)
+    proc, got = replay(tmp_path, 'tensorflow = "*"\ntorch = "*"\n')
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    failed = got[f"preprocessing::{check}"]
+    assert failed["outcome"] == "failed", failed
+    row = load_keras_matrix().lookup(behaviour, "keras", "3.15.1")
+    assert row is not None
+    says = f"with keras 3.15.1 on the torch backend: it no longer behaves as {row.key} of the matrix says"
+    assert failed["reason"].endswith(says), failed["reason"]
+    assert "in a Keras child with KERAS_BACKEND=torch" in failed["message"]
+    assert failed["remediation"].startswith("update the matrix or pin: if keras 3.15.1 on the torch backend is meant")
+    assert verdict_line(proc) == f"host verdict: FAIL at preprocessing: {failed['reason']}"
+    assert got[f"preprocessing::{check.replace('[torch', '[tensorflow')}"]["outcome"] == "passed"
