@@ -20,6 +20,17 @@ from gpuconform.frameworks.tensorflow import recorder
 from gpuconform.plugin.frameworks import framework_tables
 from gpuconform.plugin.frameworks import live_for
 from gpuconform.plugin.frameworks import live_tf
+
+# The plugin's fixtures, registered again here: a conftest.py of the repository the checks run in may
+# define fixtures of the same names for its own tests, and a conftest's fixtures outrank a plugin's;
+# these outrank it in turn, for the checks alone (tests/test_invocations.py, same-fixture-names).
+from gpuconform.plugin.hooks import host_expect as host_expect
+from gpuconform.plugin.hooks import host_facts as host_facts
+from gpuconform.plugin.hooks import host_matrices as host_matrices
+from gpuconform.plugin.hooks import host_profile as host_profile
+from gpuconform.plugin.hooks import host_replayed as host_replayed
+from gpuconform.plugin.hooks import host_tf as host_tf
+from gpuconform.plugin.hooks import host_warn as host_warn
 from gpuconform.verdict.check import could_not_check
 from gpuconform.verdict.check import not_applicable
 

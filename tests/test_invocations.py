@@ -87,6 +87,14 @@ OTHER_ROWS = [
     Row(
         "faults",
         SECTION,
+        "a repo whose conftest.py defines fixtures named as the suites' (`host_facts`, `host_expect`, `nvml`, ...)",
+        "the user's conftest.py",
+        "the checks get gpuconform's fixtures, the repo's tests keep theirs; exit 0, PASS",
+        "same-fixture-names",
+    ),
+    Row(
+        "faults",
+        SECTION,
         "the GitHub Actions launcher's command in a scratch repo with its own conftest.py and pytest.ini",
         "launchers/github-actions/gpuconform.yml",
         "exit 0, PASS, all four reports",
@@ -251,6 +259,40 @@ def test_a_repo_with_its_own_conftest_runs_the_installed_suites(row: Row, tmp_pa
     assert proc.returncode == 0, output[-3000:]
     assert "INTERNALERROR" not in output and "unhashable" not in output
     assert proc.stdout.splitlines()[-1] == "host verdict: PASS (profile cpu)"
+
+
+#: A GPU repo's own fixtures, named as the plugin's and the suites' shared ones, each useless to a check.
+SHADOWING = (
+    "host_facts",
+    "host_expect",
+    "host_matrices",
+    "host_profile",
+    "host_warn",
+    "gpu_profile",
+    "nvml",
+    "tf_live",
+    "measured",
+    "torch_need",
+)
+
+
+@catalogued([r for r in OTHER_ROWS if r.id == "same-fixture-names"])
+def test_a_repos_fixtures_named_as_the_suites_do_not_reach_the_checks(row: Row, tmp_path: Path) -> None:
+    repo = _scratch_repo(tmp_path)
+    fixtures = "".join(f"\n\n@pytest.fixture\ndef {name}():\n    return 'theirs'\n" for name in SHADOWING)
+    (repo / "conftest.py").write_text(USER_CONFTEST + fixtures)
+    uses = ", ".join(SHADOWING)
+    (repo / "test_theirs.py").write_text(f"def test_theirs({uses}):\n    assert {{{uses}}} == {{'theirs'}}\n")
+    # Their test and the layers that need no TensorFlow child beyond the framework layer's.
+    only = ("-m", "not (placement or memory or preprocessing or determinism)")
+    proc = _pytest(repo, "test_theirs.py", *INSTALLED[:2], *only, "-rA", *INSTALLED[-4:])
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "PASSED test_theirs.py::test_theirs" in proc.stdout, proc.stdout[-3000:]
+    assert proc.stdout.splitlines()[-1] == "host verdict: PASS (profile cpu)"
+    result = json.loads((repo / "reports/result.json").read_text())
+    assert {c["id"].split("::")[0] for c in result["checks"]} == {"platform", "driver", "libraries", "framework"}
+    assert [c["id"] for c in result["checks"] if c["outcome"] == "error"] == []
 
 
 def _launcher_command() -> str:
