@@ -64,6 +64,7 @@ from gpuconform.plugin.frameworks import live_framework
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import experiment_raised
 from gpuconform.verdict.check import fail
 from gpuconform.verdict.check import fail_with
 from gpuconform.verdict.check import not_applicable
@@ -447,7 +448,7 @@ def keras_judge(judge: Judge, host_facts: Facts, host_expect: Expectations) -> C
         if result.crash is not None:
             could_not_check(what, f"{result.crash.kind}: {result.crash.message}", source=run.where)
         if not result.ok:
-            could_not_check(what, f"the experiment raised {result.error_type}: {result.error}", source=run.where)
+            experiment_raised(what, result.error_type, result.error, source=run.where)
         try:
             observed = observations(result.value)
         except (TypeError, KeyError, ValueError) as exc:

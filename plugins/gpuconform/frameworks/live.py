@@ -31,6 +31,7 @@ from gpuconform.frameworks.devices import pinned_env
 from gpuconform.frameworks.measure import measure_holds
 from gpuconform.probes.child import DEFAULT_TIMEOUT
 from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import experiment_raised
 from gpuconform.verdict.check import live_only
 
 T = TypeVar("T")
@@ -140,7 +141,7 @@ class LiveChildren:
         if result.crash is not None:
             could_not_check(f"{self.name} ({name})", f"{result.crash.kind}: {result.crash.message}", source=source)
         if not result.ok:
-            could_not_check(f"{self.name} ({name})", f"{result.error_type}: {result.error}", source=source)
+            experiment_raised(f"{self.name} ({name})", result.error_type, result.error, source=source)
         try:
             return load(cls, result.value, f"{self.name} child ({name})")
         except DataError as exc:

@@ -15,6 +15,7 @@ from gpuconform.expect.expectations import Expectations
 from gpuconform.expect.matrix import Matrices
 from gpuconform.expect.profiles import Profile
 from gpuconform.facts.model import Facts
+from gpuconform.facts.text import headline
 from gpuconform.frameworks.children import Runner
 from gpuconform.plugin.settings import Settings
 from gpuconform.report.staging import Staging
@@ -41,6 +42,8 @@ session_key: pytest.StashKey[HostSession] = pytest.StashKey()
 #: user_properties keys that carry a check's parts across xdist to the controller
 #: (junitxml writes them as the testcase's properties too).
 PROP_SUMMARY = "gpuconform.summary"
+#: A summary our own checks write stays whole; one carrying a framework's text is cut here.
+SUMMARY_LIMIT = 1000
 PROP_FIX = "gpuconform.fix"
 PROP_FINDING = "gpuconform.finding"  # the whole Finding, as one line of JSON
 PROP_WARNING = "gpuconform.warning"  # one per warning, a Finding as JSON
@@ -161,7 +164,8 @@ class HostSession:
             report.user_properties.append((PROP_DEPENDS, " ".join(depends_on(item))))
         if finding is not None:
             report.longrepr = finding.render()
-            report.user_properties.append((PROP_SUMMARY, finding.summary))
+            # One line, whatever a check put in it: the verdict line and the summaries quote it.
+            report.user_properties.append((PROP_SUMMARY, headline(finding.summary, SUMMARY_LIMIT)))
             report.user_properties.append((PROP_FINDING, finding.to_json()))
             if finding.fix:
                 report.user_properties.append((PROP_FIX, finding.fix))

@@ -16,6 +16,9 @@ from typing import NoReturn
 
 import pytest
 
+from gpuconform.facts.text import headline
+from gpuconform.facts.text import plain
+
 NOT_APPLICABLE = "not applicable"
 BLOCKED = "blocked by"
 
@@ -137,8 +140,20 @@ COULD_NOT_CHECK_WHY = (
 )
 COULD_NOT_CHECK_FIX = (
     "re-run with a longer --host-probe-timeout (e.g. 60) to tell a slow probe from a hung one; "
-    "if it still fails, the same crash or hang will hit TensorFlow: see the error above"
+    "if it still fails, the same crash or hang will hit the host's own programs: see the error above"
 )
+#: The fix of an experiment that raised: it ran as the host's programs run (its environment, its settings).
+RAISED_FIX = (
+    "the framework raised this under this host's environment and settings, as a program of the host making the "
+    "same call would: the error names the cause (a variable set in the environment, a package version); "
+    "the full text is in this check's report"
+)
+
+
+def experiment_raised(what: str, error_type: str | None, error: str | None, *, source: str = "") -> NoReturn:
+    """Error the current check: the experiment it needs raised `error_type: error` in its child."""
+    __tracebackhide__ = True
+    could_not_check(what, f"the experiment raised {error_type}: {error}", source=source, fix=RAISED_FIX)
 
 
 class CouldNotCheck(Exception):
@@ -152,11 +167,12 @@ class CouldNotCheck(Exception):
 def could_not_check(what: str, error: object, *, source: str = "", fix: str = "") -> NoReturn:
     """Error the current check: the fact it needs could not be observed."""
     __tracebackhide__ = True
-    message = f"could not check {what}: {error}"
+    found = plain(str(error))
+    message = f"could not check {what}: {headline(found)}"
     finding = Finding(
         summary=message,
         expected=f"{what} observed by its probe",
-        found=str(error),
+        found=found,
         source=source or "the probe's child process",
         why=COULD_NOT_CHECK_WHY,
         fix=fix or COULD_NOT_CHECK_FIX,

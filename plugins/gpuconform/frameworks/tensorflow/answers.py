@@ -13,6 +13,7 @@ import pytest
 
 from gpuconform.frameworks.children import Batch
 from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import experiment_raised
 
 
 def answer(batch: Batch, name: str) -> Any:
@@ -23,9 +24,7 @@ def answer(batch: Batch, name: str) -> Any:
     if result.crash is not None:
         could_not_check(f"TensorFlow ({batch.module}.{name})", f"{result.crash.kind}: {result.crash.message}")
     if not result.ok:
-        could_not_check(
-            f"TensorFlow ({batch.module}.{name})", f"the experiment raised {result.error_type}: {result.error}"
-        )
+        experiment_raised(f"TensorFlow ({batch.module}.{name})", result.error_type, result.error)
     return result.value
 
 

@@ -36,6 +36,7 @@ from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
 from gpuconform.frameworks.tensorflow.observations import observed
 from gpuconform.verdict.check import blocked
 from gpuconform.verdict.check import could_not_check
+from gpuconform.verdict.check import experiment_raised
 from gpuconform.verdict.check import live_only
 from gpuconform.verdict.check import not_applicable
 
@@ -120,7 +121,7 @@ def observe(batch: Batch, name: str, cls: type[T]) -> T:
     if result.crash is not None:
         could_not_check(f"TensorFlow ({name})", f"{result.crash.kind}: {result.crash.message}", source=source)
     if not result.ok:
-        could_not_check(f"TensorFlow ({name})", f"{result.error_type}: {result.error}", source=source)
+        experiment_raised(f"TensorFlow ({name})", result.error_type, result.error, source=source)
     try:
         return observed(cls, result, name)
     except DataError as exc:
