@@ -2,7 +2,8 @@
 
 A small reference model shipped with gpuconform (`gpuconform/data/reference_model.*`,
 made by `tools/make_reference_model.py`) runs on its fixed input batch in TensorFlow
-children with `tf.config.experimental.enable_op_determinism()` (TF >= 2.8) and TensorFlow's
+children with `tf.config.experimental.enable_op_determinism()` (TF >= 2.8), tf.keras on TensorFlow
+(KERAS_BACKEND=tensorflow: Keras 3 on JAX or PyTorch would not be TensorFlow's inference), and TensorFlow's
 oneDNN switch as this host's programs get it: TF_ENABLE_ONEDNN_OPTS where the environment sets
 it, else TensorFlow's default (on only for CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX).
 The layer checks inference as the host runs it. Two processes of one host share the CPU and the
@@ -71,6 +72,7 @@ from gpuconform.frameworks.tensorflow import load_reference
 from gpuconform.frameworks.tensorflow import max_abs_diff
 from gpuconform.frameworks.tensorflow import mismatch
 from gpuconform.frameworks.tensorflow import reference_dir
+from gpuconform.frameworks.tensorflow.framework import KERAS_VARIABLE
 from gpuconform.frameworks.torch import determinism as torch_det
 from gpuconform.plugin.frameworks import framework_tables
 from gpuconform.verdict.check import Finding
@@ -102,7 +104,9 @@ def reference() -> ReferenceModel:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    return {ENV_VAR: str(reference_dir()), **extra}
+    # tf.keras on TensorFlow whatever the host's KERAS_BACKEND says: the layer checks TensorFlow's inference (a
+    # KERAS_BACKEND=jax host's TensorFlow programs meet the preprocessing layer's warning about it instead).
+    return {ENV_VAR: str(reference_dir()), KERAS_VARIABLE: "tensorflow", **extra}
 
 
 # Another environment key is another child: the runner caches batches by environment. Both start

@@ -53,6 +53,7 @@ from gpuconform.frameworks.children import Planned
 from gpuconform.frameworks.keras import BACKENDS
 from gpuconform.frameworks.keras import KerasBackend
 from gpuconform.frameworks.keras import keras_3
+from gpuconform.frameworks.keras import tf_keras_is_keras_3
 from gpuconform.frameworks.keras.framework import BACKEND_VARIABLE
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.needs import imports_check
@@ -92,10 +93,30 @@ def keras_matrix() -> KerasMatrix:
 
 @pytest.fixture
 def preprocessing_child(
-    tf_live: LiveTf, keras_matrix: KerasMatrix, host_facts: Facts, host_expect: Expectations
+    request: pytest.FixtureRequest,
+    tf_live: LiveTf,
+    keras_matrix: KerasMatrix,
+    host_facts: Facts,
+    host_expect: Expectations,
 ) -> Batch:
     _require_pillow(host_facts, host_expect)
+    _require_tf_keras_to_import(request.config, host_facts)
     return tf_live.batch(*PREPROCESSING_CHILD.args())
+
+
+def _require_tf_keras_to_import(config: pytest.Config, host_facts: Facts) -> None:
+    """Block the tf.keras checks where tf.keras is a Keras 3 that does not import under this host's settings
+    (KERAS_BACKEND=torch without torch): its own check is the root, not each behaviour's "Keras cannot be
+    imported"."""
+    packages = host_facts.packages
+    if not tf_keras_is_keras_3(packages.tensorflow, packages.keras, dict(host_facts.platform.environment)):
+        return
+    try:
+        batch = live_framework(config, "keras", packages.keras).batch(*KERAS_DEFAULT_CHILD.args())
+    except pytest.skip.Exception:  # replaying a file that did not record it: nothing to block on
+        return
+    if batch.import_error:
+        blocked(DEFAULT_BACKEND_CHECK, _default_import_fails(batch.import_error))
 
 
 PILLOW_CHECK = "preprocessing::pillow_is_installed_for_image_loading"
@@ -381,6 +402,7 @@ KERAS_MODULE = "preprocessing"
 #: `backend` first: which backend the child runs on is the first answer of the same child.
 KERAS_EXPERIMENTS = ("backend", "load_img_inputs", "interpolations", "truncated_images", "layers")
 BACKEND_CHECK = "preprocessing::keras_runs_on_the_requested_backend"
+DEFAULT_BACKEND_CHECK = "preprocessing::keras_imports_with_this_hosts_backend_settings"
 KERAS_LAYERS = [name for name in LAYERS if name.startswith(("rescaling", "normalization", "center", "resizing"))]
 
 
@@ -494,14 +516,17 @@ def test_keras_runs_on_the_requested_backend(keras_run: KerasRun, host_warn: Any
     judged(run.need, wrong, host_warn)
 
 
-def test_keras_imports_with_this_hosts_backend_settings(request: pytest.FixtureRequest, host_facts: Facts) -> None:
+def test_keras_imports_with_this_hosts_backend_settings(
+    request: pytest.FixtureRequest, host_facts: Facts, host_warn: Any
+) -> None:
     """Keras imports with the backend this environment's own KERAS_BACKEND or keras.json chooses."""
     live = live_framework(request.config, "keras", _keras3(host_facts))
     batch = live.batch(*KERAS_DEFAULT_CHILD.args())
     if not batch.import_error:
+        _warn_where_tf_keras_leaves_tensorflow(live.observe(batch, "backend", KerasBackend), host_facts, host_warn)
         return
     fail(
-        f"import keras fails with this host's backend settings: {first_line(batch.import_error)}",
+        _default_import_fails(batch.import_error),
         expected='KERAS_BACKEND (where set) or else keras.json\'s "backend" (in KERAS_HOME, else ~/.keras) names an '
         f"installed backend: {', '.join(BACKENDS)} (Keras also knows numpy and openvino)",
         found=batch.import_error,
@@ -511,6 +536,32 @@ def test_keras_imports_with_this_hosts_backend_settings(request: pytest.FixtureR
         "(and tf.keras from TensorFlow 2.16) fails the same way",
         fix='correct KERAS_BACKEND (echo $KERAS_BACKEND) or keras.json\'s "backend" to an installed backend, '
         "e.g. export KERAS_BACKEND=tensorflow",
+    )
+
+
+def _default_import_fails(error: str) -> str:
+    return f"import keras fails with this host's backend settings: {first_line(error)}"
+
+
+def _warn_where_tf_keras_leaves_tensorflow(found: KerasBackend, host_facts: Facts, host_warn: Any) -> None:
+    """A warning where this host's settings put tf.keras, in every TensorFlow program, on another backend."""
+    packages, environment = host_facts.packages, dict(host_facts.platform.environment)
+    if found.backend == "tensorflow" or not tf_keras_is_keras_3(packages.tensorflow, packages.keras, environment):
+        return
+    host_warn(
+        f"tf.keras runs on {found.backend!r} on this host, not on TensorFlow: a TensorFlow program that calls a Keras "
+        "model on tf.Tensors (in a tf.function, a tf.data map, a SavedModel export) fails",
+        expected="keras.backend.backend() == 'tensorflow' where TensorFlow programs use tf.keras",
+        found=f"keras.backend.backend() = {found.backend!r}; KERAS_BACKEND = {found.requested!r}; "
+        f"keras.json's backend = {found.config_backend!r}",
+        source="a Keras child with this run's environment and keras.json",
+        why="from TensorFlow 2.16 tf.keras is Keras 3, whose backend KERAS_BACKEND (else keras.json) chooses once for "
+        "every program; on JAX or PyTorch a Keras model traced by TensorFlow gets symbolic tensors it cannot convert "
+        "('Cannot convert a symbolic tf.Tensor (images:0) to a numpy array', TensorFlow 2.21 and Keras 3.15.1 under "
+        "KERAS_BACKEND=jax). The determinism layer runs TensorFlow's model with KERAS_BACKEND=tensorflow",
+        fix="export KERAS_BACKEND=tensorflow for TensorFlow programs (or unset it where keras.json says tensorflow), "
+        "or pip install tf-keras and export TF_USE_LEGACY_KERAS=1; a host meant for Keras on "
+        f"{found.backend} can keep it",
     )
 
 

@@ -258,3 +258,16 @@ def test_a_broken_manifest_is_a_usage_error_naming_the_key(tmp_path: Path) -> No
     run = run_suites(tmp_path, "determinism", "--host-profile", "cpu", env={ENV_VAR: str(reference)})
     assert run.ret == 4
     assert f"{reference / MANIFEST}: golden: is empty or ragged" in run.output
+
+
+def test_a_host_whose_keras_backend_is_not_tensorflow_has_tensorflows_own_inference_checked(tmp_path: Path) -> None:
+    # KERAS_BACKEND=numpy, Keras 3's backend that needs no framework: with scipy (jax's dependency) tf.keras runs
+    # on NumPy, without it (as in the first pass of CI) keras does not even import under it. Either way the
+    # layer's TensorFlow children run tf.keras on TensorFlow, forked from a zygote of their own.
+    run = run_suites(tmp_path, "determinism", "--host-profile", "cpu", env={"KERAS_BACKEND": "numpy"})
+    assert run.ret == 0, run.output[-4000:]
+    assert {run.check(f"determinism::{i}")["outcome"] for i in CPU_IDS} == {"passed"}
+    facts = json.loads((run.reports / "facts.json").read_text())
+    children = [b for b in facts["observations"] if (b["framework"], b["module"]) == ("tensorflow", "determinism")]
+    envs = [dict(b["env"]) for b in children]
+    assert len(envs) == 2 and all(env["KERAS_BACKEND"] == "tensorflow" for env in envs), envs

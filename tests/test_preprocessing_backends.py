@@ -379,3 +379,63 @@ def test_each_keras_behaviour_that_breaks_under_a_required_backend_fails_naming_
     assert failed["remediation"].startswith("update the matrix or pin: if keras 3.15.1 on the torch backend is meant")
     assert verdict_line(proc) == f"host verdict: FAIL at preprocessing: {failed['reason']}"
     assert got[f"preprocessing::{check.replace('[torch', '[tensorflow')}"]["outcome"] == "passed"
+
+
+def test_a_host_whose_settings_put_tf_keras_on_jax_passes_with_a_warning_for_its_tensorflow_programs(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    # What the default child answered here under KERAS_BACKEND=jax (TensorFlow 2.21, Keras 3.15.1).
+    def on_jax(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
+        answer(batches["backend", ""], "backend")["value"].update(backend="jax", requested="jax")
+
+    host(tmp_path, recorded, on_jax)
+    proc, got = replay(tmp_path)
+    assert verdict_line(proc) == "host verdict: PASS (profile cpu-keras, 1 warning(s))", proc.stdout[-4000:]
+    (warning,) = got[DEFAULT]["warnings"]
+    assert warning["summary"] == (
+        "tf.keras runs on 'jax' on this host, not on TensorFlow: a TensorFlow program that calls a Keras model on "
+        "tf.Tensors (in a tf.function, a tf.data map, a SavedModel export) fails"
+    )
+    assert warning["found"] == (
+        "keras.backend.backend() = 'jax'; KERAS_BACKEND = 'jax'; keras.json's backend = 'tensorflow'"
+    )
+    assert "Cannot convert a symbolic tf.Tensor (images:0) to a numpy array" in warning["why"]
+    assert warning["fix"].startswith("export KERAS_BACKEND=tensorflow for TensorFlow programs")
+
+
+def test_tf_keras_on_keras_2_or_tf_keras_gets_no_warning_whatever_keras_backend_says(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    def on_jax(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
+        answer(batches["backend", ""], "backend")["value"].update(backend="jax", requested="jax")
+
+    host(tmp_path, recorded, on_jax)
+    data = json.loads((tmp_path / "facts.json").read_text())
+    data["platform"]["environment"] = [*data["platform"]["environment"], ["TF_USE_LEGACY_KERAS", "1"]]
+    (tmp_path / "facts.json").write_text(json.dumps(data))
+    proc, got = replay(tmp_path)
+    assert verdict_line(proc) == "host verdict: PASS (profile cpu-keras)", proc.stdout[-4000:]
+    assert got[DEFAULT]["warnings"] == []
+
+
+def test_a_keras_that_does_not_import_under_the_hosts_settings_blocks_the_tf_keras_checks(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    # KERAS_BACKEND=numpy without scipy, as this machine answered: tf.keras is that keras, so every tf.keras
+    # behaviour raises "Keras cannot be imported"; the root is the settings check, once.
+    error_type, error = "ModuleNotFoundError", "No module named 'scipy'"
+
+    def no_scipy(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
+        failed = {"name": "__import__", "ok": False, "value": None, "crash": None}
+        batches["backend", ""]["results"] = [{**failed, "error_type": error_type, "error": error}]
+
+    host(tmp_path, recorded, no_scipy)
+    (tmp_path / "cpu.toml").write_text(CPU_PROFILE)
+    only = ("-k", "keras_imports or test_load_img_reads_an_image_from")  # the last -k counts
+    proc = pytest_run(tmp_path, *only, "--host-profile", "cpu.toml", "--host-facts", "facts.json")
+    got = checks(tmp_path)
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    assert got[DEFAULT]["reason"] == f"import keras fails with this host's backend settings: {error_type}: {error}"
+    tf_keras = got["preprocessing::load_img_reads_an_image_from[str_path]"]
+    assert (tf_keras["outcome"], tf_keras["blocked_by"]) == ("blocked", DEFAULT), tf_keras
+    assert verdict_line(proc) == f"host verdict: FAIL at preprocessing: {got[DEFAULT]['reason']}"

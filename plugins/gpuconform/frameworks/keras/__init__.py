@@ -13,6 +13,7 @@ from __future__ import annotations
 from gpuconform.frameworks.keras.framework import BACKENDS
 from gpuconform.frameworks.keras.framework import FRAMEWORK
 from gpuconform.frameworks.keras.framework import keras_3
+from gpuconform.frameworks.keras.framework import tf_keras_is_keras_3
 from gpuconform.frameworks.keras.observations import KerasBackend
 
-__all__ = ["BACKENDS", "FRAMEWORK", "KerasBackend", "keras_3"]
+__all__ = ["BACKENDS", "FRAMEWORK", "KerasBackend", "keras_3", "tf_keras_is_keras_3"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from packaging.version import InvalidVersion
 from packaging.version import Version
 
@@ -14,6 +16,8 @@ BACKENDS = ("tensorflow", "torch", "jax")
 #: Keras reads it once, in keras/src/backend/config.py while keras imports (after ~/.keras/keras.json,
 #: which it overrides): a forked child cannot change it, so each value has a zygote of its own.
 BACKEND_VARIABLE = "KERAS_BACKEND"
+#: TensorFlow's switch of tf.keras to tf-keras, Keras 2 (tensorflow/__init__.py, from 2.16: "true", "True", "1").
+LEGACY_VARIABLE = "TF_USE_LEGACY_KERAS"
 #: Read when the backend's first device initialises, never while keras imports.
 AFTER_IMPORT = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "TF_FORCE_GPU_ALLOW_GROWTH"})
 
@@ -52,3 +56,20 @@ def keras_3(installed: PackageInfo | None) -> bool:
         return Version(installed.version).major >= 3
     except InvalidVersion:
         return False
+
+
+def tf_keras_is_keras_3(
+    tensorflow: PackageInfo | None, keras: PackageInfo | None, environment: Mapping[str, str]
+) -> bool:
+    """Whether tf.keras is this Keras 3, on the backend KERAS_BACKEND or keras.json chooses for every program.
+
+    From TensorFlow 2.16 tf.keras is the keras distribution, unless TF_USE_LEGACY_KERAS turns it to tf-keras;
+    before, it is Keras 2 (the keras distribution, or TensorFlow's own), which runs on TensorFlow alone.
+    """
+    if tensorflow is None or not keras_3(keras):
+        return False
+    try:
+        newer = Version(tensorflow.version).release[:2] >= (2, 16)
+    except InvalidVersion:
+        return False
+    return newer and environment.get(LEGACY_VARIABLE) not in ("true", "True", "1")

@@ -17,6 +17,9 @@ def after_import(name: str) -> bool:
 
 
 ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+#: The backend of Keras 3, which TensorFlow imports from 2.16 as tf.keras: KERAS_BACKEND=jax makes tf.keras run
+#: on JAX, and a TensorFlow program's Keras model on JAX (children that check TensorFlow itself pin it).
+KERAS_VARIABLE = "KERAS_BACKEND"
 
 
 FRAMEWORK = Framework(
@@ -26,6 +29,6 @@ FRAMEWORK = Framework(
     experiments="gpuconform.frameworks.tensorflow.experiments",
     landmark=landmark,
     after_import=after_import,
-    reported_at_import=frozenset({ONEDNN_VARIABLE}),  # experiments.child.import_switches
+    reported_at_import=frozenset({ONEDNN_VARIABLE, KERAS_VARIABLE}),  # experiments.child.import_switches
     busy=busy,
 )

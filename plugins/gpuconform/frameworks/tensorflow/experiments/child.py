@@ -36,10 +36,31 @@ def onednn_enabled() -> bool | None:
         return None
 
 
+def keras_backend() -> str | None:
+    """The backend tf.keras runs on, as the KERAS_BACKEND that would choose it (None where it cannot say).
+
+    From 2.16 `import tensorflow` imports Keras 3 under KERAS_BACKEND (else keras.json); a keras not imported
+    yet (Keras 2 and tf-keras load when tf.keras is first used, and run on TensorFlow alone) is chosen by the
+    child's own KERAS_BACKEND, as tensorflow would be, unless an import of it failed in the zygote.
+    """
+    keras = sys.modules.get("keras")
+    if keras is None:  # an import that failed (KERAS_BACKEND=numpy without scipy) leaves its submodules behind
+        return None if any(name.startswith("keras.") for name in sys.modules) else "tensorflow"
+    try:
+        return str(keras.backend.backend())
+    except Exception:  # noqa: BLE001 - half imported: a child pinning it gets a zygote of its own
+        return None
+
+
 def import_switches(tf: Any) -> dict[str, str]:
     """The import-time switches in effect, as the values that would set them (`Framework.reported_at_import`)."""
-    enabled = None if tf is None else onednn_enabled()
-    return {} if enabled is None else {"TF_ENABLE_ONEDNN_OPTS": "1" if enabled else "0"}
+    if tf is None:
+        return {}
+    enabled, backend = onednn_enabled(), keras_backend()
+    return {
+        **({} if enabled is None else {"TF_ENABLE_ONEDNN_OPTS": "1" if enabled else "0"}),
+        **({} if backend is None else {"KERAS_BACKEND": backend}),
+    }
 
 
 if __name__ == "__main__":
