@@ -900,6 +900,7 @@ JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_VERSIONS = "framework::jaxlib_and_its_cuda_plugin_versions_match"
 JAX_DRIVER = "framework::jax_cuda_plugin_runs_on_this_driver"
+JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
 
 
 @pytest.fixture
@@ -1057,6 +1058,20 @@ def test_jax_imports_as_the_installed_distribution(
 
 
 @pytest.mark.depends_on(JAX_IMPORTS)
+def test_jax_starts_a_backend_under_this_hosts_settings(
+    host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_batch: Batch, host_warn: Any
+) -> None:
+    """JAX starts a backend with this host's XLA_FLAGS and JAX_PLATFORMS: every JAX program needs one."""
+    assert jax_need.installed is not None  # the imports check blocks this one without
+    environment, source = dict(host_facts.platform.environment), jax_live.source(MODULE)
+    found = jax_checks.unknown_xla_flags(jax_need.installed, jax_batch.log, environment, source)
+    if found is None:  # else the child died of it: no devices to read
+        devices: JaxDevices = answer(jax_live, jax_need, jax_batch, "devices", JaxDevices)
+        found = jax_checks.no_backend(jax_need.installed, devices, source)
+    judged(jax_need, found, host_warn)
+
+
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS)
 def test_jax_build_can_use_the_gpu(
     host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren,
     jax_build: JaxBuildInfo, jax_devices: JaxDevices, other_tables: FrameworkTables, host_warn: Any,
@@ -1094,7 +1109,7 @@ def test_jax_cuda_plugin_runs_on_this_driver(
     judged(jax_need, jax_checks.plugin_runs_on_driver(installed, jax_build, other_tables, driver), host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_VERSIONS, JAX_DRIVER)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS, JAX_BUILD, JAX_VERSIONS, JAX_DRIVER)
 def test_jax_sees_the_expected_gpus(
     host_expect: Expectations, host_facts: Facts, jax_need: FrameworkNeed, jax_live: LiveChildren,
     jax_build: JaxBuildInfo, jax_devices: JaxDevices, host_warn: Any,

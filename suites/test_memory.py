@@ -381,6 +381,7 @@ TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
 TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
 TORCH_SEES = "framework::torch_sees_the_expected_gpus"
 JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
+JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_SEES = "framework::jax_sees_the_expected_gpus"
 
@@ -475,7 +476,7 @@ def test_two_torch_processes_share_a_gpu(
         measured("shared_footprint_mib", run.footprint.mib)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS, JAX_BUILD, JAX_SEES)
 @pytest.mark.parametrize("mode", ["default", "mem_fraction"])
 def test_jax_preallocates_the_configured_share(
     mode: str, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, other_tables: FrameworkTables,
@@ -495,7 +496,7 @@ def test_jax_preallocates_the_configured_share(
     judged(jax_need, jax_memory.preallocation_finding(run, held, run.footprint.detail, runtime, source), host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS, JAX_BUILD, JAX_SEES)
 @pytest.mark.parametrize("mode", ["preallocate_false", "platform_allocator"])
 def test_jax_allocates_on_demand_when_told(
     mode: str, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, host_warn: Any, measured: Any
@@ -509,7 +510,7 @@ def test_jax_allocates_on_demand_when_told(
     judged(jax_need, jax_memory.on_demand_finding(run, held, run.footprint.detail, source), host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS, JAX_BUILD, JAX_SEES)
 def test_two_jax_processes_share_a_gpu(
     jax_need: FrameworkNeed, jax_live: LiveChildren, jax_gpu: GpuFacts, host_warn: Any, measured: Any
 ) -> None:

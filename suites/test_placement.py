@@ -251,6 +251,7 @@ TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
 TORCH_SEES = "framework::torch_sees_the_expected_gpus"
 TORCH_KERNELS = "framework::torch_build_has_kernels_for_each_gpu"
 JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
+JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_SEES = "framework::jax_sees_the_expected_gpus"
 
@@ -312,7 +313,7 @@ def test_torch_tf32_is_as_documented(
     judged(torch_need, found, host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS)
 def test_jax_ops_placed_on_the_cpu_run_there(
     jax_need: FrameworkNeed, jax_live: LiveChildren, jax_placement: Batch, host_warn: Any
 ) -> None:
@@ -322,7 +323,7 @@ def test_jax_ops_placed_on_the_cpu_run_there(
     judged(jax_need, found, host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD, JAX_SEES)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS, JAX_BUILD, JAX_SEES)
 def test_jax_ops_on_each_gpu_agree_with_the_cpu(
     gpu_profile: Expectations, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_placement: Batch,
     host_warn: Any, measured: Any,
@@ -336,7 +337,7 @@ def test_jax_ops_on_each_gpu_agree_with_the_cpu(
     judged(jax_need, found, host_warn)
 
 
-@pytest.mark.depends_on(JAX_IMPORTS, JAX_BUILD)
+@pytest.mark.depends_on(JAX_IMPORTS, JAX_STARTS, JAX_BUILD)
 def test_jax_default_matmul_precision_is_as_documented(
     gpu_profile: Expectations, jax_need: FrameworkNeed, jax_live: LiveChildren, jax_placement: Batch,
     other_tables: FrameworkTables, host_warn: Any, measured: Any,

@@ -56,9 +56,9 @@ from gpuconform.frameworks.keras import keras_3
 from gpuconform.frameworks.keras import tf_keras_is_keras_3
 from gpuconform.frameworks.keras.framework import BACKEND_VARIABLE
 from gpuconform.frameworks.live import LiveChildren
-from gpuconform.frameworks.needs import imports_check
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.needs import need_of
+from gpuconform.frameworks.needs import running_checks
 from gpuconform.frameworks.tensorflow import LiveTf
 from gpuconform.frameworks.tensorflow import answer_fixture
 from gpuconform.plugin.frameworks import live_framework
@@ -425,7 +425,7 @@ class KerasRun:
 
 #: Each backend's checks wait on that framework's own import check (the framework layer, which runs first):
 #: where the framework itself does not import, they are blocked by it instead of failing beside it.
-BACKEND_PARAMS = [pytest.param(b, marks=pytest.mark.depends_on(imports_check(b)), id=b) for b in BACKENDS]
+BACKEND_PARAMS = [pytest.param(b, marks=pytest.mark.depends_on(*running_checks(b)), id=b) for b in BACKENDS]
 
 #: Started when collection ends, beside the TensorFlow child, where Keras 3 and the backend are installed on a
 #: profile without GPUs (`gpuconform.plugin.early`); a backend's checks where it is not installed do not apply.

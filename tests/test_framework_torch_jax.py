@@ -50,6 +50,7 @@ JAX = {
     "versions": "framework::jaxlib_and_its_cuda_plugin_versions_match",
     "driver": "framework::jax_cuda_plugin_runs_on_this_driver",
     "sees": "framework::jax_sees_the_expected_gpus",
+    "starts": "framework::jax_starts_a_backend_under_this_hosts_settings",
 }
 #: The described hosts' GPU: an H100 SXM (a key of matrices/gpus.toml; the profiles call it "h100").
 H100 = '[[gpu]]\nmodel = "h100-sxm"\n'
@@ -66,6 +67,10 @@ TOO_OLD = (
 NO_CUDA_JAXLIB = (
     "An NVIDIA GPU may be present on this machine, but a CUDA-enabled jaxlib is not installed. Falling back to cpu."
 )
+#: How jaxlib 0.10.2 aborts here under XLA_FLAGS='--xla_bogus_flag=1' (xla/parse_flags_from_env.cc, run live).
+XLA_ABORT = "F1202 13:48:47.171830   19223 parse_flags_from_env.cc:234] Unknown flag in XLA_FLAGS: --xla_bogus_flag=1"
+#: A flag XLA defines (JAX's documentation uses it to fake CPU devices).
+KNOWN_FLAG = "--xla_force_host_platform_device_count=2"
 #: Records which frameworks the pytest process itself imported, at its end.
 MODULE_SPY = """\
 import json, os, sys
@@ -548,3 +553,71 @@ def test_the_import_check_takes_a_cuda_label_only_the_imported_torch_reports_as_
         assert finding is not None
         loads = f"import torch loads {site}/torch/__init__.py (torch {imported})"
         assert finding.summary == f"{loads}, not torch {installed}"
+
+
+# ---- JAX under the host's own XLA_FLAGS and JAX_PLATFORMS ------------------------------------------
+
+
+def _jax_under(where: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], dict[str, dict[str, Any]]]:
+    """The JAX checks of every layer on this CPU, with a profile that requires jax, under `env`."""
+    (where / "cpu.toml").write_text(CPU_PROFILE + '[frameworks]\njax = "*"\n')
+    proc = pytest_run(where, "-k", "jax", "--host-profile", "cpu.toml", env=env)
+    return proc, checks(where)
+
+
+@WHEELS
+def test_an_xla_flag_jaxlib_does_not_know_fails_jax_starts_naming_it_and_blocks_every_jax_check(
+    tmp_path: Path,
+) -> None:
+    proc, got = _jax_under(tmp_path, {"XLA_FLAGS": f"--xla_bogus_flag=1 {KNOWN_FLAG}"})
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    starts = got[JAX["starts"]]
+    assert starts["outcome"] == "failed", starts
+    assert starts["reason"] == (
+        "XLA_FLAGS names flags XLA does not know (--xla_bogus_flag=1): every JAX program aborts when it starts a "
+        "backend"
+    )
+    assert "found:    XLA aborted the child (exit status 1): Unknown flag in XLA_FLAGS: --xla_bogus_flag=1 (from" in (
+        starts["message"]
+    )
+    assert starts["remediation"] == f"export XLA_FLAGS='{KNOWN_FLAG}'"
+    assert verdict_line(proc) == f"host verdict: FAIL at framework: {starts['reason']}"
+    blocked = ("placement::jax_ops_placed_on_the_cpu_run_there", "determinism::jax_golden_outputs_match_on_the_cpu")
+    for check in (JAX["sees"], *blocked, "preprocessing::keras_runs_on_the_requested_backend[jax]"):
+        assert (got[check]["outcome"], got[check]["blocked_by"]) == ("blocked", JAX["starts"]), got[check]
+    assert [c for c, entry in got.items() if entry["outcome"] == "error"] == []
+
+
+@WHEELS
+def test_jax_platforms_naming_only_a_platform_this_host_lacks_fails_jax_starts_with_the_setting(tmp_path: Path) -> None:
+    proc, got = _jax_under(tmp_path, {"JAX_PLATFORMS": "cuda"})
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    starts = got[JAX["starts"]]
+    assert starts["outcome"] == "failed", starts
+    # jax 0.10.2 skips cuda where no NVIDIA GPU is visible, then asserts that it has a default backend.
+    assert starts["reason"] == (
+        "JAX starts no backend under this host's settings: jax.devices() raised AssertionError: (JAX_PLATFORMS=cuda)"
+    )
+    assert "JAX_PLATFORMS='cuda'" in starts["message"]
+    assert starts["remediation"].endswith("unset JAX_PLATFORMS or name cpu after it (export JAX_PLATFORMS=cuda,cpu)")
+    assert got["placement::jax_ops_placed_on_the_cpu_run_there"]["blocked_by"] == JAX["starts"]
+    assert [c for c, entry in got.items() if entry["outcome"] == "error"] == []
+
+
+def test_a_recorded_xla_abort_replays_as_the_live_failure_on_a_described_gpu_host(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    facts = gpu_host(tmp_path, recorded, H100, "580.65.06", jax=_with_plugin("jax-cuda13-plugin"))
+    data = json.loads(facts.read_text())
+    data["platform"]["environment"] = [["XLA_FLAGS", f"{KNOWN_FLAG} --xla_bogus_flag=1"]]
+    (child,) = [b for b in data["observations"] if b["framework"] == "jax"]
+    kept = [r for r in child["results"] if r["name"] in ("__import__", "identity", "build_info")]
+    child.update(results=kept, returncode=1, log=XLA_ABORT + "\n")  # it died in `devices`, as live
+    facts.write_text(json.dumps(data))
+    proc, got = replay(tmp_path, profile(tmp_path, 1, "h100", '[frameworks]\njax = "*"\n'))
+    assert proc.returncode == 1, proc.stdout[-4000:]
+    starts = got[JAX["starts"]]
+    assert (starts["outcome"], starts["remediation"]) == ("failed", f"export XLA_FLAGS='{KNOWN_FLAG}'"), starts
+    for check in ("build", "sees"):
+        assert got[JAX[check]]["blocked_by"] == JAX["starts"], got[JAX[check]]
+    assert got[JAX["versions"]]["outcome"] == "passed"

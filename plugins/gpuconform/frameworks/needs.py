@@ -83,6 +83,16 @@ def imports_check(framework_id: str) -> str:
     return f"framework::{framework_id}_imports_as_the_installed_distribution"
 
 
+#: What a framework must pass beyond its import before any of its code runs: JAX, a backend started.
+STARTS_CHECKS = {"jax": "framework::jax_starts_a_backend_under_this_hosts_settings"}
+
+
+def running_checks(framework_id: str) -> tuple[str, ...]:
+    """The checks a check that runs a framework's code waits on: its import check, then any start check."""
+    start = STARTS_CHECKS.get(framework_id)
+    return (imports_check(framework_id), *((start,) if start else ()))
+
+
 def answer(live: LiveChildren, need: FrameworkNeed, batch: Batch, name: str, cls: type[Any]) -> Any:
     """An experiment's answer. A framework that does not import answers nothing: a required one blocks the check
     (by its import check, which fails with why, whichever layer asks), an optional one makes it not apply."""

@@ -7,6 +7,9 @@ through cuda_drivers.toml) and returns the Finding a check fails (or warns) with
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from packaging.version import Version
 
 from gpuconform.expect.framework_tables import FrameworkTables
@@ -14,6 +17,7 @@ from gpuconform.expect.matrix import MatrixKeyError
 from gpuconform.expect.tables.jax import PLUGINS
 from gpuconform.facts.model import GpuFacts
 from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.text import headline
 from gpuconform.frameworks.devices import Visibility
 from gpuconform.frameworks.gpus import describe_gpus
 from gpuconform.frameworks.gpus import first_sentence
@@ -23,6 +27,10 @@ from gpuconform.frameworks.jax.observations import JaxDevices
 from gpuconform.verdict.check import Finding
 
 MATRIX = "matrices/jax.toml"
+BUILD_CHECK = "framework::jax_build_can_use_the_gpu"
+#: XLA's fatal line for flags of XLA_FLAGS its release does not define (xla/parse_flags_from_env.cc), as
+#: jaxlib 0.10.2 writes it: "F1202 ... parse_flags_from_env.cc:234] Unknown flags in XLA_FLAGS: --a=1 --b".
+UNKNOWN_FLAGS = re.compile(r"Unknown flags? in (?P<variable>[A-Z_]+): (?P<flags>.+?)[ \t]*$", re.MULTILINE)
 
 
 def no_cuda_plugin(
@@ -105,6 +113,48 @@ def plugin_runs_on_driver(
             fix=fix,
         )
     return None
+
+
+def unknown_xla_flags(installed: PackageInfo, log: str, environment: Mapping[str, str], source: str) -> Finding | None:
+    """XLA aborted the child on flags of XLA_FLAGS it does not define (`log`: the child's stderr)."""
+    unknown = UNKNOWN_FLAGS.search(log)
+    if unknown is None:
+        return None
+    variable, flags = unknown["variable"], unknown["flags"].split()
+    kept = " ".join(f for f in environment.get(variable, "").split() if f not in flags)
+    return Finding(
+        f"{variable} names flags XLA does not know ({' '.join(flags)}): every JAX program aborts when it "
+        "starts a backend",
+        expected=f"every flag of {variable} one the XLA of jax {installed.version}'s jaxlib defines",
+        found=f"XLA aborted the child (exit status 1): {unknown.group(0)}",
+        source=source,
+        why=f"XLA reads {variable} once, when JAX starts its first backend, and aborts the process on a flag it "
+        "does not define: XLA renames and removes flags between releases, so flags written for another "
+        "jaxlib (or misspelt) kill every program before it computes anything",
+        fix=f"export {variable}='{kept}'" if kept else f"unset {variable}",
+    )
+
+
+def no_backend(installed: PackageInfo, devices: JaxDevices, source: str) -> Finding | None:
+    """jax.devices() raised: no backend started (JAX_PLATFORMS naming only platforms this host lacks)."""
+    if devices.error is None:
+        return None
+    asked = devices.platforms
+    setting = f"JAX_PLATFORMS={asked!r}" if asked else "JAX_PLATFORMS unset"
+    return Finding(
+        f"JAX starts no backend under this host's settings: jax.devices() raised {headline(devices.error)}"
+        + (f" (JAX_PLATFORMS={asked})" if asked else ""),
+        expected="jax.devices() lists a backend's devices (the CPU's at least)",
+        found=f"jax.devices() raised {devices.error}; {setting}",
+        source=source,
+        why="JAX_PLATFORMS, where set, names the only platforms JAX may start (jax/_src/xla_bridge.py skips cuda "
+        "where no NVIDIA GPU is visible, and fails on any other that does not start); with no backend every JAX "
+        "program fails at its first array",
+        fix=f"make {asked} start (the error names why; the driver layer and {BUILD_CHECK} check CUDA), or, where "
+        f"the CPU will do, unset JAX_PLATFORMS or name cpu after it (export JAX_PLATFORMS={asked},cpu)"
+        if asked
+        else f"pip install --force-reinstall 'jax=={installed.version}' (its CPU backend itself does not start)",
+    )
 
 
 def sees_gpus(

@@ -58,6 +58,7 @@ class JaxDevices:
     warnings: tuple[str, ...] = ()  # "An NVIDIA GPU may be present on this machine, but a CUDA-enabled jaxlib ..."
     error: str | None = None  # jax.devices() itself raised
     cuda_visible_devices: str | None = None
+    platforms: str | None = None  # JAX_PLATFORMS as the child had it (None: unset)
 
     def backend(self, platform: str) -> JaxBackend | None:
         return next((b for b in self.backends if b.platform == platform), None)

@@ -79,6 +79,7 @@ def devices(jax: Any) -> Any:
             warnings=tuple(dict.fromkeys(caught.messages)),
             error=error,
             cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+            platforms=os.environ.get("JAX_PLATFORMS"),
         )
     )
 
