@@ -381,14 +381,15 @@ def test_each_keras_behaviour_that_breaks_under_a_required_backend_fails_naming_
     assert got[f"preprocessing::{check.replace('[torch', '[tensorflow')}"]["outcome"] == "passed"
 
 
+def default_on_jax(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """What the default child answered here under KERAS_BACKEND=jax (TensorFlow 2.21, Keras 3.15.1)."""
+    answer(batches["backend", ""], "backend")["value"].update(backend="jax", requested="jax")
+
+
 def test_a_host_whose_settings_put_tf_keras_on_jax_passes_with_a_warning_for_its_tensorflow_programs(
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
-    # What the default child answered here under KERAS_BACKEND=jax (TensorFlow 2.21, Keras 3.15.1).
-    def on_jax(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
-        answer(batches["backend", ""], "backend")["value"].update(backend="jax", requested="jax")
-
-    host(tmp_path, recorded, on_jax)
+    host(tmp_path, recorded, default_on_jax)
     proc, got = replay(tmp_path)
     assert verdict_line(proc) == "host verdict: PASS (profile cpu-keras, 1 warning(s))", proc.stdout[-4000:]
     (warning,) = got[DEFAULT]["warnings"]
@@ -406,10 +407,7 @@ def test_a_host_whose_settings_put_tf_keras_on_jax_passes_with_a_warning_for_its
 def test_tf_keras_on_keras_2_or_tf_keras_gets_no_warning_whatever_keras_backend_says(
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
-    def on_jax(batches: dict[tuple[str, str], dict[str, Any]]) -> None:
-        answer(batches["backend", ""], "backend")["value"].update(backend="jax", requested="jax")
-
-    host(tmp_path, recorded, on_jax)
+    host(tmp_path, recorded, default_on_jax)
     data = json.loads((tmp_path / "facts.json").read_text())
     data["platform"]["environment"] = [*data["platform"]["environment"], ["TF_USE_LEGACY_KERAS", "1"]]
     (tmp_path / "facts.json").write_text(json.dumps(data))
