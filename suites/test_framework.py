@@ -16,6 +16,7 @@ wheel's fatbins and, for PTX-only coverage, whether its CUDA predates the GPU's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from gpuconform.expect.tables.tensorrt import TENSORRT_LIBRARIES
 from gpuconform.facts.model import Facts
 from gpuconform.facts.model import LibraryLoad
 from gpuconform.facts.model import PackageInfo
+from gpuconform.facts.text import headline
 from gpuconform.facts.unstated import driver_version_not_stated
 from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
@@ -56,6 +58,7 @@ from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.maps import check_mapped_libraries
 from gpuconform.frameworks.maps import mapped_files
 from gpuconform.frameworks.needs import answer
+from gpuconform.frameworks.needs import import_fix
 from gpuconform.frameworks.needs import installed_finding
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.tensorflow import FRAMEWORK
@@ -937,7 +940,9 @@ def jax_devices(jax_live: LiveChildren, jax_need: FrameworkNeed, jax_batch: Batc
     return found
 
 
-def _imports(need: FrameworkNeed, request: pytest.FixtureRequest, warn: Any, top: str) -> None:
+def _imports(
+    need: FrameworkNeed, request: pytest.FixtureRequest, warn: Any, top: str, environment: Iterable[tuple[str, str]]
+) -> None:
     """The framework is installed as the profile asks, imports in a child, and is the installed distribution."""
     judged(need, installed_finding(need), warn)
     if need.installed is None:
@@ -950,12 +955,12 @@ def _imports(need: FrameworkNeed, request: pytest.FixtureRequest, warn: Any, top
     installed = f"{need.installed.name} {need.installed.version}"
     if batch.import_error:
         failed = Finding(
-            f"import {top} fails in a child process: {batch.import_error.splitlines()[0]}",
+            f"import {top} fails in a child process: {headline(batch.import_error)}",
             expected=f"{installed} imports",
             found=batch.import_error,
             source=live.source(MODULE),
             why=f"every {live.name} program on this host fails the same way",
-            fix=f"pip install --force-reinstall '{need.installed.name}=={need.installed.version}'",
+            fix=import_fix(need, batch.import_error, dict(environment)),
         )
         judged(need, failed, warn)
         return
@@ -984,10 +989,10 @@ def _expects(host_expect: Expectations) -> str:
 
 
 def test_torch_imports_as_the_installed_distribution(
-    torch_need: FrameworkNeed, request: pytest.FixtureRequest, host_warn: Any
+    torch_need: FrameworkNeed, request: pytest.FixtureRequest, host_facts: Facts, host_warn: Any
 ) -> None:
     """PyTorch is installed as the profile asks and imports, in a child, as that distribution."""
-    _imports(torch_need, request, host_warn, "torch")
+    _imports(torch_need, request, host_warn, "torch", host_facts.platform.environment)
 
 
 @pytest.mark.depends_on(TORCH_IMPORTS)
@@ -1051,10 +1056,10 @@ def _torch_cuda(host_expect: Expectations, need: FrameworkNeed, build: TorchBuil
 
 
 def test_jax_imports_as_the_installed_distribution(
-    jax_need: FrameworkNeed, request: pytest.FixtureRequest, host_warn: Any
+    jax_need: FrameworkNeed, request: pytest.FixtureRequest, host_facts: Facts, host_warn: Any
 ) -> None:
     """JAX is installed as the profile asks and imports, in a child, as that distribution."""
-    _imports(jax_need, request, host_warn, "jax")
+    _imports(jax_need, request, host_warn, "jax", host_facts.platform.environment)
 
 
 @pytest.mark.depends_on(JAX_IMPORTS)

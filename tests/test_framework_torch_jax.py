@@ -621,3 +621,49 @@ def test_a_recorded_xla_abort_replays_as_the_live_failure_on_a_described_gpu_hos
     for check in ("build", "sees"):
         assert got[JAX[check]]["blocked_by"] == JAX["starts"], got[JAX[check]]
     assert got[JAX["versions"]]["outcome"] == "passed"
+
+
+# ---- a framework whose import the host's own settings break --------------------------------------
+
+#: What torch 2.13.0+cpu raises here under TORCH_LOGS=bogus, as `import torch` (torch/_logging/_internal.py),
+#: its list of valid settings cut short.
+TORCH_LOGS_ERROR = (
+    "\nInvalid log settings: bogus, must be a comma separated list of fully\nqualified module names, registered log "
+    'names or registered artifact names.\nFor more info on various settings, try TORCH_LOGS="help"\nValid settings:\n'
+    "all, annotation, aot, aot_graphs"
+)
+SETTING_FIX = (
+    "correct or unset what the error names in this host's environment (TORCH_LOGS='bogus'): every program gets it"
+)
+
+
+@WHEELS
+def test_a_torch_logs_setting_that_makes_import_torch_raise_is_named_as_the_fix_not_a_reinstall(tmp_path: Path) -> None:
+    (tmp_path / "cpu.toml").write_text(CPU_PROFILE + '[frameworks]\ntorch = "*"\n')
+    only = ("-m", "framework", "-k", "torch", "--host-profile", "cpu.toml")
+    proc = pytest_run(tmp_path, *only, env={"TORCH_LOGS": "bogus"})
+    imports = checks(tmp_path)[TORCH["imports"]]
+    assert imports["outcome"] == "failed", imports
+    assert imports["reason"].startswith(
+        "import torch fails in a child process: ValueError: | Invalid log settings: bogus, must be a comma separated"
+    )
+    assert imports["remediation"] == SETTING_FIX
+    assert verdict_line(proc) == f"host verdict: FAIL at framework: {imports['reason']}"
+    facts = json.loads((tmp_path / "reports" / "facts.json").read_text())
+    assert ["TORCH_LOGS", "bogus"] in facts["platform"]["environment"]
+
+
+def test_an_import_error_names_the_hosts_variable_it_mentions_as_the_fix_else_a_reinstall(
+    recorded: dict[str, Any], tmp_path: Path
+) -> None:
+    facts = gpu_host(tmp_path, recorded, H100, "580.65.06")
+    data = json.loads(facts.read_text())
+    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    failed = {"name": "__import__", "ok": False, "value": None, "error_type": "ValueError", "crash": None}
+    child["results"] = [{**failed, "error": TORCH_LOGS_ERROR}]
+    for environment, fix in ([["TORCH_LOGS", "bogus"]], SETTING_FIX), ([], "pip install --force-reinstall 'torch=="):
+        data["platform"]["environment"] = environment
+        facts.write_text(json.dumps(data))
+        proc, got = replay(tmp_path, profile(tmp_path, 1, "h100"))
+        assert proc.returncode == 1, proc.stdout[-4000:]
+        assert got[TORCH["imports"]]["remediation"].startswith(fix), got[TORCH["imports"]]

@@ -9,7 +9,9 @@ with the pip command; neither required nor installed, the checks do not apply.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from gpuconform.expect.framework_needs import ANY
@@ -54,6 +56,17 @@ def judged(need: FrameworkNeed, finding: Finding | None, warn: Warn) -> None:
     why = f"{finding.why} " if finding.why else ""
     parts = {"expected": finding.expected, "found": finding.found, "source": finding.source, "fix": finding.fix}
     warn(finding.summary, why=f"{why}(a warning: {need.source}, so its failures do not fail the host)", **parts)
+
+
+def import_fix(need: FrameworkNeed, error: str, environment: Mapping[str, str]) -> str:
+    """The fix of a framework whose import raises `error`: the host's variables the error names, where it names
+    any (`TORCH_LOGS=bogus` makes `import torch` raise 'Invalid log settings'), else reinstalling its wheel."""
+    named = [(k, v) for k, v in sorted(environment.items()) if re.search(rf"\b{re.escape(k)}\b", error)]
+    if named:
+        setting = ", ".join(f"{k}={v!r}" for k, v in named)
+        return f"correct or unset what the error names in this host's environment ({setting}): every program gets it"
+    assert need.installed is not None
+    return f"pip install --force-reinstall '{need.installed.name}=={need.installed.version}'"
 
 
 def installed_finding(need: FrameworkNeed) -> Finding | None:

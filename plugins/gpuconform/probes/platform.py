@@ -49,7 +49,9 @@ TF_NAMES = (
 )
 #: Prefixes kept whole: no other tool we know keeps secrets under them except under names
 #: the redaction hides anyway (NVIDIA_API_KEY), and their values pass the redaction too.
-ENV_PREFIXES = ("CUDA_", "NVIDIA_", "XLA_", "NCCL_", "CUDNN_", "KERAS_", "GPUCONFORM_")
+#: PyTorch's and JAX's own switches too (TORCH_LOGS, PYTORCH_CUDA_ALLOC_CONF, JAX_PLATFORMS): a bad one fails
+#: their import or their first array, and the checks name it from here.
+ENV_PREFIXES = ("CUDA_", "NVIDIA_", "XLA_", "NCCL_", "CUDNN_", "KERAS_", "TORCH_", "PYTORCH_", "JAX_", "GPUCONFORM_")
 ENV_NAMES = (
     "LD_LIBRARY_PATH",
     "LD_PRELOAD",
