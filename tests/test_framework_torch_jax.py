@@ -318,6 +318,13 @@ def both(*edits: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]],
     return edit
 
 
+def torch_child_of(facts: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A described host's facts and, in them, its torch child, to edit (then write the facts back)."""
+    data: dict[str, Any] = json.loads(facts.read_text())
+    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    return data, child
+
+
 def installed_torch_version(recorded: dict[str, Any]) -> str:
     return str(next(p["version"] for p in recorded["packages"] if p["name"] == "torch"))
 
@@ -513,8 +520,7 @@ def test_a_torch_child_killed_while_importing_fails_the_import_check_and_blocks_
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
     facts = gpu_host(tmp_path, recorded, H100, "580.65.06")
-    data = json.loads(facts.read_text())
-    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    data, child = torch_child_of(facts)
     child.update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
     facts.write_text(json.dumps(data))
     proc, got = replay(tmp_path, profile(tmp_path, 1, "h100"))
@@ -657,8 +663,7 @@ def test_an_import_error_names_the_hosts_variable_it_mentions_as_the_fix_else_a_
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
     facts = gpu_host(tmp_path, recorded, H100, "580.65.06")
-    data = json.loads(facts.read_text())
-    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    data, child = torch_child_of(facts)
     failed = {"name": "__import__", "ok": False, "value": None, "error_type": "ValueError", "crash": None}
     child["results"] = [{**failed, "error": TORCH_LOGS_ERROR}]
     for environment, fix in ([["TORCH_LOGS", "bogus"]], SETTING_FIX), ([], "pip install --force-reinstall 'torch=="):

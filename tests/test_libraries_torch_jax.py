@@ -35,6 +35,7 @@ from tests.test_framework_torch_jax import cuda_build
 from tests.test_framework_torch_jax import gpu_host
 from tests.test_framework_torch_jax import profile
 from tests.test_framework_torch_jax import pytest_run
+from tests.test_framework_torch_jax import torch_child_of
 from tests.test_framework_torch_jax import verdict_line
 
 TORCH_MAPS = "libraries::torch_maps_its_own_cuda_libraries"
@@ -239,8 +240,7 @@ def test_a_required_torch_that_does_not_import_blocks_the_maps_check_and_its_imp
     recorded: dict[str, Any], tmp_path: Path
 ) -> None:
     facts = gpu_host(tmp_path, recorded, H100, "580.65.06")
-    data = json.loads(facts.read_text())
-    (child,) = [b for b in data["observations"] if b["framework"] == "torch"]
+    data, child = torch_child_of(facts)
     child.update(results=[], returncode=-11, log="Fatal Python error: Segmentation fault\n")
     facts.write_text(json.dumps(data))
     where = profile(tmp_path, 1, "h100", '[frameworks]\ntorch = "*"\n')
