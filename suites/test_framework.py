@@ -381,7 +381,7 @@ def _older_fix(
 
 
 def test_tensorflow_imports_as_the_installed_distribution(
-    host_expect: Expectations, host_matrices: Matrices, request: pytest.FixtureRequest
+    host_expect: Expectations, host_matrices: Matrices, host_facts: Facts, request: pytest.FixtureRequest
 ) -> None:
     tf = host_expect.tensorflow
     if tf is None:
@@ -390,7 +390,7 @@ def test_tensorflow_imports_as_the_installed_distribution(
         _fail_two_tensorflows(host_expect, host_matrices, request)
     framework_batch: Batch = request.getfixturevalue("framework_batch")
     identity: TfIdentity | None = request.getfixturevalue("identity")
-    imports_as_installed(host_expect, framework_batch, identity)
+    imports_as_installed(host_expect, framework_batch, identity, host_facts.platform.environment)
 
 
 def _fail_two_tensorflows(expect: Expectations, matrices: Matrices, request: pytest.FixtureRequest) -> None:
@@ -444,7 +444,12 @@ def _is_cuda(dist: PackageInfo, platforms: Any) -> bool | None:
     return said
 
 
-def imports_as_installed(host_expect: Expectations, framework_batch: Batch, identity: TfIdentity | None) -> None:
+def imports_as_installed(
+    host_expect: Expectations,
+    framework_batch: Batch,
+    identity: TfIdentity | None,
+    environment: Iterable[tuple[str, str]] = (),
+) -> None:
     """The import check against the TensorFlow child: the import works, and imports the installed distribution."""
     tf = host_expect.tensorflow
     assert tf is not None
@@ -453,12 +458,12 @@ def imports_as_installed(host_expect: Expectations, framework_batch: Batch, iden
         error = framework_batch.import_error or "no answer"
         crash = framework_batch.crash_text or ""
         why = "every TensorFlow check above this one needs the import to work"
-        fix = f"pip install --force-reinstall '{tf.name}=={tf.version}'"
+        fix = import_fix(tf, error, environment)
         if "SIGILL" in crash:
             why = "SIGILL: the wheel uses CPU instructions (AVX/AVX2) this CPU lacks"
             fix = "run on a CPU with AVX2, or build TensorFlow from source for this CPU"
         fail(
-            f"import tensorflow fails: {error.splitlines()[0][:200]}",
+            f"import tensorflow fails: {headline(error, 200)}",
             expected=f"{installed} imports",
             found=error[:1500],
             source=CHILD,
@@ -960,7 +965,7 @@ def _imports(
             found=batch.import_error,
             source=live.source(MODULE),
             why=f"every {live.name} program on this host fails the same way",
-            fix=import_fix(need, batch.import_error, dict(environment)),
+            fix=import_fix(need.installed, batch.import_error, environment),
         )
         judged(need, failed, warn)
         return

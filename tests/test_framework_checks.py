@@ -38,6 +38,7 @@ from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.model import PackagesFacts
 from gpuconform.facts.model import PlatformFacts
 from gpuconform.frameworks.children import Batch
+from gpuconform.frameworks.children import Result
 from gpuconform.frameworks.children import Runner
 from gpuconform.frameworks.children import parse_results
 from gpuconform.frameworks.tensorflow.framework import FRAMEWORK
@@ -51,6 +52,7 @@ from gpuconform.frameworks.tensorflow.observations import DeviceList
 from gpuconform.frameworks.tensorflow.observations import GpuInit
 from gpuconform.frameworks.tensorflow.observations import TfIdentity
 from gpuconform.frameworks.tensorflow.record import load_batch
+from gpuconform.probes.child import ChildResult
 from gpuconform.verdict.check import CouldNotCheck
 from gpuconform.verdict.check import Finding
 from gpuconform.verdict.check import NonConformance
@@ -240,6 +242,32 @@ def test_an_import_killed_by_sigill_names_the_missing_cpu_instructions() -> None
     f = failure(fw.imports_as_installed, expect("t4", host()), b, identity_of(b))
     assert f.summary.startswith("import tensorflow fails: signal: killed by SIGILL")
     assert "AVX" in f.why
+
+
+#: What `import tensorflow` 2.21 raised here with jax 0.10.2 installed beside it (Keras imports jax) under
+#: JAX_ENABLE_X64=maybe.
+X64 = "invalid truth value 'maybe' for environment 'JAX_ENABLE_X64'"
+
+
+@pytest.mark.parametrize(
+    ("environment", "fix"),
+    [
+        (
+            (("JAX_ENABLE_X64", "maybe"), ("XLA_FLAGS", "")),
+            "correct or unset what the error names in this host's environment (JAX_ENABLE_X64='maybe'): "
+            "every program gets it",
+        ),
+        ((), "pip install --force-reinstall 'tensorflow==2.21.0'"),
+    ],
+)
+def test_an_import_a_setting_of_the_host_breaks_names_the_setting_as_the_fix(
+    environment: tuple[tuple[str, str], ...], fix: str
+) -> None:
+    raised = Result("__import__", False, None, "ValueError", X64)
+    b = Batch(fw.MODULE, (), {"__import__": raised}, ChildResult(("replay", "x"), 1, "", "", False))
+    f = failure(fw.imports_as_installed, expect("t4", host()), b, None, environment)
+    assert f.summary == f"import tensorflow fails: ValueError: {X64}"
+    assert f.fix == fix
 
 
 def test_a_shadowing_copy_of_tensorflow_is_named_with_where_it_came_from() -> None:
@@ -663,7 +691,7 @@ def test_two_tensorflows_at_once_fail_the_import_check_from_the_package_facts_al
     expectations = expect("t4", facts)
     with pytest.raises(SKIP, match="tensorflow 1.14.0 and tensorflow-gpu 1.14.0 are installed at once"):
         fw.test_tensorflow_build_can_use_the_gpu(expectations, MATRICES)
-    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expectations, MATRICES, Request())
+    f = failure(fw.test_tensorflow_imports_as_the_installed_distribution, expectations, MATRICES, facts, Request())
     assert f.summary == (
         "2 TensorFlow distributions are installed at once; import tensorflow loads tensorflow 1.14.0 "
         "(the CPU-only build)"
@@ -676,7 +704,11 @@ def test_the_child_says_which_of_two_tensorflows_imports() -> None:
     facts = packaged(host(), ("tensorflow-gpu", "1.14.0"), ("tensorflow", "1.14.0"))
     seen = TfIdentity("1.14.0", f"{SITE}/tensorflow/__init__.py", "tensorflow", "1.14.0")
     f = failure(
-        fw.test_tensorflow_imports_as_the_installed_distribution, expect("t4", facts), MATRICES, Request(identity=seen)
+        fw.test_tensorflow_imports_as_the_installed_distribution,
+        expect("t4", facts),
+        MATRICES,
+        facts,
+        Request(identity=seen),
     )
     assert f.summary.endswith("import tensorflow loads tensorflow 1.14.0 (the CPU-only build)")
     assert f"tensorflow.__file__ {SITE}/tensorflow/__init__.py in the TensorFlow child" in f.found

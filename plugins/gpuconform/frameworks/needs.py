@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from gpuconform.expect.framework_needs import ANY
 from gpuconform.expect.framework_needs import AUTO
 from gpuconform.expect.framework_needs import FrameworkNeed
 from gpuconform.expect.profiles import Profile
+from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.model import PackagesFacts
 from gpuconform.frameworks import framework
 from gpuconform.frameworks.children import Batch
@@ -58,15 +59,15 @@ def judged(need: FrameworkNeed, finding: Finding | None, warn: Warn) -> None:
     warn(finding.summary, why=f"{why}(a warning: {need.source}, so its failures do not fail the host)", **parts)
 
 
-def import_fix(need: FrameworkNeed, error: str, environment: Mapping[str, str]) -> str:
+def import_fix(installed: PackageInfo, error: str, environment: Iterable[tuple[str, str]]) -> str:
     """The fix of a framework whose import raises `error`: the host's variables the error names, where it names
-    any (`TORCH_LOGS=bogus` makes `import torch` raise 'Invalid log settings'), else reinstalling its wheel."""
-    named = [(k, v) for k, v in sorted(environment.items()) if re.search(rf"\b{re.escape(k)}\b", error)]
+    any (`TORCH_LOGS=bogus` makes `import torch` raise 'Invalid log settings', `JAX_ENABLE_X64=maybe` makes
+    `import tensorflow` raise where Keras imports jax), else reinstalling its wheel."""
+    named = [(k, v) for k, v in sorted(environment) if re.search(rf"\b{re.escape(k)}\b", error)]
     if named:
         setting = ", ".join(f"{k}={v!r}" for k, v in named)
         return f"correct or unset what the error names in this host's environment ({setting}): every program gets it"
-    assert need.installed is not None
-    return f"pip install --force-reinstall '{need.installed.name}=={need.installed.version}'"
+    return f"pip install --force-reinstall '{installed.name}=={installed.version}'"
 
 
 def installed_finding(need: FrameworkNeed) -> Finding | None:
