@@ -258,6 +258,7 @@ X64 = "invalid truth value 'maybe' for environment 'JAX_ENABLE_X64'"
             "every program gets it",
         ),
         ((), "pip install --force-reinstall 'tensorflow==2.21.0'"),
+        ((("PATH", "/usr/bin"), ("OTHER_X64", "1")), "pip install --force-reinstall 'tensorflow==2.21.0'"),
     ],
 )
 def test_an_import_a_setting_of_the_host_breaks_names_the_setting_as_the_fix(
@@ -268,6 +269,16 @@ def test_an_import_a_setting_of_the_host_breaks_names_the_setting_as_the_fix(
     f = failure(fw.imports_as_installed, expect("t4", host()), b, None, environment)
     assert f.summary == f"import tensorflow fails: ValueError: {X64}"
     assert f.fix == fix
+
+
+def test_a_jax_flag_an_import_error_names_in_lower_case_is_the_variable_that_set_it() -> None:
+    # What `import tensorflow` 2.21 raised here with jax 0.10.2 beside it under JAX_DEFAULT_MATMUL_PRECISION=fast.
+    said = 'Invalid value "fast" for JAX flag jax_default_matmul_precision'
+    raised = Result("__import__", False, None, "ValueError", said)
+    b = Batch(fw.MODULE, (), {"__import__": raised}, ChildResult(("replay", "x"), 1, "", "", False))
+    f = failure(fw.imports_as_installed, expect("t4", host()), b, None, (("JAX_DEFAULT_MATMUL_PRECISION", "fast"),))
+    assert f.fix.startswith("correct or unset what the error names in this host's environment "
+                            "(JAX_DEFAULT_MATMUL_PRECISION='fast')")
 
 
 def test_a_shadowing_copy_of_tensorflow_is_named_with_where_it_came_from() -> None:

@@ -63,11 +63,19 @@ def import_fix(installed: PackageInfo, error: str, environment: Iterable[tuple[s
     """The fix of a framework whose import raises `error`: the host's variables the error names, where it names
     any (`TORCH_LOGS=bogus` makes `import torch` raise 'Invalid log settings', `JAX_ENABLE_X64=maybe` makes
     `import tensorflow` raise where Keras imports jax), else reinstalling its wheel."""
-    named = [(k, v) for k, v in sorted(environment) if re.search(rf"\b{re.escape(k)}\b", error)]
+    named = [(k, v) for k, v in sorted(environment) if _names(error, k)]
     if named:
         setting = ", ".join(f"{k}={v!r}" for k, v in named)
         return f"correct or unset what the error names in this host's environment ({setting}): every program gets it"
     return f"pip install --force-reinstall '{installed.name}=={installed.version}'"
+
+
+def _names(error: str, variable: str) -> bool:
+    """Whether `error` names `variable`: as written, or, for a name with an underscore, as the lower-case flag
+    JAX reads it into (JAX_DEFAULT_MATMUL_PRECISION=fast: 'Invalid value "fast" for JAX flag
+    jax_default_matmul_precision'); PATH is not named by every "path" of a message."""
+    flags = re.IGNORECASE if "_" in variable else 0
+    return re.search(rf"\b{re.escape(variable)}\b", error, flags) is not None
 
 
 def installed_finding(need: FrameworkNeed) -> Finding | None:
