@@ -29,6 +29,7 @@ from gpuconform.facts.model import PackageInfo
 from gpuconform.facts.model import PackagesFacts
 from gpuconform.facts.model import PlatformFacts
 from gpuconform.plugin.keys import suites_dir
+from gpuconform.probes.host import facts_json
 from tests.catalogue import Row
 from tests.catalogue import catalogued
 
@@ -188,3 +189,26 @@ def test_a_hostname_with_quotes_and_backslashes_still_captures_a_valid_profile(t
     odd = 'node "7" \\ rack\tb'
     profile = captured(facts_of(GpuFacts(0, "Tesla T4"), hostname=odd), tmp_path)
     assert profile.description.startswith(f"like {odd}: 1 x Tesla T4")
+
+
+def test_a_host_with_pytorch_and_jax_captures_a_frameworks_table_pinning_each_and_a_drifted_torch_fails(
+    tmp_path: Path,
+) -> None:
+    frameworks = (PackageInfo("torch", "2.13.0+cpu"), PackageInfo("jax", "0.10.2"), PackageInfo("numpy", "2.3.4"))
+    good = facts_of(GpuFacts(0, "Tesla T4", compute_capability=(7, 5)))
+    good = replace(good, packages=replace(good.packages, others=frameworks))
+    profile = captured(good, tmp_path)
+    needs = {n.name: (n.required, n.specifier) for n in profile.framework_needs(good.packages)}
+    assert needs == {"tensorflow": (True, "==2.21.0"), "torch": (True, "==2.13.0+cpu"), "jax": (True, "==0.10.2")}
+    assert profile.tensorflow.gpu_build is True
+    assert profile.description == (
+        "like node-1: 1 x Tesla T4; driver 550.54.15; tensorflow 2.21.0; torch 2.13.0+cpu; jax 0.10.2"
+    )
+    older = (PackageInfo("torch", "2.12.1+cpu"), *frameworks[1:])
+    (tmp_path / "drifted.json").write_text(facts_json(replace(good, packages=replace(good.packages, others=older))))
+    proc = run(tmp_path, "-m", "pytest", str(suites_dir()), "-p", "no:cacheprovider", "--host-reports", "off",
+               "--host-facts", "drifted.json", "--host-profile", "captured.toml", "-m", "framework",
+               "-k", "torch_imports")
+    assert proc.stdout.splitlines()[-1] == (
+        "host verdict: FAIL at framework: torch 2.12.1+cpu is outside the profile's range (==2.13.0+cpu)"
+    ), proc.stdout[-3000:]

@@ -3,7 +3,8 @@
 `gpuconform profile capture [--facts FILE] > fleet.toml` writes what the good host is, in the
 keys a profile file already has (expect/profiles.py): its GPU model, count, compute capability,
 memory, PCIe link, persistence mode and ECC; its driver, pinned to the good host's branch; its
-TensorFlow, pinned to the release. `pytest --host-profile fleet.toml` on another host then fails
+TensorFlow, pinned to the release, and, where PyTorch or JAX is installed beside it, a `[frameworks]`
+table pinning each framework it has. `pytest --host-profile fleet.toml` on another host then fails
 where that host drifted from the good one.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from gpuconform.expect.framework_needs import installed_frameworks
 from gpuconform.facts.versions import driver_branch
 from gpuconform.facts.versions import format_cc
 
@@ -33,10 +35,12 @@ def capture_profile(facts: Facts, matrices: Matrices, name: str) -> str:
     model = next(iter(models)) if len(models) == 1 else None
     gpu_names = sorted({g.name for g in gpus}) or ([model] if model else [])
     tf = facts.packages.tensorflow
+    installed = installed_frameworks(facts.packages)
     driver = nvml.driver_version or facts.driver.kernel_module_version
     summary = [f"{count} x {', '.join(gpu_names)}" if count else "no GPU"]
     summary += [f"driver {driver}"] if driver and count else []
     summary += [f"{tf.name} {tf.version}"] if tf else ["no TensorFlow"]
+    summary += [f"{p.name} {p.version}" for name, p in installed.items() if name != "tensorflow"]
     lines = [
         f"# Captured by `gpuconform profile capture` from {facts.host.hostname} ({facts.host.collected_at}).",
         "# Check another host against it: pytest --host-profile THIS_FILE. Every key is documented in README.md.",
@@ -50,9 +54,15 @@ def capture_profile(facts: Facts, matrices: Matrices, name: str) -> str:
     if model is not None:
         lines.append(f"model = {_string(model)}")
     lines += _gpu_lines(gpus)
-    lines += ["", "[tensorflow]", f"required = {_bool(tf is not None)}"]
+    if set(installed) - {"tensorflow"}:
+        # With the table, it alone says what is required (TensorFlow's [tensorflow] required and version too).
+        lines += ["", "[frameworks]", "# The good host's releases: another release of any of them is drift."]
+        lines += [f"{name} = {_string('==' + p.version)}" for name, p in installed.items()]
+        lines += ["", "[tensorflow]"] if tf is not None else []
+    else:
+        lines += ["", "[tensorflow]", f"required = {_bool(tf is not None)}"]
+        lines += [f"version = {_string('==' + tf.version)}"] if tf is not None else []
     if tf is not None:
-        lines.append(f"version = {_string('==' + tf.version)}")
         lines.append(f"gpu_build = {_bool(count > 0 and tf.name != 'tensorflow-cpu')}")
         lines.append(
             "# The CUDA libraries are judged against this TensorFlow's build (matrices/tensorflow.toml), "
