@@ -45,6 +45,7 @@ from gpuconform.frameworks.determinism import repeats_across
 from gpuconform.frameworks.determinism import repeats_within
 from gpuconform.frameworks.jax import determinism as jax_det
 from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import STARTS_CHECKS
 from gpuconform.frameworks.needs import answer as answer_of  # PyTorch's and JAX's (TensorFlow's is `answer`)
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.reference import GpuOutputs
@@ -466,7 +467,7 @@ TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
 TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
 TORCH_SEES = "framework::torch_sees_the_expected_gpus"
 JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
-JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
+JAX_STARTS = STARTS_CHECKS["jax"]
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_SEES = "framework::jax_sees_the_expected_gpus"
 

@@ -57,6 +57,7 @@ from gpuconform.frameworks.jax import checks as jax_checks
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.maps import check_mapped_libraries
 from gpuconform.frameworks.maps import mapped_files
+from gpuconform.frameworks.needs import STARTS_CHECKS
 from gpuconform.frameworks.needs import answer
 from gpuconform.frameworks.needs import import_fix
 from gpuconform.frameworks.needs import installed_finding
@@ -908,7 +909,7 @@ JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_VERSIONS = "framework::jaxlib_and_its_cuda_plugin_versions_match"
 JAX_DRIVER = "framework::jax_cuda_plugin_runs_on_this_driver"
-JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
+JAX_STARTS = STARTS_CHECKS["jax"]
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from gpuconform.frameworks.jax import memory as jax_memory
 from gpuconform.frameworks.jax.memory import JaxRun
 from gpuconform.frameworks.live import LiveChildren
 from gpuconform.frameworks.measure import HeldRun
+from gpuconform.frameworks.needs import STARTS_CHECKS
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.tensorflow import DEFAULT_MIN_SHARE
 from gpuconform.frameworks.tensorflow import FRAMEWORK
@@ -381,7 +382,7 @@ TORCH_IMPORTS = "framework::torch_imports_as_the_installed_distribution"
 TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
 TORCH_SEES = "framework::torch_sees_the_expected_gpus"
 JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
-JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
+JAX_STARTS = STARTS_CHECKS["jax"]
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_SEES = "framework::jax_sees_the_expected_gpus"
 

@@ -29,6 +29,7 @@ from gpuconform.frameworks.devices import visibility
 from gpuconform.frameworks.jax import placement as jax_placement_checks
 from gpuconform.frameworks.jax.observations import JaxPrecision
 from gpuconform.frameworks.live import LiveChildren
+from gpuconform.frameworks.needs import STARTS_CHECKS
 from gpuconform.frameworks.needs import answer
 from gpuconform.frameworks.needs import judged
 from gpuconform.frameworks.tensorflow import FRAMEWORK
@@ -251,7 +252,7 @@ TORCH_BUILD = "framework::torch_build_can_use_the_gpu"
 TORCH_SEES = "framework::torch_sees_the_expected_gpus"
 TORCH_KERNELS = "framework::torch_build_has_kernels_for_each_gpu"
 JAX_IMPORTS = "framework::jax_imports_as_the_installed_distribution"
-JAX_STARTS = "framework::jax_starts_a_backend_under_this_hosts_settings"
+JAX_STARTS = STARTS_CHECKS["jax"]
 JAX_BUILD = "framework::jax_build_can_use_the_gpu"
 JAX_SEES = "framework::jax_sees_the_expected_gpus"
 
